@@ -1,0 +1,104 @@
+import { awscdk, javascript } from 'projen';
+
+// Versions of the AWS SDK v3 pieces bundled into the Lambda assets. They are
+// devDependencies: the published package ships the pre-built bundles, never the SDK.
+const handlerDeps = [
+  '@aws-sdk/client-dynamodb',
+  '@aws-sdk/client-s3',
+  '@aws-sdk/client-secrets-manager',
+  '@aws-sdk/client-ssm',
+  '@aws-sdk/s3-request-presigner',
+  '@smithy/node-http-handler',
+  '@smithy/protocol-http',
+  '@smithy/signature-v4',
+  '@types/aws-lambda',
+];
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-one-time-presigned-url',
+  description: 'One-time (or N-time) download links for S3 objects, redeemed atomically at the edge by Lambda@Edge and DynamoDB behind CloudFront.',
+  author: 'cdk-one-time-presigned-url maintainers',
+  authorAddress: 'maintainers@example.com',
+  repositoryUrl: 'https://github.com/cdk-one-time-presigned-url/cdk-one-time-presigned-url.git',
+  license: 'Apache-2.0',
+  keywords: ['cdk', 'awscdk', 'cloudfront', 'lambda-edge', 's3', 'presigned-url', 'one-time-link', 'dynamodb'],
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  // NODEJS_24_X needs 2.225.0; cdk-nag 3 (which reads CDK's own Validations
+  // acknowledgements) needs 2.257.0.
+  cdkVersion: '2.257.0',
+  jsiiVersion: '~6.0.0',
+  minNodeVersion: '20.0.0',
+
+  publishToPypi: {
+    distName: 'cdk-one-time-presigned-url',
+    module: 'cdk_one_time_presigned_url',
+  },
+
+  devDeps: [
+    ...handlerDeps,
+    'dynalite@^4',
+    's3rver@^3',
+    'cdk-nag@^3',
+    'fast-check@^4',
+  ],
+
+  // The projen layout the project documents: a root tsconfig.dev.json used by
+  // jest, eslint and the local deployment scripts.
+  tsconfigDevFile: 'tsconfig.dev.json',
+  tsconfigDev: {
+    compilerOptions: {},
+    include: [],
+  },
+  eslintOptions: {
+    dirs: ['src'],
+    devdirs: ['test', 'local', 'bench'],
+  },
+  jestOptions: {
+    jestConfig: {
+      testTimeout: 120_000,
+      // The handler tests start real servers; two workers match the machines we run on.
+      maxWorkers: 2,
+    },
+  },
+
+  github: false,
+  release: false,
+  sampleCode: false,
+  gitignore: ['cdk.out', '.tmp/', 'test-reports/', '/python-consumer/.venv', '*.tgz'],
+});
+
+// tsconfig.dev.json sits at the root, so spell out what it type-checks.
+project.tsconfigDev.file.addOverride('include', [
+  'src/**/*.ts',
+  'test/**/*.ts',
+  'local/**/*.ts',
+  'bench/**/*.ts',
+  '.projenrc.ts',
+  'projenrc/**/*.ts',
+]);
+
+// Lambda bundles are built with the library and shipped in assets/, so consumers
+// never need esbuild or Docker. ESM entry points of the SDK (mainFields module
+// first) tree-shake far better than its CommonJS builds; output stays CommonJS so
+// the handler can find its staged config.json beside itself with __dirname.
+for (const fn of ['mint', 'edge']) {
+  project.bundler.addBundle(`src/handlers/${fn}.ts`, {
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    mainFields: ['module', 'main'],
+    externals: [],
+    sourcemap: false,
+  });
+}
+// Tests synthesize the construct (which loads the bundles) and drive the bundles
+// themselves, so a fresh clone's `npx projen test` must bundle first.
+project.testTask.prependSpawn(project.bundler.bundleTask);
+
+project.npmignore?.exclude('/lib/handlers/', '/local/', '/bench/', '/python-consumer/', '/.ci/');
+project.npmignore?.include('/assets/');
+
+project.synth();
