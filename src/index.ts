@@ -1,1 +1,1 @@
-export {};
+export * from './one-time-presigned-distribution';

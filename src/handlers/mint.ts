@@ -1,0 +1,211 @@
+// Mint handler (regional Lambda behind the HTTP API): issues one-time links.
+//
+// It presigns an S3 GetObject for the bucket's regional host (the exact host
+// CloudFront sends to the origin), with a fresh random id and the secret origin
+// header inside the signature, records the link in the ledger, and only then
+// returns the URL re-pointed at the distribution.
+import { randomBytes } from 'crypto';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
+import { HttpRequest } from '@smithy/protocol-http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { MintEnv } from '../shared/config';
+import { issueLinkInput } from '../shared/ledger';
+import { buildQuery, keyToPath, LINK_ID_PARAM, linkFingerprint, ORIGIN_VERIFY_HEADER, parseQuery, validateKey } from '../shared/link';
+import { boundedHttpHandler } from '../shared/sdk';
+
+/** Signing credentials must outlive a link by at least this margin. */
+const CREDENTIAL_MARGIN_SECONDS = 60;
+/** The origin secret is read once per container and re-read after this long. */
+const SECRET_REFRESH_MS = 10 * 60_000;
+
+interface Settings {
+  readonly bucketName: string;
+  readonly bucketRegion: string;
+  readonly originDomain: string;
+  readonly publicDomain: string;
+  readonly tableName: string;
+  readonly originSecretArn: string;
+  readonly defaultExpiresSeconds: number;
+  readonly maxExpiresSeconds: number;
+}
+
+interface Clients {
+  readonly s3: S3Client;
+  readonly presigner: S3RequestPresigner;
+  readonly dynamo: DynamoDBClient;
+  readonly secrets: SecretsManagerClient;
+}
+
+let settings: Settings | undefined;
+let clients: Clients | undefined;
+let originSecret: { value: string; freshUntil: number } | undefined;
+
+export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  const route = `${event.requestContext.http.method} ${event.rawPath}`;
+  try {
+    if (route === 'GET /get-url') return await getUrl(event);
+    return json(404, { error: `no route for ${route}` });
+  } catch (err) {
+    const e = err as Error;
+    log('error', { route, error: e.name, message: e.message });
+    return json(500, { error: 'internal error: no link was issued' });
+  }
+}
+
+/** `GET /get-url?key=<key>[&expiresInSeconds=<n>]`, the seed's shape. */
+async function getUrl(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  const s = loadSettings();
+  // Parse the raw query ourselves: API Gateway joins repeated parameters with commas.
+  const query = parseQuery(event.rawQueryString ?? '');
+  if (!query.ok) return badRequest('query', query.reason);
+  const key = validateKey(query.value.get('key'));
+  if (!key.ok) return badRequest('key', key.reason);
+
+  let lifetime = s.defaultExpiresSeconds;
+  const requested = query.value.get('expiresInSeconds');
+  if (requested !== undefined) {
+    if (!/^\d{1,9}$/.test(requested) || +requested < 1 || +requested > s.maxExpiresSeconds) {
+      return badRequest('expiresInSeconds', `expiresInSeconds must be an integer between 1 and ${s.maxExpiresSeconds}`);
+    }
+    lifetime = +requested;
+  }
+
+  const { s3 } = loadClients();
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: s.bucketName, Key: key.value }));
+  } catch (err) {
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
+      log('refused', { reason: 'not-found' });
+      return json(404, { error: 'object not found', key: key.value });
+    }
+    throw err;
+  }
+
+  const link = await issue(key.value, lifetime, 1);
+  log('issued', { id: link.id, expiresAt: link.expiresAt });
+  return json(200, link);
+}
+
+interface MintedLink {
+  readonly url: string;
+  readonly id: string;
+  readonly expiresAt: string;
+}
+
+async function issue(key: string, requestedLifetime: number, maxUses: number): Promise<MintedLink> {
+  const s = loadSettings();
+  const { presigner, dynamo, s3 } = loadClients();
+  const now = Math.floor(Date.now() / 1000);
+
+  // A URL signed with temporary credentials dies with them, whatever X-Amz-Expires says.
+  const credentials = await s3.config.credentials();
+  let lifetime = requestedLifetime;
+  if (credentials.expiration) {
+    const credentialSeconds = Math.floor(credentials.expiration.getTime() / 1000) - now - CREDENTIAL_MARGIN_SECONDS;
+    lifetime = Math.min(lifetime, credentialSeconds);
+    if (lifetime < 1) throw new Error('signing credentials expire too soon to issue a link');
+  }
+
+  const id = randomBytes(16).toString('base64url');
+  const path = keyToPath(key);
+  const signed = await presigner.presign(
+    new HttpRequest({
+      method: 'GET',
+      protocol: 'https:',
+      hostname: s.originDomain,
+      path,
+      query: { [LINK_ID_PARAM]: id },
+      headers: { 'host': s.originDomain, [ORIGIN_VERIFY_HEADER]: await loadOriginSecret() },
+    }),
+    { expiresIn: lifetime, signingDate: new Date(now * 1000) },
+  );
+
+  // The signature covers the host: it must be exactly the origin host CloudFront sends.
+  const signedQuery = signed.query ?? {};
+  const signedHeaders = String(signedQuery['X-Amz-SignedHeaders'] ?? '').split(';');
+  if (signed.headers.host !== s.originDomain || !signedHeaders.includes('host') || !signedHeaders.includes(ORIGIN_VERIFY_HEADER)) {
+    throw new Error(`presigned URL is not bound to the origin host ${s.originDomain} and the origin secret`);
+  }
+
+  const querystring = buildQuery(Object.entries(signedQuery).map(([k, v]) => [k, String(v)]));
+  const params = parseQuery(querystring);
+  if (!params.ok) throw new Error(`presigner produced an unparsable query: ${params.reason}`);
+
+  const expiresAt = now + lifetime;
+  // Record before returning: a link the ledger does not know can never be redeemed,
+  // and a failed write returns an error instead of a half-issued link.
+  await dynamo.send(new PutItemCommand(issueLinkInput(s.tableName, {
+    id, key, fingerprint: linkFingerprint(key, params.value), maxUses, expiresAt, now,
+  })));
+  return { url: `https://${s.publicDomain}${path}?${querystring}`, id, expiresAt: new Date(expiresAt * 1000).toISOString() };
+}
+
+async function loadOriginSecret(): Promise<string> {
+  if (originSecret && Date.now() < originSecret.freshUntil) return originSecret.value;
+  const out = await loadClients().secrets.send(new GetSecretValueCommand({ SecretId: loadSettings().originSecretArn }));
+  if (!out.SecretString) throw new Error('origin secret has no string value');
+  originSecret = { value: out.SecretString, freshUntil: Date.now() + SECRET_REFRESH_MS };
+  return originSecret.value;
+}
+
+function loadSettings(): Settings {
+  if (settings) return settings;
+  const read = (name: string): string => {
+    const value = process.env[name];
+    if (!value) throw new Error(`environment variable ${name} is not set`);
+    return value;
+  };
+  settings = {
+    bucketName: read(MintEnv.bucketName),
+    bucketRegion: read(MintEnv.bucketRegion),
+    originDomain: read(MintEnv.originDomain),
+    publicDomain: read(MintEnv.publicDomain),
+    tableName: read(MintEnv.tableName),
+    originSecretArn: read(MintEnv.originSecretArn),
+    defaultExpiresSeconds: Number(read(MintEnv.defaultExpiresSeconds)),
+    maxExpiresSeconds: Number(read(MintEnv.maxExpiresSeconds)),
+  };
+  return settings;
+}
+
+function loadClients(): Clients {
+  if (clients) return clients;
+  const s = loadSettings();
+  const requestHandler = boundedHttpHandler({ connectionTimeoutMs: 2000, requestTimeoutMs: 5000 });
+  const s3 = new S3Client({
+    region: s.bucketRegion,
+    requestHandler,
+    // Keep the SDK from adding checksum parameters that would change URLs across SDK upgrades.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  clients = {
+    s3,
+    // The presigner signs a request we build ourselves, so the host comes from our
+    // configuration, never from endpoint resolution (which local runs redirect).
+    presigner: new S3RequestPresigner({ region: s.bucketRegion, credentials: s3.config.credentials, sha256: s3.config.sha256 }),
+    dynamo: new DynamoDBClient({ requestHandler }),
+    secrets: new SecretsManagerClient({ requestHandler }),
+  };
+  return clients;
+}
+
+function badRequest(field: string, message: string): APIGatewayProxyStructuredResultV2 {
+  log('refused', { reason: 'bad-request', field });
+  return json(400, { error: message, field });
+}
+
+function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: JSON.stringify(body),
+  };
+}
+
+function log(event: string, fields: Record<string, unknown>): void {
+  console.log(JSON.stringify({ event, ...fields }));
+}

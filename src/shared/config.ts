@@ -1,0 +1,34 @@
+// How the construct configures each handler. Lambda@Edge has no environment
+// variables, so the edge function gets a staged config.json pointing at an SSM
+// parameter; the regional mint function gets plain environment variables.
+
+/** File staged beside the edge handler at synth; holds only concrete values. */
+export const EDGE_STAGED_CONFIG_FILE = 'config.json';
+
+/** Contents of the staged config.json. */
+export interface EdgeStagedConfig {
+  /** Name of the SSM parameter holding {@link EdgeRuntimeConfig}. */
+  readonly parameterName: string;
+  /** Region of that parameter (the construct's stack region). */
+  readonly parameterRegion: string;
+}
+
+/** Value of the SSM parameter (may contain deploy-time values such as the table name). */
+export interface EdgeRuntimeConfig {
+  readonly tableName: string;
+  readonly tableRegion: string;
+}
+
+/** Environment variables of the mint function. */
+export const MintEnv = {
+  bucketName: 'OTP_BUCKET_NAME',
+  bucketRegion: 'OTP_BUCKET_REGION',
+  /** The origin host CloudFront sends to S3: every URL is signed for exactly this host. */
+  originDomain: 'OTP_ORIGIN_DOMAIN',
+  /** The host minted URLs point at (distribution domain or first custom domain). */
+  publicDomain: 'OTP_PUBLIC_DOMAIN',
+  tableName: 'OTP_TABLE_NAME',
+  originSecretArn: 'OTP_ORIGIN_SECRET_ARN',
+  defaultExpiresSeconds: 'OTP_DEFAULT_EXPIRES_SECONDS',
+  maxExpiresSeconds: 'OTP_MAX_EXPIRES_SECONDS',
+} as const;
