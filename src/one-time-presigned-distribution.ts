@@ -207,7 +207,9 @@ export class OneTimePresignedDistribution extends Construct {
       stringValue: stack.toJsonString({ tableName, tableRegion: stack.region }),
     });
 
-    this.edgeFunction = new cloudfront.experimental.EdgeFunction(this, 'EdgeFunction', {
+    // EdgeFunction creates its us-east-1 twin under the same id in one shared edge stack,
+    // so the id must be unique per instance or two distributions in a stack collide.
+    this.edgeFunction = new cloudfront.experimental.EdgeFunction(this, `EdgeFunction${this.node.addr.slice(0, 12)}`, {
       code: lambda.Code.fromAsset(stageEdgeCode({ parameterName, parameterRegion: stack.region })),
       handler: 'index.handler',
       runtime,

@@ -1,0 +1,267 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, Duration, RemovalPolicy, Stack, aws_apigatewayv2 as apigwv2, aws_iam as iam, aws_lambda as lambda, aws_s3 as s3 } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { OneTimePresignedDistribution, OneTimePresignedDistributionProps } from '../src';
+import { maskAssetHashes } from './util/template';
+
+const REGION = 'eu-west-1';
+
+function synth(props?: OneTimePresignedDistributionProps, env: { region?: string; account?: string } = { region: REGION }) {
+  const app = new App({ context: { 'aws:cdk:disable-creation-stack-traces': true } });
+  const stack = new Stack(app, 'Consumer', { env });
+  const otp = new OneTimePresignedDistribution(stack, 'Downloads', props);
+  const edgeStack = app.node.children.find((c): c is Stack => c instanceof Stack && c.stackName.startsWith('edge-lambda-stack-'))!;
+  return { app, stack, otp, template: Template.fromStack(stack), edgeTemplate: Template.fromStack(edgeStack), edgeStack };
+}
+
+describe('distribution', () => {
+  const { template } = synth();
+
+  it('uses the bucket regional domain as origin with no OAI and no OAC', () => {
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: {
+        Origins: [Match.objectLike({
+          DomainName: { 'Fn::GetAtt': [Match.stringLikeRegexp('DownloadsBucket'), 'RegionalDomainName'] },
+          S3OriginConfig: { OriginAccessIdentity: '' },
+          OriginAccessControlId: Match.absent(),
+          OriginPath: Match.absent(),
+        })],
+      },
+    });
+    template.resourceCountIs('AWS::CloudFront::CloudFrontOriginAccessIdentity', 0);
+    template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 0);
+  });
+
+  it('forwards all query strings and no headers or cookies, with caching disabled', () => {
+    template.hasResourceProperties('AWS::CloudFront::OriginRequestPolicy', {
+      OriginRequestPolicyConfig: {
+        QueryStringsConfig: { QueryStringBehavior: 'all' },
+        HeadersConfig: { HeaderBehavior: 'none' },
+        CookiesConfig: { CookieBehavior: 'none' },
+      },
+    });
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: {
+        DefaultCacheBehavior: Match.objectLike({
+          // Managed-CachingDisabled
+          CachePolicyId: '4135ea2d-6df8-44a3-9df3-4b5a84be39ad',
+          OriginRequestPolicyId: { Ref: Match.stringLikeRegexp('OriginRequestPolicy') },
+          ViewerProtocolPolicy: 'redirect-to-https',
+          AllowedMethods: ['GET', 'HEAD'],
+        }),
+        PriceClass: 'PriceClass_100',
+      },
+    });
+  });
+
+  it('associates the edge function on viewer request', () => {
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: {
+        DefaultCacheBehavior: Match.objectLike({
+          LambdaFunctionAssociations: [{ EventType: 'viewer-request', LambdaFunctionARN: Match.anyValue() }],
+        }),
+      },
+    });
+  });
+
+  it('adds the origin secret header from a Secrets Manager dynamic reference, never a literal', () => {
+    const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution'));
+    const header = distribution.Properties.DistributionConfig.Origins[0].OriginCustomHeaders[0];
+    expect(header.HeaderName).toBe('x-origin-verify');
+    expect(JSON.stringify(header.HeaderValue)).toMatch(/\{\{resolve:secretsmanager:/);
+    expect(JSON.stringify(header.HeaderValue)).toContain('OriginSecret');
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true },
+    });
+  });
+});
+
+describe('bucket and ledger', () => {
+  it('creates a hardened bucket, retained by default', () => {
+    const { template } = synth();
+    template.hasResource('AWS::S3::Bucket', {
+      Properties: {
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      },
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Effect: 'Deny',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        })]),
+      },
+    });
+  });
+
+  it('keys the ledger by link id with TTL, on-demand billing and point-in-time recovery', () => {
+    const { template } = synth();
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: {
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  it('honours removalPolicy and pointInTimeRecovery', () => {
+    const { template } = synth({ removalPolicy: RemovalPolicy.DESTROY, pointInTimeRecovery: false });
+    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: false } }),
+    });
+    // DESTROY empties the new bucket so the stack can delete it.
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
+  });
+
+  it('uses an existing bucket instead of creating one', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Consumer', { env: { region: REGION } });
+    const bucket = s3.Bucket.fromBucketName(stack, 'Existing', 'my-existing-bucket');
+    const otp = new OneTimePresignedDistribution(stack, 'Downloads', { bucket });
+    const template = Template.fromStack(stack);
+    expect(otp.bucket).toBe(bucket);
+    template.resourceCountIs('AWS::S3::Bucket', 0);
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: { Origins: [Match.objectLike({ DomainName: `my-existing-bucket.s3.${REGION}.amazonaws.com` })] },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ OTP_ORIGIN_DOMAIN: `my-existing-bucket.s3.${REGION}.amazonaws.com`, OTP_BUCKET_REGION: REGION }) },
+    });
+  });
+});
+
+describe('mint function and API', () => {
+  const { template, otp, stack } = synth();
+
+  it('signs for the same regional host the distribution uses as origin', () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler', Description: Match.stringLikeRegexp('Mints') } }))[0];
+    const vars = fn.Properties.Environment.Variables;
+    const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution'));
+    expect(vars.OTP_ORIGIN_DOMAIN).toEqual(distribution.Properties.DistributionConfig.Origins[0].DomainName);
+    const [distributionId] = Object.keys(template.findResources('AWS::CloudFront::Distribution'));
+    expect(vars.OTP_PUBLIC_DOMAIN).toEqual({ 'Fn::GetAtt': [distributionId, 'DomainName'] });
+    expect(vars.OTP_DEFAULT_EXPIRES_SECONDS).toBe('900');
+    expect(vars.OTP_MAX_EXPIRES_SECONDS).toBe('3600');
+    expect(fn.Properties.Runtime).toBe('nodejs24.x');
+  });
+
+  it('grants the mint function exactly what it needs', () => {
+    const policies = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('MintFunction') } });
+    const statements = Object.values(policies)[0].Properties.PolicyDocument.Statement;
+    const actions = statements.flatMap((s: { Action: string | string[] }) => [s.Action].flat()).sort();
+    expect(actions).toEqual(['dynamodb:PutItem', 's3:GetObject', 's3:ListBucket', 'secretsmanager:GetSecretValue']);
+    for (const s of statements) expect(JSON.stringify(s.Resource)).not.toContain('"*"');
+  });
+
+  it('serves GET /get-url behind IAM authorization by default', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /get-url', AuthorizationType: 'AWS_IAM' });
+    const endpoint = JSON.stringify(stack.resolve(otp.mintUrlEndpoint));
+    expect(endpoint).toMatch(/DownloadsMintApi.*\/get-url"\]\]\}$/);
+  });
+
+  it('grants invoke on the mint routes with grantMint', () => {
+    const app = new App();
+    const fresh = new Stack(app, 'Consumer', { env: { region: REGION } });
+    const role = new iam.Role(fresh, 'Backend', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
+    new OneTimePresignedDistribution(fresh, 'Downloads').grantMint(role);
+    const t = Template.fromStack(fresh);
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('Backend') }],
+      PolicyDocument: { Statement: [Match.objectLike({ Action: 'execute-api:Invoke', Effect: 'Allow' })] },
+    });
+  });
+
+  it('warns when the mint API is explicitly opened to everyone', () => {
+    const { stack: openStack, template: openTemplate } = synth({ authorizer: new apigwv2.HttpNoneAuthorizer() });
+    openTemplate.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /get-url', AuthorizationType: 'NONE' });
+    Annotations.fromStack(openStack).hasWarning('*', Match.stringLikeRegexp('anyone on the internet can mint'));
+  });
+
+  it('writes outputs only when asked', () => {
+    expect(Object.keys(template.findOutputs('*'))).toHaveLength(0);
+    const { template: withOutputs } = synth({ createOutputs: true });
+    expect(Object.keys(withOutputs.findOutputs('*'))).toHaveLength(4);
+  });
+});
+
+describe('edge function', () => {
+  it('runs in us-east-1 with a bounded timeout and least privilege', () => {
+    const { edgeStack, edgeTemplate } = synth();
+    expect(edgeStack.region).toBe('us-east-1');
+    edgeTemplate.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs24.x', MemorySize: 128, Timeout: 5 });
+    const statements = Object.values(edgeTemplate.findResources('AWS::IAM::Policy'))[0].Properties.PolicyDocument.Statement;
+    expect(statements).toHaveLength(2);
+    const [ddb, param] = statements;
+    expect(ddb.Action).toBe('dynamodb:UpdateItem');
+    expect(JSON.stringify(ddb.Resource)).toMatch(new RegExp(`:dynamodb:${REGION}:.*:table/Consumer-?Downloads.*-ledger`));
+    expect(param.Action).toBe('ssm:GetParameter');
+    expect(JSON.stringify(param.Resource)).toMatch(new RegExp(`:ssm:${REGION}:.*:parameter/cdk-one-time-presigned-url/Consumer/[0-9a-f]+/edge-config`));
+  });
+
+  it('stages a per-instance config.json naming the SSM parameter and its region', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Consumer', { env: { region: REGION } });
+    const a = new OneTimePresignedDistribution(stack, 'A');
+    const b = new OneTimePresignedDistribution(stack, 'B');
+    const template = Template.fromStack(stack);
+    const configs = [a, b].map((otp) => {
+      const code = (otp.edgeFunction.lambda.node.defaultChild as lambda.CfnFunction);
+      expect(code).toBeDefined();
+      const asset = otp.edgeFunction.lambda.node.tryFindChild('Code')?.node.tryFindChild('Stage');
+      expect(asset).toBeDefined();
+      const dir = (asset as unknown as { sourcePath: string }).sourcePath;
+      expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'index.js']);
+      return JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    });
+    expect(configs[0]).toEqual({ parameterName: expect.stringMatching(/^\/cdk-one-time-presigned-url\/Consumer\/[0-9a-f]+\/edge-config$/), parameterRegion: REGION });
+    expect(configs[0].parameterName).not.toEqual(configs[1].parameterName);
+    // Each parameter exists under exactly the staged name and holds the table name and region.
+    for (const config of configs) {
+      template.hasResourceProperties('AWS::SSM::Parameter', {
+        Name: config.parameterName,
+        Value: Match.stringLikeRegexp('^\\{"tableName":"Consumer-[AB]-[0-9A-F]+-ledger","tableRegion":"eu-west-1"\\}$'),
+      });
+    }
+  });
+});
+
+describe('synth-time errors', () => {
+  it('refuses an env-agnostic stack with its own message', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Agnostic');
+    expect(() => new OneTimePresignedDistribution(stack, 'Downloads')).toThrow(/needs a stack with a concrete region: set env on the stack/);
+  });
+
+  it.each([
+    [{ maxLinkLifetime: Duration.days(8) }, /maxLinkLifetime must be a whole number of seconds between 1 and 604800.*got 8 days/],
+    [{ defaultLinkLifetime: Duration.millis(1500) }, /defaultLinkLifetime must be a whole number of seconds.*got 1 second 500 millis/],
+    [{ defaultLinkLifetime: Duration.hours(2) }, /defaultLinkLifetime must not exceed maxLinkLifetime \(3600 seconds\); got 7200 seconds/],
+    [{ runtime: lambda.Runtime.PYTHON_3_12 }, /runtime must be a Node.js runtime, version 20 or later.*got python3.12/],
+    [{ runtime: lambda.Runtime.NODEJS_18_X }, /got nodejs18.x/],
+  ])('rejects %p', (props, message) => {
+    expect(() => synth(props as OneTimePresignedDistributionProps)).toThrow(message);
+  });
+
+  it('warns when links may outlive the signing role session', () => {
+    const { stack } = synth({ maxLinkLifetime: Duration.days(1) });
+    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('maxLinkLifetime is 86400 seconds'));
+  });
+});
+
+describe('snapshot', () => {
+  it('matches, with asset hashes masked', () => {
+    const { template, edgeTemplate } = synth({}, { region: REGION, account: '123456789012' });
+    expect(maskAssetHashes(template.toJSON())).toMatchSnapshot();
+    expect(maskAssetHashes(edgeTemplate.toJSON())).toMatchSnapshot();
+  });
+});
