@@ -56,6 +56,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     devdirs: ['test', 'local', 'bench'],
   },
   jestOptions: {
+    // Snapshots are only ever updated on purpose (`npx projen test:update`), never by CI.
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
     jestConfig: {
       testTimeout: 120_000,
       // The handler tests start real servers; two workers match the machines we run on.
@@ -97,6 +99,14 @@ for (const fn of ['mint', 'edge']) {
 // Tests synthesize the construct (which loads the bundles) and drive the bundles
 // themselves, so a fresh clone's `npx projen test` must bundle first.
 project.testTask.prependSpawn(project.bundler.bundleTask);
+
+// Consumer tests install the packed library (npm tarball, Python wheel) into fresh
+// apps and synthesize them. They need `package:js` and `package:python` first.
+project.addTask('test:consumer', {
+  description: 'Synthesize fresh TypeScript and Python CDK apps against the packaged library (run package-all first)',
+  exec: 'jest --config test/consumer/jest.config.js',
+  receiveArgs: true,
+});
 
 project.npmignore?.exclude('/lib/handlers/', '/local/', '/bench/', '/python-consumer/', '/.ci/');
 project.npmignore?.include('/assets/');

@@ -25,7 +25,7 @@ import {
   aws_ssm as ssm,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { EDGE_STAGED_CONFIG_FILE, EdgeStagedConfig, MintEnv } from './shared/config';
+import { EDGE_STAGED_CONFIG_FILE, EdgeStagedConfig, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
 import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './shared/ledger';
 import { MAX_SIGV4_EXPIRES_SECONDS, ORIGIN_VERIFY_HEADER } from './shared/link';
 
@@ -274,7 +274,7 @@ export class OneTimePresignedDistribution extends Construct {
         [MintEnv.bucketName]: this.bucket.bucketName,
         [MintEnv.bucketRegion]: this.bucket.env.region,
         [MintEnv.originDomain]: this.bucket.bucketRegionalDomainName,
-        [MintEnv.publicDomain]: this.distributionDomainName,
+        [MintEnv.publicBaseUrl]: `https://${this.distributionDomainName}`,
         [MintEnv.tableName]: this.table.tableName,
         [MintEnv.originSecretArn]: this.originSecret.secretArn,
         [MintEnv.defaultExpiresSeconds]: String(defaultSeconds),
@@ -291,11 +291,10 @@ export class OneTimePresignedDistribution extends Construct {
       Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:publicMintApi',
         'The mint API has no authorization: anyone on the internet can mint a working link to any object in the bucket.');
     }
-    this.mintRoutes = this.httpApi.addRoutes({
-      path: '/get-url',
-      methods: [apigwv2.HttpMethod.GET],
-      integration: new integrations.HttpLambdaIntegration('MintIntegration', this.mintFunction),
-      authorizer,
+    const integration = new integrations.HttpLambdaIntegration('MintIntegration', this.mintFunction);
+    this.mintRoutes = MINT_ROUTE_KEYS.flatMap((routeKey) => {
+      const [method, routePath] = routeKey.split(' ');
+      return this.httpApi.addRoutes({ path: routePath, methods: [method as apigwv2.HttpMethod], integration, authorizer });
     });
     this.mintUrlEndpoint = `${this.httpApi.apiEndpoint}/get-url`;
 

@@ -149,7 +149,7 @@ describe('mint function and API', () => {
     const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution'));
     expect(vars.OTP_ORIGIN_DOMAIN).toEqual(distribution.Properties.DistributionConfig.Origins[0].DomainName);
     const [distributionId] = Object.keys(template.findResources('AWS::CloudFront::Distribution'));
-    expect(vars.OTP_PUBLIC_DOMAIN).toEqual({ 'Fn::GetAtt': [distributionId, 'DomainName'] });
+    expect(vars.OTP_PUBLIC_BASE_URL).toEqual({ 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }]] });
     expect(vars.OTP_DEFAULT_EXPIRES_SECONDS).toBe('900');
     expect(vars.OTP_MAX_EXPIRES_SECONDS).toBe('3600');
     expect(fn.Properties.Runtime).toBe('nodejs24.x');

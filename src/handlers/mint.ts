@@ -25,7 +25,7 @@ interface Settings {
   readonly bucketName: string;
   readonly bucketRegion: string;
   readonly originDomain: string;
-  readonly publicDomain: string;
+  readonly publicBaseUrl: string;
   readonly tableName: string;
   readonly originSecretArn: string;
   readonly defaultExpiresSeconds: number;
@@ -44,7 +44,7 @@ let clients: Clients | undefined;
 let originSecret: { value: string; freshUntil: number } | undefined;
 
 export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
-  const route = `${event.requestContext.http.method} ${event.rawPath}`;
+  const route = event.routeKey;
   try {
     if (route === 'GET /get-url') return await getUrl(event);
     return json(404, { error: `no route for ${route}` });
@@ -140,7 +140,7 @@ async function issue(key: string, requestedLifetime: number, maxUses: number): P
   await dynamo.send(new PutItemCommand(issueLinkInput(s.tableName, {
     id, key, fingerprint: linkFingerprint(key, params.value), maxUses, expiresAt, now,
   })));
-  return { url: `https://${s.publicDomain}${path}?${querystring}`, id, expiresAt: new Date(expiresAt * 1000).toISOString() };
+  return { url: `${s.publicBaseUrl}${path}?${querystring}`, id, expiresAt: new Date(expiresAt * 1000).toISOString() };
 }
 
 async function loadOriginSecret(): Promise<string> {
@@ -162,7 +162,7 @@ function loadSettings(): Settings {
     bucketName: read(MintEnv.bucketName),
     bucketRegion: read(MintEnv.bucketRegion),
     originDomain: read(MintEnv.originDomain),
-    publicDomain: read(MintEnv.publicDomain),
+    publicBaseUrl: read(MintEnv.publicBaseUrl),
     tableName: read(MintEnv.tableName),
     originSecretArn: read(MintEnv.originSecretArn),
     defaultExpiresSeconds: Number(read(MintEnv.defaultExpiresSeconds)),

@@ -25,10 +25,13 @@ export const MintEnv = {
   bucketRegion: 'OTP_BUCKET_REGION',
   /** The origin host CloudFront sends to S3: every URL is signed for exactly this host. */
   originDomain: 'OTP_ORIGIN_DOMAIN',
-  /** The host minted URLs point at (distribution domain or first custom domain). */
-  publicDomain: 'OTP_PUBLIC_DOMAIN',
+  /** Scheme and host minted URLs point at: `https://` + the distribution domain. */
+  publicBaseUrl: 'OTP_PUBLIC_BASE_URL',
   tableName: 'OTP_TABLE_NAME',
   originSecretArn: 'OTP_ORIGIN_SECRET_ARN',
   defaultExpiresSeconds: 'OTP_DEFAULT_EXPIRES_SECONDS',
   maxExpiresSeconds: 'OTP_MAX_EXPIRES_SECONDS',
 } as const;
+
+/** Routes of the mint API, as API Gateway route keys. */
+export const MINT_ROUTE_KEYS = ['GET /get-url'];
