@@ -94,6 +94,9 @@ for (const fn of ['mint', 'edge']) {
     mainFields: ['module', 'main'],
     externals: [],
     sourcemap: false,
+    // The SDK loads node:http and friends with import(); as require() they work in any
+    // CommonJS loader (including jest's VM sandbox, where the local tests run the bundles).
+    esbuildArgs: { '--supported:dynamic-import': 'false' },
   });
 }
 // Tests synthesize the construct (which loads the bundles) and drive the bundles

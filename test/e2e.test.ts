@@ -1,0 +1,293 @@
+// End to end over HTTP against the local emulated deployment: the real mint and
+// edge bundles, dynalite, the SigV4-verifying S3 front, the SSM endpoint and the
+// local CloudFront, driven exactly as a client (and an attacker) would.
+import { GetItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
+import { HttpRequest } from '@smithy/protocol-http';
+import { createHash } from 'node:crypto';
+import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
+import { buildQuery, keyToPath, LINK_ID_PARAM, ORIGIN_VERIFY_HEADER } from '../src/shared/link';
+import { http, rawPathOf } from './util/http';
+
+const CONTENT = Buffer.from('the quarterly report, once\n'.repeat(100));
+const UNICODE_KEY = 'reports/2026 Q4/résumé (final)+v2.pdf';
+
+interface Minted { url: string; id: string; expiresAt: string }
+
+let d: LocalDeployment;
+
+async function mint(key: string, extra = ''): Promise<Minted> {
+  const res = await http(`${d.apiUrl}/get-url?key=${encodeURIComponent(key)}${extra}`);
+  expect(res.status).toBe(200);
+  return JSON.parse(res.text()) as Minted;
+}
+
+function calls(op: string): number {
+  return d.services.dynamodb.calls.get(op);
+}
+
+async function ledgerItem(id: string) {
+  const client = new DynamoDBClient({ region: d.region, endpoint: d.services.dynamodb.endpoint });
+  try {
+    return (await client.send(new GetItemCommand({ TableName: d.tableName, Key: { id: { S: id } }, ConsistentRead: true }))).Item;
+  } finally {
+    client.destroy();
+  }
+}
+
+describe('local deployment, end to end', () => {
+  beforeAll(async () => {
+    d = await startLocalDeployment({ objects: { 'report.pdf': CONTENT, [UNICODE_KEY]: 'unicode bytes' } });
+  });
+  afterAll(async () => d?.close());
+
+  describe('minting', () => {
+    it('returns a URL on the distribution, signed for the origin host with the secret header and no checksum parameters', async () => {
+      const link = await mint('report.pdf');
+      const url = new URL(link.url);
+      expect(`${url.protocol}//${url.host}`).toBe(d.distributionUrl);
+      expect(url.pathname).toBe('/report.pdf');
+      expect(url.searchParams.get('X-Amz-SignedHeaders')).toBe('host;x-origin-verify');
+      expect(url.searchParams.get(LINK_ID_PARAM)).toBe(link.id);
+      expect(link.url).not.toMatch(/x-amz-checksum-mode|[?&]x-id=/i);
+      const signedAt = url.searchParams.get('X-Amz-Date')!.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6.000Z');
+      expect(Date.parse(link.expiresAt) - Date.parse(signedAt)).toBe(900_000);
+      // The ledger holds hashes and counters, never the signature itself.
+      const item = await ledgerItem(link.id);
+      expect(item).toMatchObject({ objectKey: { S: 'report.pdf' }, uses: { N: '0' }, maxUses: { N: '1' }, revoked: { BOOL: false } });
+      expect(JSON.stringify(item)).not.toContain(url.searchParams.get('X-Amz-Signature')!);
+    });
+
+    it('gives two links for the same key in the same second different ids and signatures', async () => {
+      const [a, b] = await Promise.all([mint('report.pdf'), mint('report.pdf')]);
+      expect(a.id).not.toBe(b.id);
+      expect(a.url).not.toBe(b.url);
+      expect((await http(a.url)).status).toBe(200);
+      expect((await http(b.url)).status).toBe(200);
+    });
+
+    it.each([
+      ['a missing key', '', 'key'],
+      ['an empty key', 'key=', 'key'],
+      ['a repeated key', 'key=a&key=b', 'query'],
+      ['a key over 1024 bytes', `key=${encodeURIComponent('é'.repeat(513))}`, 'key'],
+      ['a key that is not UTF-8', 'key=%C3%28', 'query'],
+      ['a malformed escape', 'key=%E0%A4%A', 'query'],
+      ['a lifetime over the maximum', 'key=report.pdf&expiresInSeconds=3601', 'expiresInSeconds'],
+      ['a lifetime that is not a number', 'key=report.pdf&expiresInSeconds=soon', 'expiresInSeconds'],
+    ])('answers 400 naming the field for %s, writing nothing', async (_name, query, field) => {
+      const writes = calls('PutItem');
+      const res = await http(`${d.apiUrl}/get-url?${query}`);
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.text())).toMatchObject({ field, error: expect.any(String) });
+      expect(calls('PutItem')).toBe(writes);
+    });
+
+    it('answers 404 for an object that does not exist, writing nothing', async () => {
+      const writes = calls('PutItem');
+      const res = await http(`${d.apiUrl}/get-url?key=missing.pdf`);
+      expect(res.status).toBe(404);
+      expect(JSON.parse(res.text())).toEqual({ error: 'object not found', key: 'missing.pdf' });
+      expect(calls('PutItem')).toBe(writes);
+    });
+  });
+
+  describe('redeeming', () => {
+    it('serves the first download with the exact bytes and refuses the second with 403', async () => {
+      const link = await mint('report.pdf');
+      const first = await http(link.url);
+      expect(first.status).toBe(200);
+      expect(createHash('sha256').update(first.body).digest('hex')).toBe(createHash('sha256').update(CONTENT).digest('hex'));
+      const second = await http(link.url);
+      expect(second.status).toBe(403);
+      expect(second.headers['cache-control']).toBe('no-store');
+      expect(second.text()).toMatch(/already been used/);
+      expect((await ledgerItem(link.id))?.uses).toEqual({ N: '1' });
+    });
+
+    it('serves keys with spaces, unicode, plus signs and slashes', async () => {
+      const link = await mint(UNICODE_KEY);
+      expect(new URL(link.url).pathname).toBe(keyToPath(UNICODE_KEY));
+      const res = await http(link.url);
+      expect(res.status).toBe(200);
+      expect(res.text()).toBe('unicode bytes');
+    });
+
+    it.each([200, 500])('lets exactly one of %i concurrent downloads of one link through', async (n) => {
+      const link = await mint('report.pdf');
+      const results = await Promise.all(Array.from({ length: n }, () => http(link.url)));
+      const statuses = results.map((r) => r.status);
+      expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+      expect(statuses.filter((s) => s !== 200 && s !== 403)).toEqual([]);
+      expect((await ledgerItem(link.id))?.uses).toEqual({ N: '1' });
+    });
+
+    it('accepts a reordered query on first use, and refuses reordered or re-encoded replays', async () => {
+      const link = await mint('report.pdf');
+      const [base, query] = link.url.split('?');
+      const reordered = `${base}?${query.split('&').reverse().join('&')}`;
+      expect((await http(reordered)).status).toBe(200);
+      const reencoded = `${base}?${query.replace(/%2F/g, '%2f').replace('X-Amz-Algorithm=AWS4-HMAC-SHA256', 'X-Amz-Algorithm=AWS4%2DHMAC%2DSHA256')}`;
+      expect((await http(link.url)).status).toBe(403);
+      expect((await http(reordered)).status).toBe(403);
+      expect((await http(reencoded)).status).toBe(403);
+    });
+
+    it('refuses a tampered key or signature without consuming the real link', async () => {
+      const link = await mint('report.pdf');
+      const sig = new URL(link.url).searchParams.get('X-Amz-Signature')!;
+      const flipped = sig.replace(/^./, (c) => (c === 'a' ? 'b' : 'a'));
+      const tampered = [
+        link.url.replace('/report.pdf?', `/${encodeURIComponent(UNICODE_KEY)}?`),
+        link.url.replace(sig, flipped),
+        link.url.replace('X-Amz-Expires=900', 'X-Amz-Expires=3600'),
+        `${link.url}&response-content-type=text%2Fhtml`,
+      ];
+      for (const url of tampered) expect((await http(url)).status).toBe(403);
+      expect((await ledgerItem(link.id))?.uses).toEqual({ N: '0' });
+      expect((await http(link.url)).status).toBe(200);
+    });
+
+    it('refuses HEAD without consuming the link', async () => {
+      const link = await mint('report.pdf');
+      const updates = calls('UpdateItem');
+      expect((await http(link.url, { method: 'HEAD' })).status).toBe(403);
+      expect(calls('UpdateItem')).toBe(updates);
+      expect((await http(link.url)).status).toBe(200);
+    });
+
+    it('refuses an expired link without a ledger write', async () => {
+      const link = await mint('report.pdf', '&expiresInSeconds=1');
+      await new Promise((r) => setTimeout(r, 2100));
+      const updates = calls('UpdateItem');
+      const res = await http(link.url);
+      expect(res.status).toBe(403);
+      expect(res.text()).toMatch(/expired/);
+      expect(calls('UpdateItem')).toBe(updates);
+      expect((await ledgerItem(link.id))?.uses).toEqual({ N: '0' });
+    });
+
+    it('refuses a well-formed link that was never issued, creating no ledger item', async () => {
+      const link = await mint('report.pdf');
+      const forged = link.url.replace(link.id, 'ZZZZZZZZZZZZZZZZZZZZZZ');
+      expect((await http(forged)).status).toBe(403);
+      expect(await ledgerItem('ZZZZZZZZZZZZZZZZZZZZZZ')).toBeUndefined();
+    });
+
+    it('answers malformed paths and queries with 403, never 5xx, and never touches the ledger', async () => {
+      const link = await mint('report.pdf');
+      const query = link.url.split('?')[1];
+      const updates = calls('UpdateItem');
+      const hostile = [
+        '/', '/report.pdf', '/report.pdf?', '/%ZZ?' + query, '/%C3%28?' + query, '/report.pdf?X-Amz-Signature=zz',
+        `/report.pdf?${query}&${query}`, `/report.pdf?${'a'.repeat(10_000)}`, `/${'k'.repeat(5000)}?${query}`,
+        '/report.pdf?=&&&==', `/report.pdf?${query.replace(/X-Amz-Date=\d{8}T\d{6}Z/, 'X-Amz-Date=20261399T999999Z')}`,
+      ];
+      for (const rawPath of hostile) {
+        const res = await http(d.distributionUrl, { rawPath });
+        expect([rawPath, res.status]).toEqual([rawPath, 403]);
+      }
+      expect(calls('UpdateItem')).toBe(updates);
+    });
+  });
+
+  describe('the origin', () => {
+    it('refuses a minted URL replayed straight at S3, with or without the bucket host', async () => {
+      const link = await mint('report.pdf');
+      const path = `/${d.bucket}${rawPathOf(link.url)}`;
+      const direct = await http(`${d.originUrl}${path}`);
+      expect(direct.status).toBe(403);
+      const virtualHosted = await http(`${d.originUrl}${rawPathOf(link.url)}`, { headers: { host: d.originHost } });
+      expect(virtualHosted.status).toBe(403);
+      expect(virtualHosted.text()).toMatch(/SignatureDoesNotMatch/);
+      // The link itself is untouched by the attempts.
+      expect((await http(link.url)).status).toBe(200);
+    });
+
+    it('rejects a URL signed for any host other than the regional origin host', async () => {
+      const secret = process.env.OTP_ORIGIN_SECRET_ARN!; // the local secret's name
+      expect(secret).toBeDefined();
+      const wrongHosts = [`${d.bucket}.s3.amazonaws.com`, 'd111111abcdef8.cloudfront.net'];
+      for (const host of wrongHosts) {
+        const presigner = new S3RequestPresigner({
+          region: d.region,
+          credentials: { accessKeyId: d.accessKeyId, secretAccessKey: d.secretAccessKey },
+          sha256: require('crypto').createHash.bind(null, 'sha256') as never,
+        });
+        const signed = await presigner.presign(new HttpRequest({
+          method: 'GET', protocol: 'https:', hostname: host, path: '/report.pdf',
+          query: { [LINK_ID_PARAM]: 'AAAAAAAAAAAAAAAAAAAAAA' }, headers: { host, [ORIGIN_VERIFY_HEADER]: 'irrelevant' },
+        }), { expiresIn: 60 });
+        const query = buildQuery(Object.entries(signed.query ?? {}).map(([k, v]) => [k, String(v)]));
+        const res = await http(`${d.originUrl}/report.pdf?${query}`, { headers: { host: d.originHost, [ORIGIN_VERIFY_HEADER]: 'irrelevant' } });
+        expect([host, res.status, /SignatureDoesNotMatch/.test(res.text())]).toEqual([host, 403, true]);
+      }
+    });
+  });
+
+  describe('failing closed', () => {
+    it('answers 503 itself, before CloudFront\'s timeout, when DynamoDB hangs, then recovers', async () => {
+      const link = await mint('report.pdf');
+      d.services.dynamodb.fault.set({ mode: 'hang', operations: ['UpdateItem'] });
+      try {
+        const res = await http(link.url);
+        expect(res.status).toBe(503);
+        // Our generated response, not the local CloudFront's "function timed out" page.
+        expect(res.headers['cache-control']).toBe('no-store');
+        expect(res.text()).toMatch(/temporarily unavailable/);
+      } finally {
+        d.services.dynamodb.fault.clear();
+      }
+      expect((await http(link.url)).status).toBe(200);
+    });
+
+    it('answers 503 and lets nothing through when DynamoDB throttles, then serves once', async () => {
+      const link = await mint('report.pdf');
+      d.services.dynamodb.fault.set({ mode: 'throttle', operations: ['UpdateItem'] });
+      try {
+        const results = await Promise.all(Array.from({ length: 20 }, () => http(link.url)));
+        expect(results.map((r) => r.status)).toEqual(Array(20).fill(503));
+      } finally {
+        d.services.dynamodb.fault.clear();
+      }
+      const after = await Promise.all(Array.from({ length: 20 }, () => http(link.url)));
+      expect(after.filter((r) => r.status === 200)).toHaveLength(1);
+    });
+  });
+});
+
+describe('a distribution that forwards the viewer Host (the seed reader\'s bug)', () => {
+  beforeAll(async () => {
+    d = await startLocalDeployment({ objects: { 'report.pdf': CONTENT }, forwardViewerHost: true });
+  });
+  afterAll(async () => d?.close());
+
+  it('breaks every signature, so the emulator would catch that regression', async () => {
+    const link = await mint('report.pdf');
+    const res = await http(link.url);
+    expect(res.status).toBe(403);
+    expect(res.text()).toMatch(/SignatureDoesNotMatch/);
+  });
+});
+
+describe('an edge container whose SSM parameter cannot be read', () => {
+  beforeAll(async () => {
+    d = await startLocalDeployment({ objects: { 'report.pdf': CONTENT } });
+  });
+  afterAll(async () => d?.close());
+
+  it('fails closed with 503 and no ledger call, then recovers once SSM answers', async () => {
+    const link = await mint('report.pdf');
+    d.services.awsJson.fault.set({ mode: 'hang', operations: ['GetParameter'] });
+    try {
+      const res = await http(link.url);
+      expect(res.status).toBe(503);
+      expect(res.text()).toMatch(/temporarily unavailable/);
+      expect(calls('UpdateItem')).toBe(0);
+    } finally {
+      d.services.awsJson.fault.clear();
+    }
+    expect((await http(link.url)).status).toBe(200);
+    expect(d.services.awsJson.calls.get('GetParameter')).toBeGreaterThanOrEqual(2);
+  });
+});
