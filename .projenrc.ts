@@ -111,6 +111,20 @@ project.addTask('test:consumer', {
   receiveArgs: true,
 });
 
+// The local emulated deployment (see local/). Both need the handler bundles.
+const tsNode = 'ts-node --transpile-only -P tsconfig.dev.json';
+const local = project.addTask('local', {
+  description: 'Run the one-time link stack on 127.0.0.1 (prints one JSON line, runs until Ctrl-C)',
+  env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+});
+local.spawn(project.bundler.bundleTask);
+local.exec(`${tsNode} local/cli.ts`, { receiveArgs: true });
+const demo = project.addTask('demo', {
+  description: 'Walk through upload, mint, download, replay and bypass against the local deployment',
+});
+demo.spawn(project.bundler.bundleTask);
+demo.exec(`${tsNode} local/demo.ts`);
+
 project.npmignore?.exclude('/lib/handlers/', '/local/', '/bench/', '/python-consumer/', '/.ci/');
 project.npmignore?.include('/assets/');
 

@@ -6,11 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { IncomingMessage } from 'node:http';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { EDGE_STAGED_CONFIG_FILE, EdgeRuntimeConfig, EdgeStagedConfig, MINT_ROUTE_KEYS, MintEnv } from '../src/shared/config';
 import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
 import { ORIGIN_VERIFY_HEADER } from '../src/shared/link';
+import { sigV4ApiAuthorizer } from './api-auth';
 import { startLocalCloudFront, type ViewerRequestHandler } from './cloudfront';
 import { startLocalHttpApi, type HttpApiHandler } from './http-api';
 import { startAwsJsonServices, startDynamoDB, startS3, type LocalAwsJson, type LocalDynamoDB, type LocalS3 } from './servers';
@@ -32,8 +32,12 @@ export interface LocalDeploymentOptions {
   readonly forwardViewerHost?: boolean;
   /** Viewer-request timeout of the local CloudFront. @default 5000 */
   readonly edgeTimeoutMs?: number;
-  /** Checks each mint API request; return a refusal to answer it with an error. */
-  readonly authorizeApi?: (req: IncomingMessage, body: Buffer) => { status: number; message: string } | undefined;
+  /**
+   * Serve the mint API without authorization. By default it verifies SigV4 (service
+   * execute-api) signed with the local credentials, as the deployed API's IAM auth does.
+   * @default false
+   */
+  readonly publicApi?: boolean;
 }
 
 export interface LocalDeployment {
@@ -140,7 +144,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     const mint = require(join(edgeDir, 'mint.js')) as { handler: HttpApiHandler };
     const api = await startLocalHttpApi({
       routes: MINT_ROUTE_KEYS.map((routeKey) => ({ routeKey, handler: mint.handler })),
-      authorize: opts.authorizeApi,
+      authorize: opts.publicApi ? undefined : sigV4ApiAuthorizer({ accessKeyId, secretAccessKey }, region),
     });
     closers.push(() => api.close());
 

@@ -5,6 +5,7 @@ import { GetItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { HttpRequest } from '@smithy/protocol-http';
 import { createHash } from 'node:crypto';
+import { callApi } from '../local/api-client';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
 import { buildQuery, keyToPath, LINK_ID_PARAM, ORIGIN_VERIFY_HEADER } from '../src/shared/link';
 import { http, rawPathOf } from './util/http';
@@ -16,10 +17,11 @@ interface Minted { url: string; id: string; expiresAt: string }
 
 let d: LocalDeployment;
 
+/** Mints as a backend would: SigV4-signed with the deployment's credentials. */
 async function mint(key: string, extra = ''): Promise<Minted> {
-  const res = await http(`${d.apiUrl}/get-url?key=${encodeURIComponent(key)}${extra}`);
-  expect(res.status).toBe(200);
-  return JSON.parse(res.text()) as Minted;
+  const res = await callApi(`${d.apiUrl}/get-url?key=${encodeURIComponent(key)}${extra}`, d.region, d);
+  expect([res.status, res.body]).toEqual([200, expect.any(String)]);
+  return res.json<Minted>();
 }
 
 function calls(op: string): number {
@@ -66,28 +68,20 @@ describe('local deployment, end to end', () => {
       expect((await http(b.url)).status).toBe(200);
     });
 
-    it.each([
-      ['a missing key', '', 'key'],
-      ['an empty key', 'key=', 'key'],
-      ['a repeated key', 'key=a&key=b', 'query'],
-      ['a key over 1024 bytes', `key=${encodeURIComponent('é'.repeat(513))}`, 'key'],
-      ['a key that is not UTF-8', 'key=%C3%28', 'query'],
-      ['a malformed escape', 'key=%E0%A4%A', 'query'],
-      ['a lifetime over the maximum', 'key=report.pdf&expiresInSeconds=3601', 'expiresInSeconds'],
-      ['a lifetime that is not a number', 'key=report.pdf&expiresInSeconds=soon', 'expiresInSeconds'],
-    ])('answers 400 naming the field for %s, writing nothing', async (_name, query, field) => {
+    it('refuses unsigned and wrongly signed mint requests, issuing nothing', async () => {
       const writes = calls('PutItem');
-      const res = await http(`${d.apiUrl}/get-url?${query}`);
-      expect(res.status).toBe(400);
-      expect(JSON.parse(res.text())).toMatchObject({ field, error: expect.any(String) });
+      const url = `${d.apiUrl}/get-url?key=report.pdf`;
+      expect((await callApi(url, d.region, undefined)).status).toBe(403);
+      expect((await callApi(url, d.region, { accessKeyId: d.accessKeyId, secretAccessKey: 'not-the-secret' })).status).toBe(403);
+      expect((await callApi(url, d.region, { accessKeyId: 'AKIAEXAMPLEEXAMPLE00', secretAccessKey: d.secretAccessKey })).status).toBe(403);
       expect(calls('PutItem')).toBe(writes);
     });
 
     it('answers 404 for an object that does not exist, writing nothing', async () => {
       const writes = calls('PutItem');
-      const res = await http(`${d.apiUrl}/get-url?key=missing.pdf`);
+      const res = await callApi(`${d.apiUrl}/get-url?key=missing.pdf`, d.region, d);
       expect(res.status).toBe(404);
-      expect(JSON.parse(res.text())).toEqual({ error: 'object not found', key: 'missing.pdf' });
+      expect(res.json()).toEqual({ error: 'object not found', key: 'missing.pdf' });
       expect(calls('PutItem')).toBe(writes);
     });
   });
@@ -253,6 +247,34 @@ describe('local deployment, end to end', () => {
       const after = await Promise.all(Array.from({ length: 20 }, () => http(link.url)));
       expect(after.filter((r) => r.status === 200)).toHaveLength(1);
     });
+  });
+});
+
+describe('a mint API opened with publicApi', () => {
+  beforeAll(async () => {
+    d = await startLocalDeployment({ objects: { 'report.pdf': CONTENT }, publicApi: true });
+  });
+  afterAll(async () => d?.close());
+
+  it('mints without a signature', async () => {
+    expect((await http(`${d.apiUrl}/get-url?key=report.pdf`)).status).toBe(200);
+  });
+
+  it.each([
+    ['a missing key', '', 'key'],
+    ['an empty key', 'key=', 'key'],
+    ['a repeated key', 'key=a&key=b', 'query'],
+    ['a key over 1024 bytes', `key=${encodeURIComponent('é'.repeat(513))}`, 'key'],
+    ['a key that is not UTF-8', 'key=%C3%28', 'query'],
+    ['a malformed escape', 'key=%E0%A4%A', 'query'],
+    ['a lifetime over the maximum', 'key=report.pdf&expiresInSeconds=3601', 'expiresInSeconds'],
+    ['a lifetime that is not a number', 'key=report.pdf&expiresInSeconds=soon', 'expiresInSeconds'],
+  ])('answers 400 naming the field for %s, writing nothing', async (_name, query, field) => {
+    const writes = calls('PutItem');
+    const res = await http(`${d.apiUrl}/get-url?${query}`);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text())).toMatchObject({ field, error: expect.any(String) });
+    expect(calls('PutItem')).toBe(writes);
   });
 });
 

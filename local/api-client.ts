@@ -1,0 +1,63 @@
+// Calls the mint API the way a backend does: SigV4-signed for service execute-api.
+// Used by the demo, the tests and the benchmark.
+import { createHash, createHmac } from 'node:crypto';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { SourceData } from '@smithy/types';
+
+export interface ApiCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+}
+
+/** node:crypto behind the hash interface the SigV4 signer expects. */
+class Sha256 {
+  private readonly hash;
+  constructor(secret?: SourceData) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBytes(secret));
+  }
+  update(data: SourceData): void {
+    this.hash.update(toBytes(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+
+function toBytes(data: SourceData): string | Uint8Array {
+  if (typeof data === 'string' || data instanceof Uint8Array) return data;
+  return ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+}
+
+export interface ApiRequest {
+  readonly method?: string;
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly body: string;
+  json<T = unknown>(): T;
+}
+
+/** Sends a SigV4-signed request (service `execute-api`); pass no credentials to send it unsigned. */
+export async function callApi(url: string, region: string, credentials: ApiCredentials | undefined, req: ApiRequest = {}): Promise<ApiResponse> {
+  const u = new URL(url);
+  const query: Record<string, string> = {};
+  for (const [k, v] of u.searchParams) query[k] = v;
+  let headers: Record<string, string> = { host: u.host, ...(req.body !== undefined ? { 'content-type': 'application/json' } : {}), ...req.headers };
+  if (credentials) {
+    const signer = new SignatureV4({ service: 'execute-api', region, credentials, sha256: Sha256 });
+    const signed = await signer.sign(new HttpRequest({
+      method: req.method ?? 'GET', protocol: u.protocol, hostname: u.hostname, port: Number(u.port) || undefined,
+      path: u.pathname, query, headers, body: req.body,
+    }));
+    headers = signed.headers;
+  }
+  const { host: _host, ...sendable } = headers;
+  const res = await fetch(url, { method: req.method ?? 'GET', headers: sendable, body: req.body });
+  const body = await res.text();
+  return { status: res.status, body, json: <T>() => JSON.parse(body) as T };
+}

@@ -1,0 +1,122 @@
+// `npm run local`: the local emulated deployment, until SIGINT or SIGTERM.
+// stdout carries exactly one JSON line (the contract); everything else goes to stderr.
+import { existsSync, readFileSync } from 'node:fs';
+import { startLocalDeployment } from './deployment';
+
+const USAGE = `usage: npm run local -- [--object KEY=FILE]... [--public-api] [--region REGION] [--bucket NAME]
+
+Starts the one-time link stack on 127.0.0.1 and prints one JSON line with its URLs
+and local credentials. The mint API verifies SigV4 (service execute-api) signed with
+those credentials, as the deployed API does by default; --public-api serves it open.`;
+
+interface CliOptions {
+  readonly objects: Record<string, Buffer>;
+  readonly publicApi: boolean;
+  readonly region?: string;
+  readonly bucket?: string;
+}
+
+export function parseArgs(argv: readonly string[]): CliOptions {
+  const objects: Record<string, Buffer> = {};
+  let publicApi = false;
+  let region: string | undefined;
+  let bucket: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value\n\n${USAGE}`);
+      return v;
+    };
+    if (arg === '--object') {
+      const spec = value();
+      const eq = spec.indexOf('=');
+      if (eq <= 0 || eq === spec.length - 1) throw new Error(`--object expects KEY=FILE; got ${spec}`);
+      objects[spec.slice(0, eq)] = readFileSync(spec.slice(eq + 1));
+    } else if (arg === '--public-api') {
+      publicApi = true;
+    } else if (arg === '--region') {
+      region = value();
+    } else if (arg === '--bucket') {
+      bucket = value();
+    } else if (arg === '--help' || arg === '-h') {
+      process.stderr.write(`${USAGE}\n`);
+      process.exit(0);
+    } else {
+      throw new Error(`unknown argument ${arg}\n\n${USAGE}`);
+    }
+  }
+  return { objects, publicApi, region, bucket };
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const deployment = await startLocalDeployment({ objects: opts.objects, region: opts.region, bucket: opts.bucket, publicApi: opts.publicApi });
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    process.stderr.write(`local: ${signal}, shutting down\n`);
+    deployment.close().then(() => process.exit(0), (err: Error) => {
+      process.stderr.write(`local: shutdown failed: ${err.message}\n`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGHUP', () => shutdown('SIGHUP'));
+  watchAncestors(() => shutdown('launcher exited'));
+
+  process.stdout.write(JSON.stringify({
+    apiUrl: deployment.apiUrl,
+    mintUrlEndpoint: `${deployment.apiUrl}/get-url`,
+    distributionUrl: deployment.distributionUrl,
+    originUrl: deployment.originUrl,
+    originHost: deployment.originHost,
+    bucket: deployment.bucket,
+    region: deployment.region,
+    accessKeyId: deployment.accessKeyId,
+    secretAccessKey: deployment.secretAccessKey,
+    apiAuth: opts.publicApi ? 'none' : 'sigv4',
+    objects: Object.keys(opts.objects),
+  }) + '\n');
+  process.stderr.write(`local: ready. mint API ${deployment.apiUrl}${opts.publicApi ? ' (no auth)' : ' (SigV4, service execute-api)'}, distribution ${deployment.distributionUrl}, origin ${deployment.originUrl}. Ctrl-C to stop.\n`);
+}
+
+/**
+ * `npm run local` runs us under npm -> sh -> projen. A SIGTERM sent to npm alone does
+ * not reach us, and the servers would outlive it. So watch the launching chain and
+ * shut down when any process in it exits (Linux /proc; elsewhere signals only).
+ */
+function watchAncestors(onExit: () => void): void {
+  const parentOf = (pid: number): number | undefined => {
+    try {
+      // Field 4 of /proc/PID/stat, after the parenthesised command name.
+      return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+    } catch {
+      return undefined;
+    }
+  };
+  if (!existsSync('/proc/self/stat')) return;
+  const chain: Array<[number, number]> = [];
+  for (let pid = process.pid, depth = 0; depth < 4; depth++) {
+    const ppid = parentOf(pid);
+    if (ppid === undefined || ppid <= 1) break;
+    chain.push([pid, ppid]);
+    pid = ppid;
+  }
+  const timer = setInterval(() => {
+    if (chain.some(([pid, ppid]) => parentOf(pid) !== ppid)) {
+      clearInterval(timer);
+      onExit();
+    }
+  }, 500);
+  timer.unref();
+}
+
+if (require.main === module) {
+  main().catch((err: Error) => {
+    process.stderr.write(`local: ${err.message}\n`);
+    process.exit(1);
+  });
+}
