@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { EDGE_STAGED_CONFIG_FILE, EdgeRuntimeConfig, EdgeStagedConfig, MINT_ROUTE_KEYS, MintEnv } from '../src/shared/config';
+import { EDGE_STAGED_CONFIG_FILE, EdgeRuntimeConfig, EdgeStagedConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from '../src/shared/config';
 import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
 import { ORIGIN_VERIFY_HEADER } from '../src/shared/link';
 import { sigV4ApiAuthorizer } from './api-auth';
@@ -28,6 +28,16 @@ export interface LocalDeploymentOptions {
   readonly maxExpiresSeconds?: number;
   /** Folder holding the handler bundles. @default the repository's assets/handlers */
   readonly assetsDir?: string;
+  /** @default 1 */
+  readonly defaultMaxUses?: number;
+  /** @default 10 */
+  readonly maxUsesLimit?: number;
+  /** Key prefixes links may be minted for. @default [''] (the whole bucket) */
+  readonly allowedKeyPrefixes?: string[];
+  /** Refuse link-preview agents without consuming a use. @default true */
+  readonly previewProtection?: boolean;
+  /** Extra preview agent patterns. @default [] */
+  readonly previewAgents?: string[];
   /** Emulate the seed's AllViewer origin request policy (forwards the viewer's Host). @default false */
   readonly forwardViewerHost?: boolean;
   /** Viewer-request timeout of the local CloudFront. @default 5000 */
@@ -88,10 +98,16 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     const parameterName = '/cdk-one-time-presigned-url/local/edge-config';
     const secretName = 'otp-local-origin-secret';
     const originSecret = randomBytes(36).toString('base64url');
+    const refererSecret = randomBytes(36).toString('base64url');
 
     const dynamodb = await startDynamoDB({ tables: [{ name: tableName, hashKey: LEDGER_PARTITION_KEY }] });
     closers.push(() => dynamodb.close());
-    const runtimeConfig: EdgeRuntimeConfig = { tableName, tableRegion: region };
+    const runtimeConfig: EdgeRuntimeConfig = {
+      tableName,
+      tableRegion: region,
+      previewProtection: opts.previewProtection ?? true,
+      previewAgents: opts.previewAgents ?? [],
+    };
     const awsJson = await startAwsJsonServices({ region, parameters: { [parameterName]: JSON.stringify(runtimeConfig) }, secrets: { [secretName]: originSecret } });
     closers.push(() => awsJson.close());
     const s3 = await startS3({ region, bucket, credentials: { accessKeyId, secretAccessKey } });
@@ -123,7 +139,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       handler: edge.handler,
       originEndpoint: s3.endpoint,
       originHost: s3.regionalHost,
-      originCustomHeaders: { [ORIGIN_VERIFY_HEADER]: originSecret },
+      originCustomHeaders: { [ORIGIN_VERIFY_HEADER]: originSecret, referer: refererSecret },
       forwardViewerHost: opts.forwardViewerHost,
       timeoutMs: opts.edgeTimeoutMs,
     });
@@ -138,12 +154,15 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       [MintEnv.originSecretArn]: secretName,
       [MintEnv.defaultExpiresSeconds]: String(opts.defaultExpiresSeconds ?? 900),
       [MintEnv.maxExpiresSeconds]: String(opts.maxExpiresSeconds ?? 3600),
+      [MintEnv.defaultMaxUses]: String(opts.defaultMaxUses ?? 1),
+      [MintEnv.maxUsesLimit]: String(opts.maxUsesLimit ?? 10),
+      [MintEnv.allowedKeyPrefixes]: JSON.stringify(opts.allowedKeyPrefixes ?? ['']),
     });
     // A fresh copy per deployment: the bundle caches its settings and clients per container.
     copyFileSync(join(assetsDir, 'mint', 'index.js'), join(edgeDir, 'mint.js'));
     const mint = require(join(edgeDir, 'mint.js')) as { handler: HttpApiHandler };
     const api = await startLocalHttpApi({
-      routes: MINT_ROUTE_KEYS.map((routeKey) => ({ routeKey, handler: mint.handler })),
+      routes: [...MINT_ROUTE_KEYS, ...MANAGE_ROUTE_KEYS].map((routeKey) => ({ routeKey, handler: mint.handler })),
       authorize: opts.publicApi ? undefined : sigV4ApiAuthorizer({ accessKeyId, secretAccessKey }, region),
     });
     closers.push(() => api.close());

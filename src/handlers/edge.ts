@@ -10,6 +10,7 @@ import type { CloudFrontRequest, CloudFrontRequestEvent, CloudFrontRequestResult
 import { EDGE_STAGED_CONFIG_FILE, EdgeRuntimeConfig, EdgeStagedConfig } from '../shared/config';
 import { redeemLinkInput } from '../shared/ledger';
 import { parsePresentedLink } from '../shared/link';
+import { previewMatcher } from '../shared/preview';
 import { boundedHttpHandler } from '../shared/sdk';
 
 /** Whole-invocation budget: well inside the 5 s viewer-request limit, so we answer 503 ourselves. */
@@ -20,7 +21,7 @@ const CONFIG_REFRESH_MS = 5 * 60_000;
 const CONFIG_RETRY_MS = 30_000;
 
 let staged: EdgeStagedConfig | undefined;
-let runtime: { config: EdgeRuntimeConfig; freshUntil: number } | undefined;
+let runtime: { config: EdgeRuntimeConfig; preview: RegExp | undefined; freshUntil: number } | undefined;
 let runtimeInFlight: Promise<EdgeRuntimeConfig> | undefined;
 let ssm: SSMClient | undefined;
 const dynamoByRegion = new Map<string, DynamoDBClient>();
@@ -37,16 +38,26 @@ export async function handler(event: CloudFrontRequestEvent): Promise<CloudFront
   if (!link.ok) return refuse(`Refused: ${link.reason}.`);
 
   let config: EdgeRuntimeConfig;
+  let preview: RegExp | undefined;
   try {
-    config = await runtimeConfig(deadline);
+    ({ config, preview } = await runtimeConfig(deadline));
   } catch (err) {
     logFailure('config', err);
     return unavailable();
   }
 
+  const userAgent = request.headers['user-agent']?.[0]?.value ?? '';
+  if (preview?.test(userAgent)) {
+    return refuse('Link previews are not served: this link works once. Open it in a browser.');
+  }
+
   try {
     await dynamo(config.tableRegion).send(
-      new UpdateItemCommand(redeemLinkInput(config.tableName, link.value, now)),
+      new UpdateItemCommand(redeemLinkInput(config.tableName, link.value, now, {
+        at: new Date().toISOString(),
+        ip: request.clientIp,
+        userAgent,
+      })),
       { abortSignal: AbortSignal.timeout(remaining(deadline)) },
     );
   } catch (err) {
@@ -69,19 +80,20 @@ function stagedConfig(): EdgeStagedConfig {
   return staged;
 }
 
-async function runtimeConfig(deadline: number): Promise<EdgeRuntimeConfig> {
-  if (runtime && Date.now() < runtime.freshUntil) return runtime.config;
+async function runtimeConfig(deadline: number): Promise<{ config: EdgeRuntimeConfig; preview: RegExp | undefined }> {
+  if (runtime && Date.now() < runtime.freshUntil) return runtime;
   // Concurrent cold requests share one SSM call.
   runtimeInFlight ??= fetchRuntimeConfig(deadline).finally(() => { runtimeInFlight = undefined; });
   try {
     const config = await runtimeInFlight;
-    runtime = { config, freshUntil: Date.now() + CONFIG_REFRESH_MS };
-    return config;
+    const preview = config.previewProtection ? previewMatcher(config.previewAgents ?? []) : undefined;
+    runtime = { config, preview, freshUntil: Date.now() + CONFIG_REFRESH_MS };
+    return runtime;
   } catch (err) {
     // A failed refresh keeps serving the last good value; with none, fail closed.
     if (!runtime) throw err;
     runtime.freshUntil = Date.now() + CONFIG_RETRY_MS;
-    return runtime.config;
+    return runtime;
   }
 }
 

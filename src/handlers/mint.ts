@@ -5,15 +5,15 @@
 // header inside the signature, records the link in the ledger, and only then
 // returns the URL re-pointed at the distribution.
 import { randomBytes } from 'crypto';
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { HttpRequest } from '@smithy/protocol-http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { MintEnv } from '../shared/config';
-import { issueLinkInput } from '../shared/ledger';
-import { buildQuery, keyToPath, LINK_ID_PARAM, linkFingerprint, ORIGIN_VERIFY_HEADER, parseQuery, validateKey } from '../shared/link';
+import { getLinkInput, issueLinkInput, linkStatus, revokeLinkInput } from '../shared/ledger';
+import { buildQuery, isLinkId, keyToPath, LINK_ID_PARAM, linkFingerprint, ORIGIN_VERIFY_HEADER, parseQuery, validateKey } from '../shared/link';
 import { boundedHttpHandler } from '../shared/sdk';
 
 /** Signing credentials must outlive a link by at least this margin. */
@@ -30,6 +30,9 @@ interface Settings {
   readonly originSecretArn: string;
   readonly defaultExpiresSeconds: number;
   readonly maxExpiresSeconds: number;
+  readonly defaultMaxUses: number;
+  readonly maxUsesLimit: number;
+  readonly allowedKeyPrefixes: string[];
 }
 
 interface Clients {
@@ -43,50 +46,104 @@ let settings: Settings | undefined;
 let clients: Clients | undefined;
 let originSecret: { value: string; freshUntil: number } | undefined;
 
-export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+type Result = APIGatewayProxyStructuredResultV2;
+
+export async function handler(event: APIGatewayProxyEventV2): Promise<Result> {
   const route = event.routeKey;
   try {
-    if (route === 'GET /get-url') return await getUrl(event);
-    return json(404, { error: `no route for ${route}` });
+    switch (route) {
+      case 'GET /get-url': return await getUrl(event);
+      case 'POST /urls': return await postUrls(event);
+      case 'GET /urls/{id}': return await getStatus(event.pathParameters?.id);
+      case 'DELETE /urls/{id}': return await revoke(event.pathParameters?.id);
+      default: return json(404, { error: `no route for ${route}` });
+    }
   } catch (err) {
     const e = err as Error;
     log('error', { route, error: e.name, message: e.message });
-    return json(500, { error: 'internal error: no link was issued' });
+    return json(500, { error: 'internal error: no link was issued or changed' });
   }
 }
 
 /** `GET /get-url?key=<key>[&expiresInSeconds=<n>]`, the seed's shape. */
-async function getUrl(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
-  const s = loadSettings();
+async function getUrl(event: APIGatewayProxyEventV2): Promise<Result> {
   // Parse the raw query ourselves: API Gateway joins repeated parameters with commas.
   const query = parseQuery(event.rawQueryString ?? '');
   if (!query.ok) return badRequest('query', query.reason);
-  const key = validateKey(query.value.get('key'));
-  if (!key.ok) return badRequest('key', key.reason);
+  const expires = query.value.get('expiresInSeconds');
+  if (expires !== undefined && !/^\d{1,9}$/.test(expires)) return badRequest('expiresInSeconds', lifetimeError());
+  return mintFor(query.value.get('key'), expires === undefined ? undefined : Number(expires), undefined, 200);
+}
 
-  let lifetime = s.defaultExpiresSeconds;
-  const requested = query.value.get('expiresInSeconds');
-  if (requested !== undefined) {
-    if (!/^\d{1,9}$/.test(requested) || +requested < 1 || +requested > s.maxExpiresSeconds) {
-      return badRequest('expiresInSeconds', `expiresInSeconds must be an integer between 1 and ${s.maxExpiresSeconds}`);
-    }
-    lifetime = +requested;
+/** `POST /urls` with `{ "key", "expiresInSeconds"?, "maxUses"? }`. */
+async function postUrls(event: APIGatewayProxyEventV2): Promise<Result> {
+  let body: unknown;
+  try {
+    body = JSON.parse(event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : event.body ?? '');
+  } catch {
+    return badRequest('body', 'body must be a JSON object');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return badRequest('body', 'body must be a JSON object');
+  const fields = body as Record<string, unknown>;
+  const unknown = Object.keys(fields).find((k) => !['key', 'expiresInSeconds', 'maxUses'].includes(k));
+  if (unknown !== undefined) return badRequest(unknown, `unknown field ${unknown}`);
+  if (fields.key !== undefined && typeof fields.key !== 'string') return badRequest('key', 'key must be a string');
+  for (const name of ['expiresInSeconds', 'maxUses']) {
+    if (fields[name] !== undefined && !Number.isSafeInteger(fields[name])) return badRequest(name, `${name} must be an integer`);
+  }
+  return mintFor(fields.key as string | undefined, fields.expiresInSeconds as number | undefined, fields.maxUses as number | undefined, 201);
+}
+
+async function mintFor(rawKey: string | undefined, expiresInSeconds: number | undefined, maxUses: number | undefined, status: number): Promise<Result> {
+  const s = loadSettings();
+  const key = validateKey(rawKey);
+  if (!key.ok) return badRequest('key', key.reason);
+  const lifetime = expiresInSeconds ?? s.defaultExpiresSeconds;
+  if (lifetime < 1 || lifetime > s.maxExpiresSeconds) return badRequest('expiresInSeconds', lifetimeError());
+  const uses = maxUses ?? s.defaultMaxUses;
+  if (uses < 1 || uses > s.maxUsesLimit) return badRequest('maxUses', `maxUses must be an integer between 1 and ${s.maxUsesLimit}`);
+  if (!s.allowedKeyPrefixes.some((prefix) => key.value.startsWith(prefix))) {
+    log('refused', { reason: 'prefix-not-allowed' });
+    return json(403, { error: 'key is outside the prefixes this API may mint links for', field: 'key' });
   }
 
+  // Existence via ListObjectsV2 (s3:ListBucket), so the signer role itself never needs
+  // to read objects without going through CloudFront.
   const { s3 } = loadClients();
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: s.bucketName, Prefix: key.value, MaxKeys: 1 }));
+  if (listed.Contents?.[0]?.Key !== key.value) {
+    log('refused', { reason: 'not-found' });
+    return json(404, { error: 'object not found', key: key.value });
+  }
+
+  const link = await issue(key.value, lifetime, uses);
+  log('issued', { id: link.id, expiresAt: link.expiresAt, maxUses: uses });
+  return json(status, status === 201 ? { ...link, maxUses: uses } : link);
+}
+
+async function getStatus(id: string | undefined): Promise<Result> {
+  if (id === undefined || !isLinkId(id)) return json(404, { error: 'no such link' });
+  const s = loadSettings();
+  const out = await loadClients().dynamo.send(new GetItemCommand(getLinkInput(s.tableName, id)));
+  if (!out.Item) return json(404, { error: 'no such link' });
+  return json(200, linkStatus(out.Item));
+}
+
+async function revoke(id: string | undefined): Promise<Result> {
+  if (id === undefined || !isLinkId(id)) return json(404, { error: 'no such link' });
+  const s = loadSettings();
   try {
-    await s3.send(new HeadObjectCommand({ Bucket: s.bucketName, Key: key.value }));
+    await loadClients().dynamo.send(new UpdateItemCommand(revokeLinkInput(s.tableName, id, Math.floor(Date.now() / 1000))));
   } catch (err) {
-    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
-      log('refused', { reason: 'not-found' });
-      return json(404, { error: 'object not found', key: key.value });
-    }
+    if ((err as Error).name === 'ConditionalCheckFailedException') return json(404, { error: 'no such link' });
     throw err;
   }
+  log('revoked', { id });
+  return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
+}
 
-  const link = await issue(key.value, lifetime, 1);
-  log('issued', { id: link.id, expiresAt: link.expiresAt });
-  return json(200, link);
+function lifetimeError(): string {
+  return `expiresInSeconds must be an integer between 1 and ${loadSettings().maxExpiresSeconds}`;
 }
 
 interface MintedLink {
@@ -167,6 +224,9 @@ function loadSettings(): Settings {
     originSecretArn: read(MintEnv.originSecretArn),
     defaultExpiresSeconds: Number(read(MintEnv.defaultExpiresSeconds)),
     maxExpiresSeconds: Number(read(MintEnv.maxExpiresSeconds)),
+    defaultMaxUses: Number(read(MintEnv.defaultMaxUses)),
+    maxUsesLimit: Number(read(MintEnv.maxUsesLimit)),
+    allowedKeyPrefixes: JSON.parse(read(MintEnv.allowedKeyPrefixes)) as string[],
   };
   return settings;
 }
@@ -193,12 +253,12 @@ function loadClients(): Clients {
   return clients;
 }
 
-function badRequest(field: string, message: string): APIGatewayProxyStructuredResultV2 {
+function badRequest(field: string, message: string): Result {
   log('refused', { reason: 'bad-request', field });
   return json(400, { error: message, field });
 }
 
-function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
+function json(statusCode: number, body: unknown): Result {
   return {
     statusCode,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },

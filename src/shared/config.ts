@@ -17,6 +17,10 @@ export interface EdgeStagedConfig {
 export interface EdgeRuntimeConfig {
   readonly tableName: string;
   readonly tableRegion: string;
+  /** Refuse known link-preview agents without consuming a use. */
+  readonly previewProtection: boolean;
+  /** Extra user-agent patterns (case-insensitive regular expressions) to treat as previews. */
+  readonly previewAgents: string[];
 }
 
 /** Environment variables of the mint function. */
@@ -31,7 +35,13 @@ export const MintEnv = {
   originSecretArn: 'OTP_ORIGIN_SECRET_ARN',
   defaultExpiresSeconds: 'OTP_DEFAULT_EXPIRES_SECONDS',
   maxExpiresSeconds: 'OTP_MAX_EXPIRES_SECONDS',
+  defaultMaxUses: 'OTP_DEFAULT_MAX_USES',
+  maxUsesLimit: 'OTP_MAX_USES_LIMIT',
+  /** JSON array of key prefixes links may be minted for ("" allows the whole bucket). */
+  allowedKeyPrefixes: 'OTP_ALLOWED_KEY_PREFIXES',
 } as const;
 
 /** Routes of the mint API, as API Gateway route keys. */
-export const MINT_ROUTE_KEYS = ['GET /get-url'];
+export const MINT_ROUTE_KEYS = ['GET /get-url', 'POST /urls'];
+/** Routes that read and revoke issued links. */
+export const MANAGE_ROUTE_KEYS = ['GET /urls/{id}', 'DELETE /urls/{id}'];

@@ -49,6 +49,11 @@ export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok
 
 const fail = (reason: string): { ok: false; reason: string } => ({ ok: false, reason });
 
+/** Whether a string has the shape of a link id (it says nothing about whether it was issued). */
+export function isLinkId(value: string): boolean {
+  return LINK_ID_PATTERN.test(value);
+}
+
 /** RFC 3986 encoding, as SigV4 and S3 expect (encodeURIComponent leaves !'()* alone). */
 export function rfc3986(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
