@@ -52,6 +52,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     include: [],
   },
   eslintOptions: {
+    // Lint tests and scripts with the config that includes them.
+    tsconfigPath: './tsconfig.dev.json',
+    projectService: false,
     dirs: ['src'],
     devdirs: ['test', 'local', 'bench'],
   },
@@ -109,6 +112,12 @@ project.addTask('test:consumer', {
   description: 'Synthesize fresh TypeScript and Python CDK apps against the packaged library (run package-all first)',
   exec: 'jest --config test/consumer/jest.config.js',
   receiveArgs: true,
+});
+
+// Handler code is bundled at build time: its SDK imports are devDependencies on purpose.
+project.eslint?.addOverride({
+  files: ['src/handlers/**'],
+  rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true, optionalDependencies: false, peerDependencies: true }] },
 });
 
 // The local emulated deployment (see local/). Both need the handler bundles.

@@ -12,7 +12,7 @@ export interface ApiCredentials {
 }
 
 /** node:crypto behind the hash interface the SigV4 signer expects. */
-class Sha256 {
+export class Sha256 {
   private readonly hash;
   constructor(secret?: SourceData) {
     this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBytes(secret));
@@ -51,8 +51,14 @@ export async function callApi(url: string, region: string, credentials: ApiCrede
   if (credentials) {
     const signer = new SignatureV4({ service: 'execute-api', region, credentials, sha256: Sha256 });
     const signed = await signer.sign(new HttpRequest({
-      method: req.method ?? 'GET', protocol: u.protocol, hostname: u.hostname, port: Number(u.port) || undefined,
-      path: u.pathname, query, headers, body: req.body,
+      method: req.method ?? 'GET',
+      protocol: u.protocol,
+      hostname: u.hostname,
+      port: Number(u.port) || undefined,
+      path: u.pathname,
+      query,
+      headers,
+      body: req.body,
     }));
     headers = signed.headers;
   }

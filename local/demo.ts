@@ -2,8 +2,8 @@
 // line, and walks through the one-time flow over HTTP, as a user's client would.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { callApi } from './api-client';
 
@@ -32,9 +32,12 @@ async function main(): Promise<void> {
     say(`local deployment up: mint API ${local.apiUrl}, distribution ${local.distributionUrl}`);
 
     const s3 = new S3Client({
-      region: local.region, endpoint: local.originUrl, forcePathStyle: true,
+      region: local.region,
+      endpoint: local.originUrl,
+      forcePathStyle: true,
       credentials: { accessKeyId: local.accessKeyId, secretAccessKey: local.secretAccessKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
     });
     const content = `Quarterly numbers, for your eyes only (${new Date().toISOString()})\n`;
     await s3.send(new PutObjectCommand({ Bucket: local.bucket, Key: 'reports/q4.txt', Body: content }));

@@ -7,13 +7,13 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { EDGE_STAGED_CONFIG_FILE, EdgeRuntimeConfig, EdgeStagedConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from '../src/shared/config';
-import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
-import { ORIGIN_VERIFY_HEADER } from '../src/shared/link';
 import { sigV4ApiAuthorizer } from './api-auth';
 import { startLocalCloudFront, type ViewerRequestHandler } from './cloudfront';
 import { startLocalHttpApi, type HttpApiHandler } from './http-api';
 import { startAwsJsonServices, startDynamoDB, startS3, type LocalAwsJson, type LocalDynamoDB, type LocalS3 } from './servers';
+import { EDGE_STAGED_CONFIG_FILE, EdgeRuntimeConfig, EdgeStagedConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from '../src/shared/config';
+import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
+import { ORIGIN_VERIFY_HEADER } from '../src/shared/link';
 
 export interface LocalDeploymentOptions {
   /** @default 'eu-west-1' */
@@ -72,6 +72,12 @@ export interface LocalDeployment {
 }
 
 const REPO_ASSETS = resolve(__dirname, '..', 'assets', 'handlers');
+
+/** Loads a handler bundle the way Lambda does: a CommonJS module from a path known only at run time. */
+function loadBundle<T>(file: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(file) as T;
+}
 let active = false;
 
 export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): Promise<LocalDeployment> {
@@ -108,7 +114,11 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       previewProtection: opts.previewProtection ?? true,
       previewAgents: opts.previewAgents ?? [],
     };
-    const awsJson = await startAwsJsonServices({ region, parameters: { [parameterName]: JSON.stringify(runtimeConfig) }, secrets: { [secretName]: originSecret } });
+    const awsJson = await startAwsJsonServices({
+      region,
+      parameters: { [parameterName]: JSON.stringify(runtimeConfig) },
+      secrets: { [secretName]: originSecret },
+    });
     closers.push(() => awsJson.close());
     const s3 = await startS3({ region, bucket, credentials: { accessKeyId, secretAccessKey } });
     closers.push(() => s3.close());
@@ -133,7 +143,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     copyFileSync(join(assetsDir, 'edge', 'index.js'), join(edgeDir, 'index.js'));
     const staged: EdgeStagedConfig = { parameterName, parameterRegion: region };
     writeFileSync(join(edgeDir, EDGE_STAGED_CONFIG_FILE), JSON.stringify(staged));
-    const edge = require(join(edgeDir, 'index.js')) as { handler: ViewerRequestHandler };
+    const edge = loadBundle<{ handler: ViewerRequestHandler }>(join(edgeDir, 'index.js'));
 
     const cloudfront = await startLocalCloudFront({
       handler: edge.handler,
@@ -160,7 +170,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     });
     // A fresh copy per deployment: the bundle caches its settings and clients per container.
     copyFileSync(join(assetsDir, 'mint', 'index.js'), join(edgeDir, 'mint.js'));
-    const mint = require(join(edgeDir, 'mint.js')) as { handler: HttpApiHandler };
+    const mint = loadBundle<{ handler: HttpApiHandler }>(join(edgeDir, 'mint.js'));
     const api = await startLocalHttpApi({
       routes: [...MINT_ROUTE_KEYS, ...MANAGE_ROUTE_KEYS].map((routeKey) => ({ routeKey, handler: mint.handler })),
       authorize: opts.publicApi ? undefined : sigV4ApiAuthorizer({ accessKeyId, secretAccessKey }, region),

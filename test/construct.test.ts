@@ -156,11 +156,17 @@ describe('mint function and API', () => {
   });
 
   it('grants the mint function exactly what it needs', () => {
-    const policies = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('MintFunction') } });
+    const policies = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('MintRole') } });
     const statements = Object.values(policies)[0].Properties.PolicyDocument.Statement;
     const actions = statements.flatMap((s: { Action: string | string[] }) => [s.Action].flat()).sort();
-    expect(actions).toEqual(['dynamodb:PutItem', 's3:GetObject', 's3:ListBucket', 'secretsmanager:GetSecretValue']);
+    expect(actions).toEqual([
+      'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
+      'logs:CreateLogStream', 'logs:PutLogEvents',
+      's3:GetObject', 's3:ListBucket', 'secretsmanager:GetSecretValue',
+    ]);
     for (const s of statements) expect(JSON.stringify(s.Resource)).not.toContain('"*"');
+    // No managed policies: log permissions are scoped to the function's own log group.
+    template.hasResourceProperties('AWS::IAM::Role', { Description: Match.stringLikeRegexp('Signs one-time links'), ManagedPolicyArns: Match.absent() });
   });
 
   it('serves GET /get-url behind IAM authorization by default', () => {
@@ -229,7 +235,7 @@ describe('edge function', () => {
     for (const config of configs) {
       template.hasResourceProperties('AWS::SSM::Parameter', {
         Name: config.parameterName,
-        Value: Match.stringLikeRegexp('^\\{"tableName":"Consumer-[AB]-[0-9A-F]+-ledger","tableRegion":"eu-west-1"\\}$'),
+        Value: Match.stringLikeRegexp('^\\{"tableName":"Consumer-[AB]-[0-9A-F]+-ledger","tableRegion":"eu-west-1","previewProtection":true,"previewAgents":\\[\\]\\}$'),
       });
     }
   });

@@ -1,14 +1,14 @@
 // End to end over HTTP against the local emulated deployment: the real mint and
 // edge bundles, dynalite, the SigV4-verifying S3 front, the SSM endpoint and the
 // local CloudFront, driven exactly as a client (and an attacker) would.
+import { createHash } from 'node:crypto';
 import { GetItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { HttpRequest } from '@smithy/protocol-http';
-import { createHash } from 'node:crypto';
-import { callApi } from '../local/api-client';
+import { callApi, Sha256 } from '../local/api-client';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
-import { buildQuery, keyToPath, LINK_ID_PARAM, ORIGIN_VERIFY_HEADER } from '../src/shared/link';
 import { http, rawPathOf } from './util/http';
+import { buildQuery, keyToPath, LINK_ID_PARAM, ORIGIN_VERIFY_HEADER } from '../src/shared/link';
 
 const CONTENT = Buffer.from('the quarterly report, once\n'.repeat(100));
 const UNICODE_KEY = 'reports/2026 Q4/résumé (final)+v2.pdf';
@@ -206,11 +206,15 @@ describe('local deployment, end to end', () => {
         const presigner = new S3RequestPresigner({
           region: d.region,
           credentials: { accessKeyId: d.accessKeyId, secretAccessKey: d.secretAccessKey },
-          sha256: require('crypto').createHash.bind(null, 'sha256') as never,
+          sha256: Sha256,
         });
         const signed = await presigner.presign(new HttpRequest({
-          method: 'GET', protocol: 'https:', hostname: host, path: '/report.pdf',
-          query: { [LINK_ID_PARAM]: 'AAAAAAAAAAAAAAAAAAAAAA' }, headers: { host, [ORIGIN_VERIFY_HEADER]: 'irrelevant' },
+          method: 'GET',
+          protocol: 'https:',
+          hostname: host,
+          path: '/report.pdf',
+          query: { [LINK_ID_PARAM]: 'AAAAAAAAAAAAAAAAAAAAAA' },
+          headers: { host, [ORIGIN_VERIFY_HEADER]: 'irrelevant' },
         }), { expiresIn: 60 });
         const query = buildQuery(Object.entries(signed.query ?? {}).map(([k, v]) => [k, String(v)]));
         const res = await http(`${d.originUrl}/report.pdf?${query}`, { headers: { host: d.originHost, [ORIGIN_VERIFY_HEADER]: 'irrelevant' } });

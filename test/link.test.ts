@@ -1,6 +1,7 @@
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { HttpRequest } from '@smithy/protocol-http';
 import * as fc from 'fast-check';
+import { Sha256 } from '../local/api-client';
 import { buildQuery, keyToPath, LINK_ID_PARAM, linkFingerprint, ORIGIN_VERIFY_HEADER, parsePresentedLink, parseQuery, rfc3986, validateKey } from '../src/shared/link';
 
 const HOST = 'downloads.s3.eu-west-1.amazonaws.com';
@@ -12,11 +13,15 @@ async function presign(key: string, expiresIn = 900, id = ID): Promise<string> {
   const presigner = new S3RequestPresigner({
     region: 'eu-west-1',
     credentials: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
-    sha256: require('crypto').createHash.bind(null, 'sha256') as never,
+    sha256: Sha256,
   });
   const signed = await presigner.presign(new HttpRequest({
-    method: 'GET', protocol: 'https:', hostname: HOST, path: keyToPath(key),
-    query: { [LINK_ID_PARAM]: id }, headers: { host: HOST, [ORIGIN_VERIFY_HEADER]: 'secret' },
+    method: 'GET',
+    protocol: 'https:',
+    hostname: HOST,
+    path: keyToPath(key),
+    query: { [LINK_ID_PARAM]: id },
+    headers: { host: HOST, [ORIGIN_VERIFY_HEADER]: 'secret' },
   }), { expiresIn, signingDate: new Date(SIGNED_AT) });
   return buildQuery(Object.entries(signed.query ?? {}).map(([k, v]) => [k, String(v)]));
 }
@@ -29,7 +34,7 @@ function fingerprintOf(key: string, query: string): string {
 
 describe('object keys', () => {
   it('encodes keys as S3 paths, keeping slashes and encoding everything else RFC 3986 style', () => {
-    expect(keyToPath("a b/c+d/é!'()*~.txt")).toBe("/a%20b/c%2Bd/%C3%A9%21%27%28%29%2A~.txt");
+    expect(keyToPath("a b/c+d/é!'()*~.txt")).toBe('/a%20b/c%2Bd/%C3%A9%21%27%28%29%2A~.txt');
     expect(rfc3986('x/y=z&')).toBe('x%2Fy%3Dz%26');
   });
 

@@ -7,11 +7,11 @@ import { join } from 'path';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { CloudFrontRequest, CloudFrontRequestEvent, CloudFrontRequestResult, CloudFrontResultResponse } from 'aws-lambda';
+import { redeemLinkInput } from './ledger';
+import { boundedHttpHandler } from './sdk';
 import { EDGE_STAGED_CONFIG_FILE, EdgeRuntimeConfig, EdgeStagedConfig } from '../shared/config';
-import { redeemLinkInput } from '../shared/ledger';
 import { parsePresentedLink } from '../shared/link';
 import { previewMatcher } from '../shared/preview';
-import { boundedHttpHandler } from '../shared/sdk';
 
 /** Whole-invocation budget: well inside the 5 s viewer-request limit, so we answer 503 ourselves. */
 const BUDGET_MS = 3500;

@@ -11,10 +11,10 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { HttpRequest } from '@smithy/protocol-http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { getLinkInput, issueLinkInput, linkStatus, revokeLinkInput } from './ledger';
+import { boundedHttpHandler } from './sdk';
 import { MintEnv } from '../shared/config';
-import { getLinkInput, issueLinkInput, linkStatus, revokeLinkInput } from '../shared/ledger';
 import { buildQuery, isLinkId, keyToPath, LINK_ID_PARAM, linkFingerprint, ORIGIN_VERIFY_HEADER, parseQuery, validateKey } from '../shared/link';
-import { boundedHttpHandler } from '../shared/sdk';
 
 /** Signing credentials must outlive a link by at least this margin. */
 const CREDENTIAL_MARGIN_SECONDS = 60;
@@ -94,7 +94,12 @@ async function postUrls(event: APIGatewayProxyEventV2): Promise<Result> {
   return mintFor(fields.key as string | undefined, fields.expiresInSeconds as number | undefined, fields.maxUses as number | undefined, 201);
 }
 
-async function mintFor(rawKey: string | undefined, expiresInSeconds: number | undefined, maxUses: number | undefined, status: number): Promise<Result> {
+async function mintFor(
+  rawKey: string | undefined,
+  expiresInSeconds: number | undefined,
+  maxUses: number | undefined,
+  status: number,
+): Promise<Result> {
   const s = loadSettings();
   const key = validateKey(rawKey);
   if (!key.ok) return badRequest('key', key.reason);
@@ -175,7 +180,7 @@ async function issue(key: string, requestedLifetime: number, maxUses: number): P
       hostname: s.originDomain,
       path,
       query: { [LINK_ID_PARAM]: id },
-      headers: { 'host': s.originDomain, [ORIGIN_VERIFY_HEADER]: await loadOriginSecret() },
+      headers: { host: s.originDomain, [ORIGIN_VERIFY_HEADER]: await loadOriginSecret() },
     }),
     { expiresIn: lifetime, signingDate: new Date(now * 1000) },
   );

@@ -13,7 +13,15 @@ const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
  * A raw HTTP/1.1 request to 127.0.0.1 with full control of the path and headers
  * (fetch forbids setting Host, which the bypass tests need).
  */
-export function http(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; rawPath?: string } = {}): Promise<HttpResult> {
+export interface HttpOptions {
+  readonly method?: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string | Buffer;
+  /** Path and query exactly as sent. @default the URL's own, unnormalised */
+  readonly rawPath?: string;
+}
+
+export function http(url: string, opts: HttpOptions = {}): Promise<HttpResult> {
   const u = new URL(url);
   if (u.hostname !== '127.0.0.1') throw new Error(`tests only talk to 127.0.0.1, not ${u.hostname}`);
   return new Promise((resolve, reject) => {

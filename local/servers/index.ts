@@ -1,0 +1,5 @@
+export * from './common';
+export * from './sigv4';
+export * from './dynamodb';
+export * from './aws-json';
+export * from './s3';

@@ -1,0 +1,227 @@
+import { App, Duration, Stack, Validations, aws_certificatemanager as acm, aws_cloudfront as cloudfront, aws_iam as iam, aws_s3 as s3 } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { OneTimePresignedDistribution, OneTimePresignedDistributionProps } from '../src';
+
+const REGION = 'eu-west-1';
+const CERT_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
+
+function build(props: (stack: Stack) => OneTimePresignedDistributionProps = () => ({})) {
+  const app = new App({ context: { 'aws:cdk:disable-creation-stack-traces': true } });
+  const stack = new Stack(app, 'Consumer', { env: { region: REGION } });
+  const otp = new OneTimePresignedDistribution(stack, 'Downloads', props(stack));
+  return { app, stack, otp };
+}
+
+/** Every option on, as a security reviewer would configure it. */
+function allOptions(stack: Stack): OneTimePresignedDistributionProps {
+  const logs = new s3.Bucket(stack, 'Logs', {
+    enforceSSL: true,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+  });
+  return {
+    allowedKeyPrefixes: ['reports/', 'invoices/'],
+    domainNames: ['downloads.example.com'],
+    certificate: acm.Certificate.fromCertificateArn(stack, 'Cert', CERT_ARN),
+    webAclId: 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/otp/abc',
+    distributionLogBucket: logs,
+    serverAccessLogsBucket: logs,
+    versioned: true,
+    geoRestriction: cloudfront.GeoRestriction.allowlist('DE', 'FR'),
+    mintThrottle: { rateLimit: 5, burstLimit: 10 },
+    defaultMaxUses: 2,
+    maxUsesLimit: 5,
+    additionalPreviewAgents: ['MyCorpScanner/\\d+'],
+  };
+}
+
+describe('cdk-nag AwsSolutions', () => {
+  it.each([
+    ['default props', () => ({})],
+    ['every option on', allOptions],
+  ])('reports nothing unacknowledged with %s', (_name, props) => {
+    const { app, stack } = build(props);
+    if (props === allOptions) {
+      // The consumer's own log bucket is not the construct's concern.
+      const logs = stack.node.findChild('Logs');
+      for (const id of ['AwsSolutions-S1', 'AwsSolutions-S10']) {
+        Validations.of(logs).acknowledge({ id, reason: 'test fixture: the consumer\'s log bucket' });
+      }
+    }
+    app.synth();
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    const findings = report.violations.map((v) => `${v.ruleName} ${v.severity} ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
+    expect(findings).toEqual([]);
+  });
+
+  it('keeps each acknowledgement next to its resource, with a reason', () => {
+    const { stack, otp } = build();
+    const reasons = (scope: { node: { metadata: Array<{ type: string; data: unknown }> } }) => scope.node.metadata
+      .filter((m) => m.type === 'aws:cdk:acknowledged-rules')
+      .map((m) => m.data as Record<string, string>);
+    expect(reasons(otp.distribution)).toEqual(expect.arrayContaining([
+      expect.objectContaining({ 'annotation::AwsSolutions-CFR7': expect.stringMatching(/Only one auth mechanism allowed/) }),
+    ]));
+    expect(reasons(otp.originSecret)).toEqual([expect.objectContaining({ 'annotation::AwsSolutions-SMG4': expect.stringMatching(/invalidate every outstanding link/) })]);
+    expect(stack).toBeDefined();
+  });
+});
+
+describe('defence in depth on the origin', () => {
+  it('denies GetObject to the signer role unless CloudFront\'s Referer secret is present', () => {
+    const { stack } = build();
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Sid: 'SignerReadsOnlyThroughCloudFront',
+          Effect: 'Deny',
+          Action: 's3:GetObject',
+          Condition: {
+            ArnEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [Match.stringLikeRegexp('DownloadsMintRole'), 'Arn'] } },
+            StringNotEquals: { 'aws:Referer': { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: Match.stringLikeRegexp('RefererSecret') }, ':SecretString:::}}']] } },
+          },
+        })]),
+      },
+    });
+    const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution'));
+    const headers = distribution.Properties.DistributionConfig.Origins[0].OriginCustomHeaders;
+    expect(headers.map((h: { HeaderName: string }) => h.HeaderName)).toEqual(['x-origin-verify', 'Referer']);
+    expect(JSON.stringify(headers[1].HeaderValue)).toContain('RefererSecret');
+  });
+
+  it('leaves a bucket it does not own alone', () => {
+    const { stack } = build((s) => ({ bucket: s3.Bucket.fromBucketName(s, 'Existing', 'existing-bucket') }));
+    Template.fromStack(stack).resourceCountIs('AWS::S3::BucketPolicy', 0);
+  });
+
+  it('offers versioning and server access logs on the bucket it creates', () => {
+    const { stack } = build(allOptions);
+    Template.fromStack(stack).hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      LoggingConfiguration: { DestinationBucketName: { Ref: Match.stringLikeRegexp('^Logs') } },
+    });
+  });
+});
+
+describe('allowed key prefixes', () => {
+  it('scopes the signer\'s object and list permissions to the prefixes', () => {
+    const { stack } = build(() => ({ allowedKeyPrefixes: ['reports/', 'invoices/'] }));
+    const template = Template.fromStack(stack);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('MintRole') } }))[0]
+      .Properties.PolicyDocument.Statement as Array<{ Action: string; Resource: unknown; Condition?: unknown }>;
+    const get = statements.find((s) => s.Action === 's3:GetObject')!;
+    expect(JSON.stringify(get.Resource)).toMatch(/\/reports\/\*".*\/invoices\/\*"/);
+    const list = statements.find((s) => s.Action === 's3:ListBucket')!;
+    expect(list.Condition).toEqual({ StringLike: { 's3:prefix': ['reports/*', 'invoices/*'] } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ OTP_ALLOWED_KEY_PREFIXES: '["reports/","invoices/"]' }) },
+    });
+  });
+
+  it.each([
+    [[], /allowedKeyPrefixes must name at least one prefix/],
+    [['reports/*'], /without \* or \?; got "reports\/\*"/],
+  ])('rejects %p', (prefixes, message) => {
+    expect(() => build(() => ({ allowedKeyPrefixes: prefixes }))).toThrow(message);
+  });
+});
+
+describe('edge and API hardening', () => {
+  it('adds a security response headers policy that forbids caching', () => {
+    const { stack } = build();
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
+      ResponseHeadersPolicyConfig: Match.objectLike({
+        SecurityHeadersConfig: Match.objectLike({
+          StrictTransportSecurity: Match.objectLike({ AccessControlMaxAgeSec: 31536000 }),
+          ContentTypeOptions: { Override: true },
+          FrameOptions: { FrameOption: 'DENY', Override: true },
+          ReferrerPolicy: { ReferrerPolicy: 'no-referrer', Override: true },
+        }),
+        CustomHeadersConfig: { Items: [{ Header: 'Cache-Control', Value: 'private, no-store', Override: true }] },
+      }),
+    });
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: { DefaultCacheBehavior: Match.objectLike({ ResponseHeadersPolicyId: { Ref: Match.stringLikeRegexp('SecurityHeaders') } }) },
+    });
+  });
+
+  it('throttles and logs the mint API by default', () => {
+    const { stack } = build();
+    Template.fromStack(stack).hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('MintApiLogs'), 'Arn'] }, Format: Match.anyValue() },
+    });
+  });
+
+  it('applies a custom domain, TLS 1.2, WAF, logging and geo restriction when asked', () => {
+    const { stack } = build(allOptions);
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        Aliases: ['downloads.example.com'],
+        ViewerCertificate: { AcmCertificateArn: CERT_ARN, MinimumProtocolVersion: 'TLSv1.2_2021', SslSupportMethod: 'sni-only' },
+        WebACLId: 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/otp/abc',
+        Logging: Match.objectLike({ Bucket: Match.anyValue() }),
+        Restrictions: { GeoRestriction: { Locations: ['DE', 'FR'], RestrictionType: 'whitelist' } },
+      }),
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 } });
+    // Minted links use the first custom domain.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ OTP_PUBLIC_BASE_URL: 'https://downloads.example.com', OTP_DEFAULT_MAX_USES: '2', OTP_MAX_USES_LIMIT: '5' }) },
+    });
+    template.hasResourceProperties('AWS::SSM::Parameter', { Value: Match.stringLikeRegexp('"previewAgents":\\["MyCorpScanner/\\\\\\\\d\\+"\\]') });
+  });
+
+  it.each([
+    [() => ({ domainNames: ['a.example.com'] }), /domainNames needs a certificate \(in us-east-1\) covering them; got domainNames \["a.example.com"\] and no certificate/],
+    [(s: Stack) => ({ certificate: acm.Certificate.fromCertificateArn(s, 'C', CERT_ARN) }), /certificate is only used with domainNames/],
+    [(s: Stack) => ({ domainNames: ['a.example.com'], certificate: acm.Certificate.fromCertificateArn(s, 'C', CERT_ARN.replace('us-east-1', 'eu-west-1')) }), /certificate must be in us-east-1 for CloudFront; got arn:aws:acm:eu-west-1/],
+    [() => ({ maxUsesLimit: 101 }), /maxUsesLimit must be an integer between 1 and 100; got 101/],
+    [() => ({ maxUsesLimit: 3, defaultMaxUses: 4 }), /defaultMaxUses must be an integer between 1 and maxUsesLimit \(3\); got 4/],
+    [() => ({ defaultMaxUses: 1.5 }), /defaultMaxUses must be an integer .* got 1.5/],
+    [() => ({ additionalPreviewAgents: ['(unclosed'] }), /additionalPreviewAgents entries must be regular expressions; got "\(unclosed"/],
+    [() => ({ mintThrottle: { rateLimit: -1 } }), /mintThrottle.rateLimit must be a non-negative number; got -1/],
+  ])('rejects bad props with a message naming them (%#)', (props, message) => {
+    expect(() => build(props as (s: Stack) => OneTimePresignedDistributionProps)).toThrow(message);
+  });
+});
+
+describe('links API and grants', () => {
+  it('routes every links API route through the same authorizer', () => {
+    const { stack } = build();
+    const template = Template.fromStack(stack);
+    for (const routeKey of ['GET /get-url', 'POST /urls', 'GET /urls/{id}', 'DELETE /urls/{id}']) {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, AuthorizationType: 'AWS_IAM' });
+    }
+  });
+
+  it('grants minting and managing separately', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Consumer', { env: { region: REGION } });
+    const otp = new OneTimePresignedDistribution(stack, 'Downloads');
+    const minter = new iam.Role(stack, 'Minter', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    const manager = new iam.Role(stack, 'Manager', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    otp.grantMint(minter);
+    otp.grantManage(manager);
+    const template = Template.fromStack(stack);
+    const resourcesOf = (role: string) => JSON.stringify(Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp(role) }] } }))[0].Properties.PolicyDocument);
+    expect(resourcesOf('Minter')).toMatch(/\/\*\/GET\/get-url".*\/\*\/POST\/urls"/);
+    expect(resourcesOf('Minter')).not.toMatch(/DELETE/);
+    expect(resourcesOf('Manager')).toMatch(/\/\*\/GET\/urls\/\*".*\/\*\/DELETE\/urls\/\*"/);
+    expect(resourcesOf('Manager')).not.toMatch(/POST|get-url/);
+  });
+
+  it('offers metrics for the mint API and function', () => {
+    const { otp } = build();
+    expect(otp.metricMintServerErrors().metricName).toBe('5xx');
+    expect(otp.metricMintClientErrors().metricName).toBe('4xx');
+    expect(otp.metricMintLatency({ period: Duration.minutes(1) }).metricName).toBe('Latency');
+    expect(otp.metricMintFunctionErrors().metricName).toBe('Errors');
+  });
+});

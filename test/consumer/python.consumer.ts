@@ -1,0 +1,190 @@
+// A fresh virtual environment installs aws-cdk-lib, constructs and the built wheel
+// (dist/python), and a Python CDK app synthesizes the construct with keyword props
+// through the jsii runtime. A second app passes a bad prop and must fail with the
+// construct's own message.
+import * as fs from 'fs';
+import * as path from 'path';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import {
+  Assembly, AssemblyStack, REPO_PACKAGE, RunResult, assertNoEsbuildOnPath, consumerEnv, describeRun, installedVersion,
+  lambdaAssetDir, mintFunction, onlyResource, pythonWheel, readAssembly, run, runOk, scratchDir,
+} from './helpers';
+
+const MODULE = REPO_PACKAGE.name.replace(/-/g, '_');
+const MINUTE = 60_000;
+const PYTHON = process.env.CONSUMER_PYTHON ?? 'python3';
+
+const APP_PY = `
+import os
+
+import aws_cdk as cdk
+from aws_cdk import App, Duration, Environment, Stack
+from aws_cdk import aws_cloudfront as cloudfront
+from constructs import Construct
+
+import ${MODULE}
+from ${MODULE} import OneTimePresignedDistribution
+
+
+class DownloadsStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.otp = OneTimePresignedDistribution(
+            self,
+            "Downloads",
+            max_link_lifetime=Duration.hours(3),
+            default_link_lifetime=Duration.minutes(5),
+            price_class=cloudfront.PriceClass.PRICE_CLASS_200,
+            create_outputs=True,
+        )
+
+
+app = App(outdir=os.environ["CONSUMER_OUTDIR"])
+stack = DownloadsStack(app, "PythonConsumer", env=Environment(region="eu-central-1"))
+assert isinstance(stack.otp.distribution, cdk.aws_cloudfront.Distribution)
+app.synth()
+print("MODULE " + ${MODULE}.__file__)
+`;
+
+const APP_BAD_PY = `
+import os
+
+from aws_cdk import App, Duration, Environment, Stack
+
+from ${MODULE} import OneTimePresignedDistribution
+
+app = App(outdir=os.environ["CONSUMER_OUTDIR"])
+stack = Stack(app, "PythonConsumerBad", env=Environment(region="eu-central-1"))
+OneTimePresignedDistribution(stack, "Downloads", max_link_lifetime=Duration.days(8))
+app.synth()
+print("SYNTHESIZED")
+`;
+
+const timings: Record<string, number> = {};
+
+describe(`Python consumer of the wheel ${MODULE}`, () => {
+  let scratch: ReturnType<typeof scratchDir> | undefined;
+  let venv: string;
+  let good: RunResult;
+  let bad: RunResult;
+  let assembly: Assembly;
+
+  beforeAll(async () => {
+    const wheel = pythonWheel();
+    scratch = scratchDir('otp-consumer-py');
+    const appDir = path.join(scratch.dir, 'app');
+    fs.mkdirSync(appDir);
+    const env = consumerEnv(scratch.dir);
+    assertNoEsbuildOnPath(env);
+
+    const created = await runOk(PYTHON, ['-m', 'venv', 'venv'], { cwd: scratch.dir, env, timeoutMs: 3 * MINUTE });
+    timings['python -m venv'] = created.seconds;
+    venv = path.join(scratch.dir, 'venv');
+    const python = path.join(venv, 'bin', 'python');
+
+    // Pinned to what this repository builds and tests with; pip's own cache is the only thing kept outside the scratch folder.
+    const install = await runOk(python, [
+      '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-input',
+      `aws-cdk-lib==${installedVersion('aws-cdk-lib')}`,
+      `constructs==${installedVersion('constructs')}`,
+      wheel,
+    ], { cwd: scratch.dir, env, timeoutMs: 10 * MINUTE });
+    timings['pip install'] = install.seconds;
+
+    fs.writeFileSync(path.join(appDir, 'app.py'), APP_PY);
+    fs.writeFileSync(path.join(appDir, 'app_bad.py'), APP_BAD_PY);
+    // Both apps at once, each with its own jsii package cache.
+    const synth = (script: string, name: string) => run(python, [script], {
+      cwd: appDir,
+      env: {
+        ...env,
+        VIRTUAL_ENV: venv,
+        CONSUMER_OUTDIR: path.join(scratch!.dir, `${name}.out`),
+        JSII_RUNTIME_PACKAGE_CACHE_ROOT: path.join(scratch!.dir, `${name}.jsii-cache`),
+      },
+      timeoutMs: 5 * MINUTE,
+    });
+    [good, bad] = await Promise.all([synth('app.py', 'good'), synth('app_bad.py', 'bad')]);
+    timings['python app.py (synth)'] = good.seconds;
+    timings['python app_bad.py'] = bad.seconds;
+    if (good.code !== 0 || good.timedOut) {
+      throw new Error(`The Python app did not synthesize: ${describeRun(good)}`);
+    }
+    assembly = readAssembly(path.join(scratch.dir, 'good.out'));
+  });
+
+  afterAll(() => {
+    // eslint-disable-next-line no-console
+    console.log(`Python consumer timings: ${Object.entries(timings).map(([k, s]) => `${k} ${s.toFixed(1)}s`).join(', ')}`);
+    scratch?.remove();
+  });
+
+  describe('app.py', () => {
+    let stack: AssemblyStack;
+    let edge: AssemblyStack;
+    let template: Template;
+
+    beforeAll(() => {
+      stack = assembly.stack((s) => s.stackName === 'PythonConsumer', 'stack PythonConsumer');
+      edge = assembly.stack((s) => stack.dependencies.includes(s.artifactId) && s.stackName.startsWith('edge-lambda-stack-'),
+        'edge-lambda-stack-* that PythonConsumer depends on');
+      template = Template.fromJSON(stack.template);
+    });
+
+    it('imports the library from the virtual environment', () => {
+      const line = good.stdout.split('\n').find((l) => l.startsWith('MODULE '));
+      expect(line ?? `no MODULE line in: ${describeRun(good)}`).toMatch(/^MODULE /);
+      expect(line!.slice('MODULE '.length).startsWith(venv + path.sep)).toBe(true);
+    });
+
+    it('puts the stack in eu-central-1 and the edge function in an edge-lambda-stack-* in us-east-1', () => {
+      expect(stack.environment).toBe('aws://unknown-account/eu-central-1');
+      expect(edge.environment).toBe('aws://unknown-account/us-east-1');
+      expect(onlyResource(edge.template, 'AWS::Lambda::Function').Properties.Handler).toBe('index.handler');
+    });
+
+    it('has the distribution with the viewer-request function, the regional bucket origin and PriceClass_200', () => {
+      template.resourceCountIs('AWS::CloudFront::Distribution', 1);
+      template.hasResourceProperties('AWS::CloudFront::Distribution', {
+        DistributionConfig: Match.objectLike({
+          PriceClass: 'PriceClass_200',
+          DefaultCacheBehavior: Match.objectLike({
+            LambdaFunctionAssociations: [{ EventType: 'viewer-request', LambdaFunctionARN: Match.anyValue() }],
+          }),
+          Origins: [Match.objectLike({
+            DomainName: { 'Fn::GetAtt': [Match.anyValue(), 'RegionalDomainName'] },
+            S3OriginConfig: { OriginAccessIdentity: '' },
+            OriginAccessControlId: Match.absent(),
+          })],
+        }),
+      });
+    });
+
+    it('passes the keyword props to the mint function and writes the 4 outputs', () => {
+      expect(mintFunction(stack.template).Properties.Environment.Variables).toMatchObject({
+        OTP_DEFAULT_EXPIRES_SECONDS: '300',
+        OTP_MAX_EXPIRES_SECONDS: '10800',
+      });
+      expect(Object.keys(stack.template.Outputs ?? {})).toHaveLength(4);
+    });
+
+    it('stages the edge bundle with a config.json naming the stack\'s SSM parameter', () => {
+      const dir = lambdaAssetDir(edge, onlyResource(edge.template, 'AWS::Lambda::Function'));
+      expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'index.js']);
+      const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+      expect(config).toEqual({
+        parameterName: onlyResource(stack.template, 'AWS::SSM::Parameter').Properties.Name,
+        parameterRegion: 'eu-central-1',
+      });
+      expect(fs.readdirSync(lambdaAssetDir(stack, mintFunction(stack.template)))).toContain('index.js');
+    });
+  });
+
+  it('app_bad.py with max_link_lifetime=Duration.days(8) fails with the construct\'s message', () => {
+    const summary = describeRun(bad);
+    expect(bad.timedOut ? summary : 'not timed out').toBe('not timed out');
+    expect(bad.code === 0 ? `exited 0: ${summary}` : 'non-zero exit').toBe('non-zero exit');
+    expect(bad.stderr.includes('maxLinkLifetime must be a whole number of seconds') ? 'has message' : summary).toBe('has message');
+    expect(bad.stdout).not.toContain('SYNTHESIZED');
+  });
+});
