@@ -134,6 +134,14 @@ const demo = project.addTask('demo', {
 demo.spawn(project.bundler.bundleTask);
 demo.exec(`${tsNode} local/demo.ts`);
 
+// Benchmarks against the local deployment (not part of the test run). Writes BENCHMARKS.md.
+const bench = project.addTask('bench', {
+  description: 'Measure edge latency, calls per request, cold start, mint, synth and cost against the seed design',
+  env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+});
+bench.spawn(project.bundler.bundleTask);
+bench.exec(`${tsNode} bench/run.ts`, { receiveArgs: true });
+
 project.npmignore?.exclude('/lib/handlers/', '/local/', '/bench/', '/python-consumer/', '/.ci/');
 project.npmignore?.include('/assets/');
 
