@@ -10,16 +10,11 @@ export function sigV4ApiAuthorizer(credentials: SigV4Credentials, region: string
   return (req, body) => {
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
-    // execute-api signs the hash of the body it received; the shared verifier reads the
-    // payload hash from x-amz-content-sha256 (S3's way), so supply it. It only enters
-    // the signature if the caller also signed that header.
-    const rawHeaders = req.headers['x-amz-content-sha256'] === undefined
-      ? [...req.rawHeaders, 'x-amz-content-sha256', createHash('sha256').update(body).digest('hex')]
-      : req.rawHeaders;
     try {
       verifySigV4(
-        { method: req.method ?? 'GET', rawPath: q < 0 ? rawUrl : rawUrl.slice(0, q), rawQuery: q < 0 ? '' : rawUrl.slice(q + 1), rawHeaders },
-        { credentials: [credentials], region, service: 'execute-api', now: Date.now() },
+        { method: req.method ?? 'GET', rawPath: q < 0 ? rawUrl : rawUrl.slice(0, q), rawQuery: q < 0 ? '' : rawUrl.slice(q + 1), rawHeaders: req.rawHeaders },
+        // execute-api signs the hash of the body it received.
+        { credentials: [credentials], region, service: 'execute-api', now: Date.now(), bodySha256: createHash('sha256').update(body).digest('hex') },
       );
       return undefined;
     } catch (err) {

@@ -66,6 +66,8 @@ export interface LocalDeployment {
   readonly tableName: string;
   readonly parameterName: string;
   readonly services: { readonly dynamodb: LocalDynamoDB; readonly awsJson: LocalAwsJson; readonly s3: LocalS3 };
+  /** The loaded bundles, for tests that invoke them with events directly. */
+  readonly handlers: { readonly edge: ViewerRequestHandler; readonly mint: HttpApiHandler };
   /** An S3 client for the origin, with the local credentials. */
   s3Client(): S3Client;
   close(): Promise<void>;
@@ -205,6 +207,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       tableName,
       parameterName,
       services: { dynamodb, awsJson, s3 },
+      handlers: { edge: edge.handler, mint: mint.handler },
       s3Client,
       close,
     };
