@@ -258,6 +258,11 @@ export class OneTimePresignedDistribution extends Construct {
   private readonly mintRoutes: apigwv2.HttpRoute[];
   private readonly manageRoutes: apigwv2.HttpRoute[];
 
+  /**
+   * @param scope a construct in a stack with a concrete region (`env.region`)
+   * @param id the construct id; it names the resources, so changing it replaces them
+   * @param props all optional; see {@link OneTimePresignedDistributionProps}
+   */
   constructor(scope: Construct, id: string, props: OneTimePresignedDistributionProps = {}) {
     super(scope, id);
     const stack = Stack.of(this);
