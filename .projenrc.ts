@@ -7,6 +7,7 @@ const handlerDeps = [
   '@aws-sdk/client-s3',
   '@aws-sdk/client-secrets-manager',
   '@aws-sdk/client-ssm',
+  '@aws-sdk/credential-provider-env',
   '@aws-sdk/s3-request-presigner',
   '@smithy/node-http-handler',
   '@smithy/protocol-http',
@@ -35,6 +36,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
     distName: 'cdk-one-time-presigned-url',
     module: 'cdk_one_time_presigned_url',
   },
+  publishToMaven: {
+    javaPackage: 'io.github.cdk_one_time_presigned_url',
+    mavenGroupId: 'io.github.cdk-one-time-presigned-url',
+    mavenArtifactId: 'cdk-one-time-presigned-url',
+  },
+  // No Go target: jsii-pacmak's Go build needs github.com/cdklabs/cloud-assembly-schema-go
+  // v53.28.0, which the Go module proxy these machines reach does not serve (403).
 
   devDeps: [
     ...handlerDeps,
@@ -99,7 +107,11 @@ for (const fn of ['mint', 'edge']) {
     sourcemap: false,
     // The SDK loads node:http and friends with import(); as require() they work in any
     // CommonJS loader (including jest's VM sandbox, where the local tests run the bundles).
-    esbuildArgs: { '--supported:dynamic-import': 'false' },
+    esbuildArgs: {
+      '--supported:dynamic-import': 'false',
+      // Lambda gives functions their credentials in environment variables: bundle only that provider.
+      '--alias:@aws-sdk/credential-provider-node': './src/handlers/env-credentials.ts',
+    },
   });
 }
 // Tests synthesize the construct (which loads the bundles) and drive the bundles

@@ -10,7 +10,12 @@ const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefo
 
 interface Created { url: string; id: string; expiresAt: string; maxUses: number }
 interface Status {
-  id: string; key: string; maxUses: number; uses: number; expiresAt: string; revoked: boolean;
+  id: string;
+  key: string;
+  maxUses: number;
+  uses: number;
+  expiresAt: string;
+  revoked: boolean;
   redemptions: Array<{ at: string; ip: string; userAgent: string }>;
 }
 
