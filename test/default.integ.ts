@@ -1,0 +1,26 @@
+// Integration app: the construct with default props in a non-us-east-1 region, plus a
+// second instance with every option on. `npx projen integ:default:snapshot` writes the
+// synthesized templates to test/default.integ.snapshot; the test run asserts they match.
+import { App, Stack, aws_certificatemanager as acm, aws_s3 as s3 } from 'aws-cdk-lib';
+import { OneTimePresignedDistribution } from '../src';
+
+const app = new App({ context: { 'aws:cdk:disable-creation-stack-traces': true } });
+const env = { account: '123456789012', region: 'eu-west-1' };
+
+const defaults = new Stack(app, 'OtpIntegDefaults', { env });
+new OneTimePresignedDistribution(defaults, 'Downloads');
+
+const full = new Stack(app, 'OtpIntegAllOptions', { env });
+const logs = new s3.Bucket(full, 'Logs', { enforceSSL: true, objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED });
+new OneTimePresignedDistribution(full, 'Downloads', {
+  allowedKeyPrefixes: ['reports/'],
+  domainNames: ['downloads.example.com'],
+  certificate: acm.Certificate.fromCertificateArn(full, 'Cert', 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555'),
+  distributionLogBucket: logs,
+  serverAccessLogsBucket: logs,
+  defaultMaxUses: 2,
+  maxUsesLimit: 5,
+  createOutputs: true,
+});
+
+app.synth();
