@@ -50,6 +50,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     's3rver@^3',
     'cdk-nag@^3',
     'fast-check@^4',
+    // For the README's backend example, which test/readme.test.ts compiles.
+    '@aws-crypto/sha256-js',
+    '@aws-sdk/credential-provider-node',
   ],
 
   // The projen layout the project documents: a root tsconfig.dev.json used by
