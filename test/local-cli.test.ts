@@ -1,0 +1,122 @@
+// `npm run local`'s program as a user runs it: one JSON line on stdout, preloaded
+// objects, SigV4 on the API by default, and a clean exit on SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { CloudFrontRequestEvent, CloudFrontRequestResult } from 'aws-lambda';
+import { callApi } from '../local/api-client';
+import { startLocalCloudFront } from '../local/cloudfront';
+import { http } from './util/http';
+
+const ROOT = join(__dirname, '..');
+
+interface Started { child: ChildProcess; info: Record<string, string>; stdoutLines: string[]; tmp: string }
+
+async function startCli(args: string[]): Promise<Started> {
+  const tmp = mkdtempSync(join(tmpdir(), 'otp-cli-test-'));
+  const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin'), '--transpile-only', '-P', join(ROOT, 'tsconfig.dev.json'), join(ROOT, 'local', 'cli.ts'), ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own temp dir, so the test can prove the CLI removes everything it created.
+    env: { ...process.env, TMPDIR: tmp, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  });
+  child.stderr!.resume();
+  const stdoutLines: string[] = [];
+  const lines = createInterface({ input: child.stdout! });
+  lines.on('line', (l) => stdoutLines.push(l));
+  const [first] = (await once(lines, 'line')) as [string];
+  return { child, info: JSON.parse(first) as Record<string, string>, stdoutLines, tmp };
+}
+
+describe('npm run local', () => {
+  let s: Started;
+  beforeAll(async () => {
+    const file = join(tmpdir(), `otp-cli-object-${process.pid}.txt`);
+    writeFileSync(file, 'preloaded bytes');
+    s = await startCli(['--object', `docs/hello world.txt=${file}`]);
+    rmSync(file);
+  });
+  afterAll(() => { if (s.child.exitCode === null) s.child.kill('SIGKILL'); });
+
+  it('prints one JSON line with the contract\'s fields', () => {
+    expect(s.stdoutLines).toHaveLength(1);
+    for (const field of ['apiUrl', 'distributionUrl', 'originUrl', 'bucket', 'region', 'accessKeyId', 'secretAccessKey']) {
+      expect([field, typeof s.info[field]]).toEqual([field, 'string']);
+    }
+    for (const url of [s.info.apiUrl, s.info.distributionUrl, s.info.originUrl]) expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('serves a preloaded object once through a SigV4-minted link, and refuses unsigned minting', async () => {
+    const creds = { accessKeyId: s.info.accessKeyId, secretAccessKey: s.info.secretAccessKey };
+    expect((await callApi(`${s.info.apiUrl}/get-url?key=docs%2Fhello%20world.txt`, s.info.region, undefined)).status).toBe(403);
+    const minted = await callApi(`${s.info.apiUrl}/get-url?key=docs%2Fhello%20world.txt`, s.info.region, creds);
+    expect(minted.status).toBe(200);
+    const { url } = minted.json<{ url: string }>();
+    expect(url.startsWith(s.info.distributionUrl)).toBe(true);
+    const first = await http(url);
+    expect([first.status, first.text()]).toEqual([200, 'preloaded bytes']);
+    expect((await http(url)).status).toBe(403);
+  });
+
+  it('exits cleanly on SIGTERM, leaving no temp files behind', async () => {
+    const exited = once(s.child, 'exit');
+    s.child.kill('SIGTERM');
+    const [code] = (await exited) as [number | null];
+    expect(code).toBe(0);
+    // (TypeScript's own compile cache is not ours to clean.)
+    expect(readdirSync(s.tmp).filter((name) => !name.startsWith('v8-compile-cache'))).toEqual([]);
+    rmSync(s.tmp, { recursive: true, force: true });
+  });
+});
+
+describe('npm run local -- --public-api', () => {
+  it('mints without a signature', async () => {
+    const s = await startCli(['--public-api']);
+    try {
+      expect(s.info.apiAuth).toBe('none');
+      expect((await http(`${s.info.apiUrl}/get-url?key=missing`)).status).toBe(404);
+    } finally {
+      const exited = once(s.child, 'exit');
+      s.child.kill('SIGINT');
+      expect((await exited)[0]).toBe(0);
+      rmSync(s.tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses unknown arguments with usage', async () => {
+    const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin'), '--transpile-only', '-P', join(ROOT, 'tsconfig.dev.json'), join(ROOT, 'local', 'cli.ts'), '--bogus'], { cwd: ROOT });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/unknown argument --bogus[\s\S]*usage: npm run local/);
+  });
+});
+
+describe('local CloudFront', () => {
+  async function withHandler(handler: (e: CloudFrontRequestEvent) => Promise<CloudFrontRequestResult>, timeoutMs = 5000) {
+    return startLocalCloudFront({ handler, originEndpoint: 'http://127.0.0.1:9', originHost: 'b.s3.eu-west-1.amazonaws.com', originCustomHeaders: {}, timeoutMs });
+  }
+
+  it.each([
+    ['times out', () => new Promise<CloudFrontRequestResult>(() => undefined), 503],
+    ['throws', async () => { throw new Error('boom'); }, 503],
+    ['returns a body over 40 KB', async () => ({ status: '403', body: 'x'.repeat(41 * 1024) }), 502],
+    ['sets a disallowed header', async () => ({ status: '403', headers: { 'transfer-encoding': [{ key: 'Transfer-Encoding', value: 'chunked' }] } }), 502],
+    ['changes a read-only header', async (e: CloudFrontRequestEvent) => {
+      const r = e.Records[0].cf.request;
+      r.headers.host = [{ key: 'Host', value: 'evil.example' }];
+      return r;
+    }, 502],
+  ])('answers like CloudFront when the function %s', async (_name, handler, status) => {
+    const cf = await withHandler(handler as (e: CloudFrontRequestEvent) => Promise<CloudFrontRequestResult>, 300);
+    try {
+      expect((await http(`${cf.url}/x`)).status).toBe(status);
+    } finally {
+      await cf.close();
+    }
+  });
+});
