@@ -273,32 +273,13 @@ export class OneTimePresignedDistribution extends Construct {
         + 'Its viewer-request function is deployed to us-east-1 and configured at synth with the stack\'s region.',
       );
     }
-
-    const runtime = props.runtime ?? lambda.Runtime.NODEJS_24_X;
-    validateRuntime(runtime);
-    const { defaultSeconds, maxSeconds } = validateLifetimes(props);
-    if (maxSeconds > ROLE_SESSION_WARNING_SECONDS) {
+    const settings = resolveSettings(props);
+    if (settings.maxSeconds > ROLE_SESSION_WARNING_SECONDS) {
       Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:longLinks',
-        `maxLinkLifetime is ${maxSeconds} seconds: links are signed with the mint function's role credentials, which usually end sooner, and a link dies with them.`);
+        `maxLinkLifetime is ${settings.maxSeconds} seconds: links are signed with the mint function's role credentials, which usually end sooner, and a link dies with them.`);
     }
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const allowedKeyPrefixes = validatePrefixes(props.allowedKeyPrefixes ?? ['']);
-    const { defaultMaxUses, maxUsesLimit } = validateUses(props);
-    const publicDomain = validateDomain(props);
 
-    const ownedBucket = props.bucket ? undefined : new s3.Bucket(this, 'Bucket', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: props.versioned ?? false,
-      serverAccessLogsBucket: props.serverAccessLogsBucket,
-      removalPolicy,
-      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
-    });
-    if (ownedBucket && !props.serverAccessLogsBucket) {
-      acknowledge(ownedBucket, 'AwsSolutions-S1', 'Server access logs are available with serverAccessLogsBucket. Every download already passes the edge function, whose ledger records time, IP and user agent of each use.');
-    }
+    const ownedBucket = props.bucket ? undefined : this.createBucket(props, settings.removalPolicy);
     this.bucket = props.bucket ?? ownedBucket!;
 
     // A concrete name, derived from the construct path, lets the us-east-1 edge stack
@@ -310,164 +291,25 @@ export class OneTimePresignedDistribution extends Construct {
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: LEDGER_TTL_ATTRIBUTE,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
-      removalPolicy,
+      removalPolicy: settings.removalPolicy,
     });
 
     // Two deploy-time secrets, never in a URL or a template: one signed into every link
     // (x-origin-verify), one the bucket policy demands of the signer role (Referer).
-    const rotationReason = 'Rotating it would invalidate every outstanding link at once; it never leaves CloudFront, S3 and the mint function.';
-    this.originSecret = new secretsmanager.Secret(this, 'OriginSecret', {
-      description: `Signed into every one-time link as the ${ORIGIN_VERIFY_HEADER} header; CloudFront adds it on the way to S3.`,
-      generateSecretString: { passwordLength: 48, excludePunctuation: true },
-      removalPolicy,
-    });
-    acknowledge(this.originSecret, 'AwsSolutions-SMG4', rotationReason);
-    this.refererSecret = new secretsmanager.Secret(this, 'RefererSecret', {
-      description: 'Sent by CloudFront to S3 as Referer; the bucket policy refuses the signer role without it.',
-      generateSecretString: { passwordLength: 48, excludePunctuation: true },
-      removalPolicy,
-    });
-    acknowledge(this.refererSecret, 'AwsSolutions-SMG4', rotationReason);
+    this.originSecret = this.createSecret('OriginSecret', settings.removalPolicy,
+      `Signed into every one-time link as the ${ORIGIN_VERIFY_HEADER} header; CloudFront adds it on the way to S3.`);
+    this.refererSecret = this.createSecret('RefererSecret', settings.removalPolicy,
+      'Sent by CloudFront to S3 as Referer; the bucket policy refuses the signer role without it.');
 
-    // Lambda@Edge has no environment variables: the edge function finds its
-    // configuration through a per-instance parameter named in its staged config.json.
-    const parameterName = Token.isUnresolved(stack.stackName)
-      ? `/cdk-one-time-presigned-url/${this.node.addr}/edge-config`
-      : `/cdk-one-time-presigned-url/${stack.stackName}/${this.node.addr}/edge-config`;
-    const edgeConfig: EdgeRuntimeConfig = {
-      tableName,
-      tableRegion: stack.region,
-      previewProtection: props.linkPreviewProtection ?? true,
-      previewAgents: validatePreviewAgents(props.additionalPreviewAgents ?? []),
-    };
-    this.configParameter = new ssm.StringParameter(this, 'EdgeConfig', {
-      parameterName,
-      description: 'Runtime configuration of the one-time link edge function',
-      stringValue: JSON.stringify(edgeConfig),
-    });
+    const edge = this.createEdgeFunction(tableName, settings, props);
+    this.configParameter = edge.parameter;
+    this.edgeFunction = edge.fn;
 
-    // EdgeFunction creates its us-east-1 twin under the same id in one shared edge stack,
-    // so the id must be unique per instance or two distributions in a stack collide.
-    this.edgeFunction = new cloudfront.experimental.EdgeFunction(this, `EdgeFunction${this.node.addr.slice(0, 12)}`, {
-      code: lambda.Code.fromAsset(stageEdgeCode({ parameterName, parameterRegion: stack.region })),
-      handler: 'index.handler',
-      runtime,
-      memorySize: 128,
-      timeout: Duration.seconds(5),
-      description: 'Redeems one-time links at the edge (cdk-one-time-presigned-url)',
-    });
-    // ARNs built from concrete names and pseudo parameters: the edge stack lives in
-    // us-east-1 and cannot import the regional stack's tokens.
-    this.edgeFunction.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['dynamodb:UpdateItem'],
-      resources: [`arn:${Aws.PARTITION}:dynamodb:${stack.region}:${Aws.ACCOUNT_ID}:table/${tableName}`],
-    }));
-    this.edgeFunction.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['ssm:GetParameter'],
-      resources: [`arn:${Aws.PARTITION}:ssm:${stack.region}:${Aws.ACCOUNT_ID}:parameter${parameterName}`],
-    }));
-    acknowledge(this.edgeFunction.lambda, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'AWSLambdaBasicExecutionRole: Lambda@Edge writes logs to /aws/lambda/us-east-1.<name> in whichever region served the viewer, so log permissions cannot be scoped to one region or log group.');
+    this.distribution = this.createDistribution(props);
+    this.distributionDomainName = settings.publicDomain ?? this.distribution.distributionDomainName;
 
-    const originRequestPolicy = new cloudfront.OriginRequestPolicy(this, 'OriginRequestPolicy', {
-      comment: 'One-time links: all query strings (the presigned signature), no headers, no cookies',
-      queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.all(),
-      headerBehavior: cloudfront.OriginRequestHeaderBehavior.none(),
-      cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
-    });
-    const responseHeadersPolicy = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
-      comment: 'One-time links: security headers, never cached by browsers or proxies',
-      securityHeadersBehavior: {
-        strictTransportSecurity: { accessControlMaxAge: Duration.days(365), includeSubdomains: true, override: true },
-        contentTypeOptions: { override: true },
-        frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
-        referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER, override: true },
-      },
-      customHeadersBehavior: {
-        customHeaders: [{ header: 'Cache-Control', value: 'private, no-store', override: true }],
-      },
-    });
-
-    this.distribution = new cloudfront.Distribution(this, 'Distribution', {
-      comment: 'One-time download links',
-      priceClass: props.priceClass ?? cloudfront.PriceClass.PRICE_CLASS_100,
-      httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
-      domainNames: props.domainNames,
-      certificate: props.certificate,
-      minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
-      webAclId: props.webAclId,
-      geoRestriction: props.geoRestriction,
-      enableLogging: props.distributionLogBucket !== undefined,
-      logBucket: props.distributionLogBucket,
-      defaultBehavior: {
-        // No OAI or OAC: their Authorization header conflicts with query-string auth.
-        // The origin is the bucket's regional host, exactly the host every URL is signed for.
-        origin: origins.S3BucketOrigin.withBucketDefaults(this.bucket, {
-          customHeaders: {
-            [ORIGIN_VERIFY_HEADER]: this.originSecret.secretValue.unsafeUnwrap(),
-            Referer: this.refererSecret.secretValue.unsafeUnwrap(),
-          },
-        }),
-        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-        allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-        cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD,
-        cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
-        originRequestPolicy,
-        responseHeadersPolicy,
-        edgeLambdas: [{
-          functionVersion: this.edgeFunction.currentVersion,
-          eventType: cloudfront.LambdaEdgeEventType.VIEWER_REQUEST,
-        }],
-      },
-    });
-    acknowledge(this.distribution, 'AwsSolutions-CFR7', 'No OAC or OAI by design: their Authorization header conflicts with the presigned query-string signature ("Only one auth mechanism allowed"). S3 access is enforced by SigV4 over a secret origin header and a bucket policy that requires a second origin secret.');
-    if (!props.certificate) {
-      acknowledge(this.distribution, 'AwsSolutions-CFR4', 'The cloudfront.net default certificate cannot enforce a minimum TLS version; with domainNames and certificate the distribution requires TLS 1.2 (TLSv1.2_2021).');
-    }
-    if (!props.distributionLogBucket) {
-      acknowledge(this.distribution, 'AwsSolutions-CFR3', 'Access logs are available with distributionLogBucket. The ledger already records time, IP and user agent of every successful download.');
-    }
-    if (!props.webAclId) {
-      acknowledge(this.distribution, 'AwsSolutions-CFR2', 'A web ACL can be attached with webAclId. Without one, every request still meets the edge function, which refuses anything but a live, matching link before the origin.');
-    }
-    if (!props.geoRestriction) {
-      acknowledge(this.distribution, 'AwsSolutions-CFR1', 'Links are meant for recipients anywhere; geoRestriction restricts them when needed.');
-    }
-    this.distributionDomainName = publicDomain ?? this.distribution.distributionDomainName;
-
-    const mintLogs = new logs.LogGroup(this, 'MintLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy });
-    // An explicit role: log permissions scoped to this function's log group instead of
-    // the AWSLambdaBasicExecutionRole managed policy.
-    const mintRole = new iam.Role(this, 'MintRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Signs one-time links: every link carries this role\'s permission to read the object',
-    });
-    mintLogs.grantWrite(mintRole);
-    this.mintFunction = new lambda.Function(this, 'MintFunction', {
-      code: lambda.Code.fromAsset(path.join(ASSETS_DIR, 'mint')),
-      handler: 'index.handler',
-      runtime,
-      role: mintRole,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
-      timeout: Duration.seconds(10),
-      description: 'Mints one-time links (cdk-one-time-presigned-url)',
-      logGroup: mintLogs,
-      environment: {
-        [MintEnv.bucketName]: this.bucket.bucketName,
-        [MintEnv.bucketRegion]: this.bucket.env.region,
-        [MintEnv.originDomain]: this.bucket.bucketRegionalDomainName,
-        [MintEnv.publicBaseUrl]: `https://${this.distributionDomainName}`,
-        [MintEnv.tableName]: this.table.tableName,
-        [MintEnv.originSecretArn]: this.originSecret.secretArn,
-        [MintEnv.defaultExpiresSeconds]: String(defaultSeconds),
-        [MintEnv.maxExpiresSeconds]: String(maxSeconds),
-        [MintEnv.defaultMaxUses]: String(defaultMaxUses),
-        [MintEnv.maxUsesLimit]: String(maxUsesLimit),
-        [MintEnv.allowedKeyPrefixes]: JSON.stringify(allowedKeyPrefixes),
-      },
-    });
-    this.grantMintFunction(mintRole, allowedKeyPrefixes);
-
+    const mint = this.createMintFunction(settings);
+    this.mintFunction = mint.fn;
     if (ownedBucket) {
       // Defence in depth: even with the signed origin secret leaked, a URL replayed
       // straight at S3 lacks the Referer secret that only CloudFront sends.
@@ -478,25 +320,13 @@ export class OneTimePresignedDistribution extends Construct {
         actions: ['s3:GetObject'],
         resources: [ownedBucket.arnForObjects('*')],
         conditions: {
-          ArnEquals: { 'aws:PrincipalArn': mintRole.roleArn },
+          ArnEquals: { 'aws:PrincipalArn': mint.role.roleArn },
           StringNotEquals: { 'aws:Referer': this.refererSecret.secretValue.unsafeUnwrap() },
         },
       }));
     }
 
-    const throttle = props.mintThrottle ?? { rateLimit: 50, burstLimit: 100 };
-    validateThrottle(throttle);
-    this.httpApi = new apigwv2.HttpApi(this, 'MintApi', {
-      description: 'Mints, inspects and revokes one-time download links',
-      createDefaultStage: false,
-    });
-    const apiLogs = new logs.LogGroup(this, 'MintApiLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy });
-    this.httpApi.addStage('DefaultStage', {
-      stageName: '$default',
-      autoDeploy: true,
-      throttle,
-      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(apiLogs) },
-    });
+    this.httpApi = this.createApi(settings);
     const authorizer = props.authorizer ?? new authorizers.HttpIamAuthorizer();
     if (authorizer instanceof apigwv2.HttpNoneAuthorizer) {
       Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:publicMintApi',
@@ -555,6 +385,200 @@ export class OneTimePresignedDistribution extends Construct {
     return this.mintFunction.metricErrors(props);
   }
 
+  private createBucket(props: OneTimePresignedDistributionProps, removalPolicy: RemovalPolicy): s3.Bucket {
+    const bucket = new s3.Bucket(this, 'Bucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: props.versioned ?? false,
+      serverAccessLogsBucket: props.serverAccessLogsBucket,
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+    });
+    if (!props.serverAccessLogsBucket) {
+      acknowledge(bucket, 'AwsSolutions-S1', 'Server access logs are available with serverAccessLogsBucket. Every download already passes the edge function, whose ledger records time, IP and user agent of each use.');
+    }
+    return bucket;
+  }
+
+  private createSecret(id: string, removalPolicy: RemovalPolicy, description: string): secretsmanager.Secret {
+    const secret = new secretsmanager.Secret(this, id, {
+      description,
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+      removalPolicy,
+    });
+    acknowledge(secret, 'AwsSolutions-SMG4', 'Rotating it would invalidate every outstanding link at once; it never leaves CloudFront, S3 and the mint function.');
+    return secret;
+  }
+
+  /**
+   * The viewer-request function and its configuration. Lambda@Edge has no environment
+   * variables: the function finds its configuration through a per-instance parameter
+   * named in its staged config.json.
+   */
+  private createEdgeFunction(tableName: string, settings: Settings, props: OneTimePresignedDistributionProps) {
+    const stack = Stack.of(this);
+    const parameterName = Token.isUnresolved(stack.stackName)
+      ? `/cdk-one-time-presigned-url/${this.node.addr}/edge-config`
+      : `/cdk-one-time-presigned-url/${stack.stackName}/${this.node.addr}/edge-config`;
+    const edgeConfig: EdgeRuntimeConfig = {
+      tableName,
+      tableRegion: stack.region,
+      previewProtection: props.linkPreviewProtection ?? true,
+      previewAgents: settings.previewAgents,
+    };
+    const parameter = new ssm.StringParameter(this, 'EdgeConfig', {
+      parameterName,
+      description: 'Runtime configuration of the one-time link edge function',
+      stringValue: JSON.stringify(edgeConfig),
+    });
+
+    // EdgeFunction creates its us-east-1 twin under the same id in one shared edge stack,
+    // so the id must be unique per instance or two distributions in a stack collide.
+    const fn = new cloudfront.experimental.EdgeFunction(this, `EdgeFunction${this.node.addr.slice(0, 12)}`, {
+      code: lambda.Code.fromAsset(stageEdgeCode({ parameterName, parameterRegion: stack.region })),
+      handler: 'index.handler',
+      runtime: settings.runtime,
+      memorySize: 128,
+      timeout: Duration.seconds(5),
+      description: 'Redeems one-time links at the edge (cdk-one-time-presigned-url)',
+    });
+    // ARNs built from concrete names and pseudo parameters: the edge stack lives in
+    // us-east-1 and cannot import the regional stack's tokens.
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:UpdateItem'],
+      resources: [`arn:${Aws.PARTITION}:dynamodb:${stack.region}:${Aws.ACCOUNT_ID}:table/${tableName}`],
+    }));
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['ssm:GetParameter'],
+      resources: [`arn:${Aws.PARTITION}:ssm:${stack.region}:${Aws.ACCOUNT_ID}:parameter${parameterName}`],
+    }));
+    acknowledge(fn.lambda, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'AWSLambdaBasicExecutionRole: Lambda@Edge writes logs to /aws/lambda/us-east-1.<name> in whichever region served the viewer, so log permissions cannot be scoped to one region or log group.');
+    return { parameter, fn };
+  }
+
+  private createDistribution(props: OneTimePresignedDistributionProps): cloudfront.Distribution {
+    const originRequestPolicy = new cloudfront.OriginRequestPolicy(this, 'OriginRequestPolicy', {
+      comment: 'One-time links: all query strings (the presigned signature), no headers, no cookies',
+      queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.all(),
+      headerBehavior: cloudfront.OriginRequestHeaderBehavior.none(),
+      cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
+    });
+    const responseHeadersPolicy = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
+      comment: 'One-time links: security headers, never cached by browsers or proxies',
+      securityHeadersBehavior: {
+        strictTransportSecurity: { accessControlMaxAge: Duration.days(365), includeSubdomains: true, override: true },
+        contentTypeOptions: { override: true },
+        frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
+        referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER, override: true },
+      },
+      customHeadersBehavior: {
+        customHeaders: [{ header: 'Cache-Control', value: 'private, no-store', override: true }],
+      },
+    });
+
+    const distribution = new cloudfront.Distribution(this, 'Distribution', {
+      comment: 'One-time download links',
+      priceClass: props.priceClass ?? cloudfront.PriceClass.PRICE_CLASS_100,
+      httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
+      domainNames: props.domainNames,
+      certificate: props.certificate,
+      minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+      webAclId: props.webAclId,
+      geoRestriction: props.geoRestriction,
+      enableLogging: props.distributionLogBucket !== undefined,
+      logBucket: props.distributionLogBucket,
+      defaultBehavior: {
+        // No OAI or OAC: their Authorization header conflicts with query-string auth.
+        // The origin is the bucket's regional host, exactly the host every URL is signed for.
+        origin: origins.S3BucketOrigin.withBucketDefaults(this.bucket, {
+          customHeaders: {
+            [ORIGIN_VERIFY_HEADER]: this.originSecret.secretValue.unsafeUnwrap(),
+            Referer: this.refererSecret.secretValue.unsafeUnwrap(),
+          },
+        }),
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+        cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD,
+        cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+        originRequestPolicy,
+        responseHeadersPolicy,
+        edgeLambdas: [{
+          functionVersion: this.edgeFunction.currentVersion,
+          eventType: cloudfront.LambdaEdgeEventType.VIEWER_REQUEST,
+        }],
+      },
+    });
+    acknowledge(distribution, 'AwsSolutions-CFR7', 'No OAC or OAI by design: their Authorization header conflicts with the presigned query-string signature ("Only one auth mechanism allowed"). S3 access is enforced by SigV4 over a secret origin header and a bucket policy that requires a second origin secret.');
+    if (!props.certificate) {
+      acknowledge(distribution, 'AwsSolutions-CFR4', 'The cloudfront.net default certificate cannot enforce a minimum TLS version; with domainNames and certificate the distribution requires TLS 1.2 (TLSv1.2_2021).');
+    }
+    if (!props.distributionLogBucket) {
+      acknowledge(distribution, 'AwsSolutions-CFR3', 'Access logs are available with distributionLogBucket. The ledger already records time, IP and user agent of every successful download.');
+    }
+    if (!props.webAclId) {
+      acknowledge(distribution, 'AwsSolutions-CFR2', 'A web ACL can be attached with webAclId. Without one, every request still meets the edge function, which refuses anything but a live, matching link before the origin.');
+    }
+    if (!props.geoRestriction) {
+      acknowledge(distribution, 'AwsSolutions-CFR1', 'Links are meant for recipients anywhere; geoRestriction restricts them when needed.');
+    }
+    return distribution;
+  }
+
+  private createMintFunction(settings: Settings): { fn: lambda.Function; role: iam.Role } {
+    const logGroup = new logs.LogGroup(this, 'MintLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: settings.removalPolicy });
+    // An explicit role: log permissions scoped to this function's log group instead of
+    // the AWSLambdaBasicExecutionRole managed policy.
+    const role = new iam.Role(this, 'MintRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Signs one-time links: every link carries this role\'s permission to read the object',
+    });
+    logGroup.grantWrite(role);
+    const fn = new lambda.Function(this, 'MintFunction', {
+      code: lambda.Code.fromAsset(path.join(ASSETS_DIR, 'mint')),
+      handler: 'index.handler',
+      runtime: settings.runtime,
+      role,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(10),
+      description: 'Mints one-time links (cdk-one-time-presigned-url)',
+      logGroup,
+      environment: {
+        [MintEnv.bucketName]: this.bucket.bucketName,
+        [MintEnv.bucketRegion]: this.bucket.env.region,
+        [MintEnv.originDomain]: this.bucket.bucketRegionalDomainName,
+        [MintEnv.publicBaseUrl]: `https://${this.distributionDomainName}`,
+        [MintEnv.tableName]: this.table.tableName,
+        [MintEnv.originSecretArn]: this.originSecret.secretArn,
+        [MintEnv.defaultExpiresSeconds]: String(settings.defaultSeconds),
+        [MintEnv.maxExpiresSeconds]: String(settings.maxSeconds),
+        [MintEnv.defaultMaxUses]: String(settings.defaultMaxUses),
+        [MintEnv.maxUsesLimit]: String(settings.maxUsesLimit),
+        [MintEnv.allowedKeyPrefixes]: JSON.stringify(settings.allowedKeyPrefixes),
+      },
+    });
+    this.grantMintFunction(role, settings.allowedKeyPrefixes);
+    return { fn, role };
+  }
+
+  private createApi(settings: Settings): apigwv2.HttpApi {
+    const api = new apigwv2.HttpApi(this, 'MintApi', {
+      description: 'Mints, inspects and revokes one-time download links',
+      createDefaultStage: false,
+    });
+    const accessLogs = new logs.LogGroup(this, 'MintApiLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: settings.removalPolicy });
+    api.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: settings.throttle,
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs) },
+    });
+    return api;
+  }
+
   private grantRoutes(grantee: iam.IGrantable, routes: apigwv2.HttpRoute[]): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
@@ -584,6 +608,38 @@ export class OneTimePresignedDistribution extends Construct {
       : 'Object access is scoped to allowedKeyPrefixes (prefix*), exactly the objects links may point at.';
     for (const arn of objectArns) acknowledge(role, `AwsSolutions-IAM5[Resource::${nagResource(Stack.of(this), arn)}]`, reason);
   }
+}
+
+/** Props validated and defaulted, in the form the construct uses them. */
+interface Settings {
+  readonly runtime: lambda.Runtime;
+  readonly removalPolicy: RemovalPolicy;
+  readonly defaultSeconds: number;
+  readonly maxSeconds: number;
+  readonly defaultMaxUses: number;
+  readonly maxUsesLimit: number;
+  readonly allowedKeyPrefixes: string[];
+  readonly previewAgents: string[];
+  readonly publicDomain: string | undefined;
+  readonly throttle: apigwv2.ThrottleSettings;
+}
+
+/** Validates every prop before anything is created; each error names the prop and the value. */
+function resolveSettings(props: OneTimePresignedDistributionProps): Settings {
+  const runtime = props.runtime ?? lambda.Runtime.NODEJS_24_X;
+  validateRuntime(runtime);
+  const throttle = props.mintThrottle ?? { rateLimit: 50, burstLimit: 100 };
+  validateThrottle(throttle);
+  return {
+    runtime,
+    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    ...validateLifetimes(props),
+    ...validateUses(props),
+    allowedKeyPrefixes: validatePrefixes(props.allowedKeyPrefixes ?? ['']),
+    previewAgents: validatePreviewAgents(props.additionalPreviewAgents ?? []),
+    publicDomain: validateDomain(props),
+    throttle,
+  };
 }
 
 /** Records a reviewed cdk-nag finding on the resource it concerns (read by cdk-nag v3). */

@@ -111,7 +111,7 @@ describe('edge handler under hostile input', () => {
         const updatesBefore = d.services.dynamodb.calls.get('UpdateItem');
         const result = await d.handlers.edge(viewerEvent(method, uri, query, headers));
         const parsed = parsePresentedLink(uri, query, Math.floor(Date.now() / 1000));
-        const passed = result !== undefined && !('status' in result && result.status !== undefined);
+        const passed = result != null && !('status' in result && result.status !== undefined);
         if (passed) {
           passes++;
           expect(method).toBe('GET');
