@@ -82,7 +82,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   github: false,
   release: false,
   sampleCode: false,
-  gitignore: ['cdk.out', '.tmp/', 'test-reports/', '/python-consumer/.venv', '*.tgz'],
+  gitignore: ['cdk.out', '.tmp/', 'test-reports/', '*.tgz'],
 });
 
 // tsconfig.dev.json sits at the root, so spell out what it type-checks.
@@ -161,7 +161,7 @@ const bench = project.addTask('bench', {
 bench.spawn(project.bundler.bundleTask);
 bench.exec(`${tsNode} bench/run.ts`, { receiveArgs: true });
 
-project.npmignore?.exclude('/lib/handlers/', '/local/', '/bench/', '/python-consumer/', '/.ci/');
+project.npmignore?.exclude('/lib/handlers/', '/local/', '/bench/', '/.ci/');
 project.npmignore?.include('/assets/');
 
 project.synth();
