@@ -49,6 +49,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'dynalite@^4',
     's3rver@^3',
     'cdk-nag@^3',
+    // Users on cdk-nag 2 read suppressions from resource metadata: test both majors.
+    'cdk-nag-v2@npm:cdk-nag@^2',
     'fast-check@^4',
     // For the README's backend example, which test/readme.test.ts compiles.
     '@aws-crypto/sha256-js',

@@ -7,6 +7,7 @@ import {
   ArnFormat,
   Aws,
   CfnOutput,
+  CfnResource,
   Duration,
   Names,
   RemovalPolicy,
@@ -642,16 +643,27 @@ function resolveSettings(props: OneTimePresignedDistributionProps): Settings {
   };
 }
 
-/** Records a reviewed cdk-nag finding on the resource it concerns (read by cdk-nag v3). */
+/**
+ * Records a reviewed cdk-nag finding on the resource it concerns, in both places cdk-nag
+ * looks: CDK's acknowledgements (cdk-nag 3) and each CloudFormation resource's
+ * `cdk_nag.rules_to_suppress` metadata (cdk-nag 2). A finding for one resource
+ * (`Rule[Resource::arn]`) covers that resource only, never the whole rule.
+ */
 function acknowledge(scope: IConstruct, id: string, reason: string): void {
   if (!id.includes('::')) {
     Validations.of(scope).acknowledge({ id, reason });
-    return;
+  } else {
+    // acknowledge() reserves '::' for its prefix; write the entry it would write.
+    scope.node.addMetadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, { [`annotation::${id}`]: reason });
   }
-  // A finding for one resource (`Rule[Resource::arn]`) contains '::', which acknowledge()
-  // reserves for its prefix. Record it in the same metadata entry acknowledge() writes
-  // and cdk-nag reads, so the acknowledgement covers that one finding, not the whole rule.
-  scope.node.addMetadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, { [`annotation::${id}`]: reason });
+  const [, rule, finding] = /^([^[]+)(?:\[(.+)\])?$/.exec(id)!;
+  const suppression = { id: rule, reason, ...(finding ? { appliesTo: [finding] } : {}) };
+  for (const child of scope.node.findAll()) {
+    if (CfnResource.isCfnResource(child)) {
+      const existing = (child.getMetadata('cdk_nag') as { rules_to_suppress?: unknown[] } | undefined)?.rules_to_suppress ?? [];
+      child.addMetadata('cdk_nag', { rules_to_suppress: [...existing, suppression] });
+    }
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
-import { App, Duration, Stack, Validations, aws_certificatemanager as acm, aws_cloudfront as cloudfront, aws_iam as iam, aws_s3 as s3 } from 'aws-cdk-lib';
+import { App, Aspects, Duration, Stack, Validations, aws_certificatemanager as acm, aws_cloudfront as cloudfront, aws_iam as iam, aws_s3 as s3 } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks as AwsSolutionsChecksV2 } from 'cdk-nag-v2';
 import { OneTimePresignedDistribution, OneTimePresignedDistributionProps } from '../src';
 
 const REGION = 'eu-west-1';
@@ -37,22 +38,42 @@ function allOptions(stack: Stack): OneTimePresignedDistributionProps {
 }
 
 describe('cdk-nag AwsSolutions', () => {
-  it.each([
+  const cases: Array<[string, (stack: Stack) => OneTimePresignedDistributionProps]> = [
     ['default props', () => ({})],
     ['every option on', allOptions],
-  ])('reports nothing unacknowledged with %s', (_name, props) => {
-    const { app, stack } = build(props);
+  ];
+
+  function buildForNag(props: (stack: Stack) => OneTimePresignedDistributionProps) {
+    const built = build(props);
     if (props === allOptions) {
       // The consumer's own log bucket is not the construct's concern.
-      const logs = stack.node.findChild('Logs');
+      const logs = built.stack.node.findChild('Logs') as s3.Bucket;
       for (const id of ['AwsSolutions-S1', 'AwsSolutions-S10']) {
         Validations.of(logs).acknowledge({ id, reason: 'test fixture: the consumer\'s log bucket' });
+        (logs.node.defaultChild as { addMetadata(k: string, v: unknown): void }).addMetadata('cdk_nag', {
+          rules_to_suppress: [{ id: 'AwsSolutions-S1', reason: 'test fixture: the consumer\'s log bucket' }, { id: 'AwsSolutions-S10', reason: 'test fixture: the consumer\'s log bucket' }],
+        });
       }
     }
+    return built;
+  }
+
+  it.each(cases)('cdk-nag 3 reports nothing unacknowledged with %s', (_name, props) => {
+    const { app } = buildForNag(props);
     app.synth();
     const report = new AwsSolutionsChecks(app).validateScope(app);
     const findings = report.violations.map((v) => `${v.ruleName} ${v.severity} ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
     expect(findings).toEqual([]);
+  });
+
+  it.each(cases)('cdk-nag 2 (suppressions in resource metadata) reports nothing with %s', (_name, props) => {
+    const { app } = buildForNag(props);
+    Aspects.of(app).add(new AwsSolutionsChecksV2());
+    app.synth();
+    const findings = app.node.findAll().flatMap((c) => c.node.metadata
+      .filter((m) => m.type === 'aws:cdk:error' || m.type === 'aws:cdk:warning')
+      .map((m) => `${c.node.path}: ${String(m.data).split(':')[0]}`));
+    expect([...new Set(findings)]).toEqual([]);
   });
 
   it('keeps each acknowledgement next to its resource, with a reason', () => {
