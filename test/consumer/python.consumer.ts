@@ -60,6 +60,14 @@ app.synth()
 print("SYNTHESIZED")
 `;
 
+/** The README's Python example, exactly as printed there. */
+function readmePythonExample(): string {
+  const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const block = /```python\n([\s\S]*?)```/.exec(readme);
+  if (!block) throw new Error('README.md has no ```python example');
+  return block[1];
+}
+
 const timings: Record<string, number> = {};
 
 describe(`Python consumer of the wheel ${MODULE}`, () => {
@@ -67,6 +75,8 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
   let venv: string;
   let good: RunResult;
   let bad: RunResult;
+  let readmeRun: RunResult;
+  let readmeOut: string;
   let assembly: Assembly;
 
   beforeAll(async () => {
@@ -93,6 +103,8 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
 
     fs.writeFileSync(path.join(appDir, 'app.py'), APP_PY);
     fs.writeFileSync(path.join(appDir, 'app_bad.py'), APP_BAD_PY);
+    fs.writeFileSync(path.join(appDir, 'readme.py'), readmePythonExample());
+    readmeOut = path.join(scratch.dir, 'readme.out');
     // Both apps at once, each with its own jsii package cache.
     const synth = (script: string, name: string) => run(python, [script], {
       cwd: appDir,
@@ -100,11 +112,13 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
         ...env,
         VIRTUAL_ENV: venv,
         CONSUMER_OUTDIR: path.join(scratch!.dir, `${name}.out`),
+        CDK_OUTDIR: path.join(scratch!.dir, `${name}.out`),
         JSII_RUNTIME_PACKAGE_CACHE_ROOT: path.join(scratch!.dir, `${name}.jsii-cache`),
       },
       timeoutMs: 5 * MINUTE,
     });
-    [good, bad] = await Promise.all([synth('app.py', 'good'), synth('app_bad.py', 'bad')]);
+    [good, bad, readmeRun] = await Promise.all([synth('app.py', 'good'), synth('app_bad.py', 'bad'), synth('readme.py', 'readme')]);
+    timings['python readme.py'] = readmeRun.seconds;
     timings['python app.py (synth)'] = good.seconds;
     timings['python app_bad.py'] = bad.seconds;
     if (good.code !== 0 || good.timedOut) {
@@ -178,6 +192,15 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
       });
       expect(fs.readdirSync(lambdaAssetDir(stack, mintFunction(stack.template)))).toContain('index.js');
     });
+  });
+
+  it('runs the README\'s Python example as printed', () => {
+    expect(readmeRun.code === 0 && !readmeRun.timedOut ? 'synthesized' : describeRun(readmeRun)).toBe('synthesized');
+    const template = JSON.parse(fs.readFileSync(path.join(readmeOut, 'Downloads.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties?: { Environment?: { Variables?: Record<string, string> } } }> };
+    const types = Object.values(template.Resources).map((r) => r.Type);
+    expect(types).toEqual(expect.arrayContaining(['AWS::CloudFront::Distribution', 'AWS::DynamoDB::Table', 'AWS::ApiGatewayV2::Api']));
+    const mint = Object.values(template.Resources).find((r) => r.Properties?.Environment?.Variables?.OTP_DEFAULT_EXPIRES_SECONDS);
+    expect(mint?.Properties?.Environment?.Variables?.OTP_DEFAULT_EXPIRES_SECONDS).toBe('600');
   });
 
   it('app_bad.py with max_link_lifetime=Duration.days(8) fails with the construct\'s message', () => {
