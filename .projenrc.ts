@@ -71,6 +71,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     dirs: ['src'],
     devdirs: ['test', 'local', 'bench'],
   },
+  // ts-jest only transpiles (isolatedModules), so type-check tests, local/ and bench/ first.
+  typecheckTests: true,
   jestOptions: {
     // Snapshots are only ever updated on purpose (`npx projen test:update`), never by CI.
     updateSnapshot: javascript.UpdateSnapshot.NEVER,

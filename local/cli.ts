@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { startLocalDeployment } from './deployment';
 
 const USAGE = `usage: npm run local -- [--object KEY=FILE]... [--public-api] [--region REGION] [--bucket NAME]
+                       [--max-uses-limit N] [--allowed-prefix PREFIX]... [--no-preview-protection]
 
 Starts the one-time link stack on 127.0.0.1 and prints one JSON line with its URLs
 and local credentials. The mint API verifies SigV4 (service execute-api) signed with
@@ -14,6 +15,9 @@ interface CliOptions {
   readonly publicApi: boolean;
   readonly region?: string;
   readonly bucket?: string;
+  readonly maxUsesLimit?: number;
+  readonly allowedKeyPrefixes?: string[];
+  readonly previewProtection: boolean;
 }
 
 export function parseArgs(argv: readonly string[]): CliOptions {
@@ -21,6 +25,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   let publicApi = false;
   let region: string | undefined;
   let bucket: string | undefined;
+  let maxUsesLimit: number | undefined;
+  let allowedKeyPrefixes: string[] | undefined;
+  let previewProtection = true;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -39,6 +46,14 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       region = value();
     } else if (arg === '--bucket') {
       bucket = value();
+    } else if (arg === '--max-uses-limit') {
+      const n = value();
+      if (!/^\d+$/.test(n) || +n < 1 || +n > 100) throw new Error(`--max-uses-limit expects an integer between 1 and 100; got ${n}`);
+      maxUsesLimit = +n;
+    } else if (arg === '--allowed-prefix') {
+      (allowedKeyPrefixes ??= []).push(value());
+    } else if (arg === '--no-preview-protection') {
+      previewProtection = false;
     } else if (arg === '--help' || arg === '-h') {
       process.stderr.write(`${USAGE}\n`);
       process.exit(0);
@@ -46,12 +61,12 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       throw new Error(`unknown argument ${arg}\n\n${USAGE}`);
     }
   }
-  return { objects, publicApi, region, bucket };
+  return { objects, publicApi, region, bucket, maxUsesLimit, allowedKeyPrefixes, previewProtection };
 }
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  const deployment = await startLocalDeployment({ objects: opts.objects, region: opts.region, bucket: opts.bucket, publicApi: opts.publicApi });
+  const deployment = await startLocalDeployment(opts);
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;

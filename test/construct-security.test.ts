@@ -50,7 +50,7 @@ describe('cdk-nag AwsSolutions', () => {
       const logs = built.stack.node.findChild('Logs') as s3.Bucket;
       for (const id of ['AwsSolutions-S1', 'AwsSolutions-S10']) {
         Validations.of(logs).acknowledge({ id, reason: 'test fixture: the consumer\'s log bucket' });
-        (logs.node.defaultChild as { addMetadata(k: string, v: unknown): void }).addMetadata('cdk_nag', {
+        (logs.node.defaultChild as s3.CfnBucket).addMetadata('cdk_nag', {
           rules_to_suppress: [{ id: 'AwsSolutions-S1', reason: 'test fixture: the consumer\'s log bucket' }, { id: 'AwsSolutions-S10', reason: 'test fixture: the consumer\'s log bucket' }],
         });
       }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { CloudFrontRequestEvent, CloudFrontRequestResult } from 'aws-lambda';
 import { callApi } from '../local/api-client';
+import { parseArgs } from '../local/cli';
 import { startLocalCloudFront } from '../local/cloudfront';
 import { http } from './util/http';
 
@@ -84,6 +85,15 @@ describe('npm run local -- --public-api', () => {
       expect((await exited)[0]).toBe(0);
       rmSync(s.tmp, { recursive: true, force: true });
     }
+  });
+
+  it('takes the links API limits as flags', () => {
+    expect(parseArgs(['--max-uses-limit', '5', '--allowed-prefix', 'a/', '--allowed-prefix', 'b/', '--no-preview-protection'])).toMatchObject({
+      maxUsesLimit: 5, allowedKeyPrefixes: ['a/', 'b/'], previewProtection: false, publicApi: false,
+    });
+    expect(parseArgs([])).toMatchObject({ previewProtection: true, allowedKeyPrefixes: undefined });
+    expect(() => parseArgs(['--max-uses-limit', '0'])).toThrow(/--max-uses-limit expects an integer between 1 and 100; got 0/);
+    expect(() => parseArgs(['--object', 'no-equals-sign'])).toThrow(/--object expects KEY=FILE; got no-equals-sign/);
   });
 
   it('refuses unknown arguments with usage', async () => {
