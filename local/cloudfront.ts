@@ -19,6 +19,14 @@ export interface LocalCloudFrontOptions {
   /** Viewer-request timeout (Lambda@Edge viewer triggers allow at most 5 s). */
   readonly timeoutMs?: number;
   /**
+   * Most viewer-request invocations running at once. Lambda runs one request per
+   * container and starts more containers for a burst, so a request never waits inside
+   * a busy function; here the excess waits for a free slot before its invocation (and
+   * its timeout) starts, instead of piling onto one event loop and one emulated table.
+   * @default 16
+   */
+  readonly maxConcurrentInvocations?: number;
+  /**
    * Forward the viewer's Host header to the origin, as the managed AllViewer origin
    * request policies do. Only for proving that this breaks every signature.
    * @default false
@@ -42,6 +50,7 @@ const MAX_GENERATED_BODY = 40 * 1024;
 export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promise<LocalCloudFront> {
   const life = new Lifecycle();
   const timeoutMs = opts.timeoutMs ?? 5000;
+  const slots = new Slots(opts.maxConcurrentInvocations ?? 16);
   const origin = new URL(opts.originEndpoint);
   let domainName = '';
 
@@ -75,12 +84,15 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     };
 
     let result: CloudFrontRequestResult;
+    await slots.acquire();
     try {
       result = await withTimeout(opts.handler(event), timeoutMs);
     } catch (err) {
       // CloudFront answers 503 when the function throws or times out.
       const timedOut = (err as Error).message === 'timeout';
       return sendError(res, 503, timedOut ? 'The Lambda function associated with the CloudFront distribution timed out.' : 'The Lambda function associated with the CloudFront distribution failed.');
+    } finally {
+      slots.release();
     }
 
     if (result && 'status' in result && result.status !== undefined) {
@@ -166,6 +178,27 @@ function sendError(res: ServerResponse, status: number, message: string): void {
   const body = `<!DOCTYPE HTML><html><body><h1>${status} ERROR</h1><p>${message}</p></body></html>`;
   res.writeHead(status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(body), 'x-cache': 'LambdaExecutionError from cloudfront' });
   res.end(body);
+}
+
+/** A counting semaphore: at most `size` holders, the rest wait in arrival order. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  public async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  public release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
