@@ -2,10 +2,11 @@
 // edge bundles, dynalite, the SigV4-verifying S3 front, the SSM endpoint and the
 // local CloudFront, driven exactly as a client (and an attacker) would.
 import { createHash } from 'node:crypto';
+import { Sha256 } from '@aws-crypto/sha256-js';
 import { GetItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { HttpRequest } from '@smithy/protocol-http';
-import { callApi, Sha256 } from '../local/api-client';
+import { callApi } from '../local/api-client';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
 import { http, rawPathOf } from './util/http';
 import { buildQuery, keyToPath, LINK_ID_PARAM, ORIGIN_VERIFY_HEADER } from '../src/shared/link';

@@ -1,7 +1,7 @@
+import { Sha256 } from '@aws-crypto/sha256-js';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { HttpRequest } from '@smithy/protocol-http';
 import * as fc from 'fast-check';
-import { Sha256 } from '../local/api-client';
 import { buildQuery, keyToPath, LINK_ID_PARAM, linkFingerprint, ORIGIN_VERIFY_HEADER, parsePresentedLink, parseQuery, rfc3986, validateKey } from '../src/shared/link';
 
 const HOST = 'downloads.s3.eu-west-1.amazonaws.com';

@@ -1,5 +1,6 @@
-import { createHash, createHmac, type Hash, type Hmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
+import { Sha256 } from '@aws-crypto/sha256-js';
 import {
   DynamoDBClient,
   GetItemCommand,
@@ -29,28 +30,6 @@ import {
   startS3,
   verifySigV4,
 } from '../local/servers';
-
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-
-/** node:crypto SHA-256 / HMAC in the shape the Smithy signers take. */
-class NodeSha256 {
-  private readonly hash: Hash | Hmac;
-  constructor(secret?: SourceData) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(secret));
-  }
-  public update(data: SourceData): void {
-    this.hash.update(toBuffer(data));
-  }
-  public digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.hash.digest()));
-  }
-}
-
-function toBuffer(data: SourceData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
-}
 
 function rfc3986(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
@@ -160,7 +139,7 @@ describe('SigV4 canonicalization (S3 rules)', () => {
   test('verifies a non-S3 (execute-api) request signed by SignatureV4, payload = body hash', async () => {
     const credentials = { accessKeyId: 'AKIAAPI', secretAccessKey: 'api-secret' };
     const body = '{"key":"a b.txt"}';
-    const signer = new SignatureV4({ credentials, region: 'eu-west-1', service: 'execute-api', sha256: NodeSha256 });
+    const signer = new SignatureV4({ credentials, region: 'eu-west-1', service: 'execute-api', sha256: Sha256 });
     const signed = await signer.sign(new HttpRequest({
       method: 'POST',
       protocol: 'https:',
@@ -463,7 +442,7 @@ describe('local S3 with a SigV4-verifying front', () => {
     signingRegion?: string;
   } = {}): Promise<string> => {
     const host = opts.host ?? s3.regionalHost;
-    const presigner = new S3RequestPresigner({ region: opts.signingRegion ?? region, credentials, sha256: NodeSha256 });
+    const presigner = new S3RequestPresigner({ region: opts.signingRegion ?? region, credentials, sha256: Sha256 });
     const signed = await presigner.presign(new HttpRequest({
       method: opts.method ?? 'GET',
       protocol: 'https:',
@@ -622,7 +601,7 @@ describe('local S3 with a SigV4-verifying front', () => {
   });
 
   test('a body that does not match the signed x-amz-content-sha256 is refused and not stored', async () => {
-    const signer = new SignatureV4({ credentials, region, service: 's3', sha256: NodeSha256, uriEscapePath: false });
+    const signer = new SignatureV4({ credentials, region, service: 's3', sha256: Sha256, uriEscapePath: false });
     const host = new URL(s3.endpoint).host;
     const signed = await signer.sign(new HttpRequest({
       method: 'PUT',
