@@ -1,29 +1,23 @@
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
-import { HttpRequest } from '@smithy/protocol-http';
 import * as fc from 'fast-check';
-import { buildQuery, keyToPath, LINK_ID_PARAM, linkFingerprint, ORIGIN_VERIFY_HEADER, parsePresentedLink, parseQuery, rfc3986, validateKey } from '../src/shared/link';
+import { presignLinkQuery } from './util/presign';
+import { keyToPath, linkFingerprint, parsePresentedLink, parseQuery, rfc3986, validateKey } from '../src/shared/link';
 
 const HOST = 'downloads.s3.eu-west-1.amazonaws.com';
 const ID = 'AAAAAAAAAAAAAAAAAAAAAA';
 const SIGNED_AT = Date.UTC(2026, 10, 28, 12, 0, 0);
 const NOW = SIGNED_AT / 1000 + 10;
 
-async function presign(key: string, expiresIn = 900, id = ID): Promise<string> {
-  const presigner = new S3RequestPresigner({
+function presign(key: string, expiresIn = 900, id = ID): Promise<string> {
+  return presignLinkQuery({
+    host: HOST,
+    key,
+    id,
+    expiresIn,
     region: 'eu-west-1',
+    originSecret: 'secret',
+    signingDate: new Date(SIGNED_AT),
     credentials: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
-    sha256: Sha256,
   });
-  const signed = await presigner.presign(new HttpRequest({
-    method: 'GET',
-    protocol: 'https:',
-    hostname: HOST,
-    path: keyToPath(key),
-    query: { [LINK_ID_PARAM]: id },
-    headers: { host: HOST, [ORIGIN_VERIFY_HEADER]: 'secret' },
-  }), { expiresIn, signingDate: new Date(SIGNED_AT) });
-  return buildQuery(Object.entries(signed.query ?? {}).map(([k, v]) => [k, String(v)]));
 }
 
 function fingerprintOf(key: string, query: string): string {
