@@ -12,6 +12,7 @@ import {
 } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Transform } from 'node:stream';
 import S3rver from 's3rver';
 import {
   applyFault,
@@ -25,7 +26,16 @@ import {
   LOCAL_HOST,
   readBody,
 } from './common';
-import { parseQuery, S3AuthError, type SigV4Credentials, verifySigV4 } from './sigv4';
+import {
+  canonicalUri,
+  decodeS3Path,
+  encodeRfc3986,
+  hasMalformedEscape,
+  parseQuery,
+  S3AuthError,
+  type SigV4Credentials,
+  verifySigV4,
+} from './sigv4';
 
 export interface StartS3Options {
   /** The bucket's region; signatures must be scoped to it. */
@@ -84,9 +94,14 @@ interface Route {
   readonly bucket: string | undefined;
   /** Raw path after the bucket: '' or '/...'. */
   readonly keyPath: string;
-  /** Path-style path for the store. */
+  /** Path-style path for the store, addressing the key S3 would read (see canonicalUri). */
   readonly upstreamPath: string;
 }
+
+/** A Range header as S3 reads it: one byte range, or none (absent, malformed or several: the whole object). */
+type ByteRange =
+  | { readonly kind: 'from'; readonly first: number; readonly last: number | undefined }
+  | { readonly kind: 'suffix'; readonly length: number };
 
 /**
  * S3 on 127.0.0.1: s3rver stores objects, and a front verifies every request's SigV4
@@ -132,17 +147,20 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
   const routeOf = (hostHeader: string, rawPath: string): Route => {
     const host = hostHeader.toLowerCase();
     const hostname = host.replace(/:\d+$/, '');
-    if (hostname === regionalHost) {
-      return { bucket, keyPath: rawPath, upstreamPath: `/${bucket}${rawPath}` };
-    }
+    // The store gets the key S3 would address, UriEncoded once: '+' read as a space, either
+    // hex case, '~' or '%7E' alike (see canonicalUri), so it reads the object S3 would read.
+    const bucketRoute = (name: string, keyPath: string): Route => ({
+      bucket: name,
+      keyPath,
+      upstreamPath: `/${encodeRfc3986(name)}${keyPath === '' ? '' : canonicalUri(keyPath)}`,
+    });
+    if (hostname === regionalHost) return bucketRoute(bucket, rawPath);
     if (pathStyleHosts.has(host) || pathStyleHosts.has(hostname)) {
       const slash = rawPath.indexOf('/', 1);
       const first = slash < 0 ? rawPath.slice(1) : rawPath.slice(1, slash);
-      return {
-        bucket: first === '' ? undefined : safeDecode(first),
-        keyPath: slash < 0 ? '' : rawPath.slice(slash),
-        upstreamPath: rawPath,
-      };
+      const keyPath = slash < 0 ? '' : rawPath.slice(slash);
+      if (first === '') return { bucket: undefined, keyPath, upstreamPath: rawPath };
+      return bucketRoute(decodeS3Path(first) ?? first, keyPath);
     }
     // Any other host names another bucket, virtual-hosted (`b.s3...`) or as a CNAME (the whole host).
     const virtual = /^(.+)\.s3[.-]/.exec(hostname);
@@ -156,9 +174,26 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
     const rawPath = q < 0 ? url : url.slice(0, q);
     const rawQuery = q < 0 ? '' : url.slice(q + 1);
     const route = routeOf(req.headers.host ?? '', rawPath);
-    const query = parseQuery(rawQuery);
+    // S3 reads a raw '+' in the query as a space too (see parseQuery).
+    const query = parseQuery(rawQuery, true);
     const operation = s3Operation(method, route, new Set(query.map(([name]) => name)), req.headers);
     calls.record(operation);
+
+    // S3 refuses a broken escape before anything else: status line "400 Invalid URI: isHexDigit",
+    // no body (versity/versitygw#2070 records S3's answer for one in the path; the query is
+    // assumed to be read by the same parser).
+    if (hasMalformedEscape(rawPath) || hasMalformedEscape(rawQuery)) {
+      req.resume();
+      res.writeHead(400, 'Invalid URI: isHexDigit', { 'content-length': 0, 'connection': 'close' });
+      res.end();
+      return;
+    }
+    // A path whose escapes are not UTF-8 names no key: S3 answers InvalidURI (larrabee/s3sync#45;
+    // InvalidURI "Couldn't parse the specified URI." in docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+    if (decodeS3Path(rawPath) === undefined) {
+      sendXmlError(req, res, 400, 'InvalidURI', "Couldn't parse the specified URI.");
+      return;
+    }
 
     const handled = await applyFault(fault.take(operation), req, res, life, {
       error: (status, code) => sendXmlError(req, res, status ?? 500, code ?? 'InternalError', 'We encountered an internal error. Please try again.'),
@@ -210,7 +245,8 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
     }
 
     forwarded.record(operation);
-    forward(req, res, route, rawQuery, query, body);
+    const ranged = (operation === 'GetObject' || operation === 'HeadObject') && req.headers.range !== undefined;
+    forward(req, res, route, rawQuery, query, body, ranged ? { header: req.headers.range ?? '', range: parseRange(req.headers.range ?? '') } : undefined);
   };
 
   const forward = (
@@ -220,11 +256,14 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
     rawQuery: string,
     query: ReadonlyArray<readonly [string, string]>,
     body: Buffer | undefined,
+    ranged: { readonly header: string; readonly range: ByteRange | undefined } | undefined,
   ): void => {
     const headers: OutgoingHttpHeaders = {};
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
       const name = req.rawHeaders[i].toLowerCase();
       if (DROPPED_REQUEST_HEADERS.has(name)) continue;
+      // The front serves ranges itself (s3rver gets suffix, 0-0 and multiple ranges wrong): the store sends the whole object.
+      if (ranged && name === 'range') continue;
       const previous = headers[name];
       headers[name] = previous === undefined ? req.rawHeaders[i + 1] : `${String(previous)}, ${req.rawHeaders[i + 1]}`;
     }
@@ -232,13 +271,17 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
     if (body) headers['content-length'] = String(body.length);
     else if (req.headers['transfer-encoding']) headers['transfer-encoding'] = req.headers['transfer-encoding'];
 
+    // Each parameter re-encoded from what S3 reads ('+' a space), so the store reads the same values.
     const upstreamQuery = rawQuery
       .split('&')
-      .filter((piece) => {
-        if (piece === '') return false;
-        const name = safeDecode(piece.split('=')[0]).toLowerCase();
-        return !AUTH_QUERY_PARAMS.has(name) && RESPONSE_OVERRIDES[name] === undefined;
+      .filter((piece) => piece !== '')
+      .map((piece) => {
+        const eq = piece.indexOf('=');
+        const [[name, value]] = parseQuery(piece, true);
+        return { name, encoded: eq < 0 ? encodeRfc3986(name) : `${encodeRfc3986(name)}=${encodeRfc3986(value)}` };
       })
+      .filter(({ name }) => !AUTH_QUERY_PARAMS.has(name.toLowerCase()) && RESPONSE_OVERRIDES[name.toLowerCase()] === undefined)
+      .map(({ encoded }) => encoded)
       .join('&');
     const overrides = new Map<string, string>();
     for (const [name, value] of query) {
@@ -255,14 +298,33 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
       agent,
     });
     upstream.on('response', (upRes) => {
-      const status = upRes.statusCode ?? 502;
+      let status = upRes.statusCode ?? 502;
       const outHeaders = copyResponseHeaders(upRes.headers);
+      let slice: { first: number; last: number } | undefined;
+      const size = Number(upRes.headers['content-length']);
+      if (ranged?.range && status === 200 && Number.isSafeInteger(size)) {
+        const resolved = resolveRange(ranged.range, size);
+        if (resolved === 'unsatisfiable') {
+          upRes.resume();
+          sendXmlError(req, res, 416, 'InvalidRange', 'The requested range is not satisfiable',
+            { RangeRequested: ranged.header, ActualObjectSize: String(size) },
+            { 'content-range': `bytes */${size}` });
+          return;
+        }
+        if (resolved) {
+          slice = resolved;
+          status = 206;
+          outHeaders['content-range'] = `bytes ${resolved.first}-${resolved.last}/${size}`;
+          outHeaders['content-length'] = String(resolved.last - resolved.first + 1);
+        }
+      }
       if ((status === 200 || status === 206) && (req.method === 'GET' || req.method === 'HEAD')) {
         for (const [header, value] of overrides) outHeaders[header] = value;
       }
       res.writeHead(status, outHeaders);
-      upRes.pipe(res);
       upRes.on('error', () => res.destroy());
+      if (slice && req.method !== 'HEAD') upRes.pipe(byteSlice(slice.first, slice.last)).pipe(res);
+      else upRes.pipe(res);
     });
     upstream.on('error', () => {
       if (!res.headersSent) {
@@ -309,12 +371,50 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
   };
 }
 
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
+/**
+ * Reads a Range header as S3 GetObject does (docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html,
+ * RFC 9110 section 14): one `bytes=first-[last]` or `bytes=-suffix` range. Several ranges are
+ * ignored ("Amazon S3 doesn't support retrieving multiple ranges of data per GET request": S3
+ * answers 200 with the whole object, awslabs/aws-c-s3#257, basho/riak_cs#304), and so is a
+ * malformed header or another unit (RFC 9110 14.2: a server may ignore Range).
+ */
+export function parseRange(header: string): ByteRange | undefined {
+  const m = /^\s*bytes\s*=\s*(?:(\d+)\s*-\s*(\d*)|-\s*(\d+))\s*$/i.exec(header);
+  if (!m) return undefined;
+  if (m[3] !== undefined) return { kind: 'suffix', length: Number(m[3]) };
+  const first = Number(m[1]);
+  const last = m[2] === '' ? undefined : Number(m[2]);
+  if (last !== undefined && last < first) return undefined;
+  return { kind: 'from', first, last };
+}
+
+/**
+ * The bytes a range selects from an object of `size` bytes: a last byte past the end is
+ * clamped; a first byte at or past the end, or a zero-length suffix, is unsatisfiable (416
+ * InvalidRange with a Content-Range that gives only the size, as RFC 9110 15.5.17 says). A suffix range of an
+ * empty object selects nothing and is ignored (200 with the empty object).
+ */
+export function resolveRange(range: ByteRange, size: number): { first: number; last: number } | 'unsatisfiable' | undefined {
+  if (range.kind === 'suffix') {
+    if (range.length === 0) return 'unsatisfiable';
+    if (size === 0) return undefined;
+    return { first: Math.max(0, size - range.length), last: size - 1 };
   }
+  if (range.first >= size) return 'unsatisfiable';
+  return { first: range.first, last: Math.min(range.last ?? size - 1, size - 1) };
+}
+
+/** Passes on only bytes first..last (inclusive) of the stream. */
+function byteSlice(first: number, last: number): Transform {
+  let offset = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const start = Math.max(first - offset, 0);
+      const end = Math.min(last + 1 - offset, chunk.length);
+      offset += chunk.length;
+      done(null, end > start ? chunk.subarray(start, end) : undefined);
+    },
+  });
 }
 
 /** The S3 API operation a request maps to, for counting and for per-operation faults. */
@@ -380,6 +480,7 @@ function sendXmlError(
   code: string,
   message: string,
   details: Readonly<Record<string, string>> = {},
+  headers: OutgoingHttpHeaders = {},
 ): void {
   const requestId = randomBytes(8).toString('hex').toUpperCase();
   const extra = Object.entries(details).map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`).join('');
@@ -393,6 +494,7 @@ function sendXmlError(
     'content-length': Buffer.byteLength(body),
     'x-amz-request-id': requestId,
     'x-amz-id-2': 'local',
+    ...headers,
   });
   res.end(body);
 }

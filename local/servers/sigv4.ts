@@ -34,6 +34,11 @@ export interface VerifyOptions {
    */
   readonly uriEscapePath?: boolean;
   /**
+   * Read a raw '+' in the query as a space (form encoding), as S3 does. Default: service === 's3';
+   * other services keep it a literal plus.
+   */
+  readonly plusAsSpace?: boolean;
+  /**
    * For services other than S3: hex sha256 of the received body, the payload hash they
    * sign. S3 instead signs the declared x-amz-content-sha256 (or UNSIGNED-PAYLOAD).
    */
@@ -74,33 +79,94 @@ const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
 const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
-/** Splits a raw query into decoded (name, value) pairs; '+' stays a literal plus, as SigV4 signers encode spaces as %20. */
-export function parseQuery(rawQuery: string): Array<[string, string]> {
+/**
+ * Splits a raw query into decoded (name, value) pairs. With `plusAsSpace` (S3) a raw '+'
+ * is a space, as in form encoding: S3 accepts a URL signed over `%20` but sent with '+'
+ * (mhart/aws4fetch#83), and reads a raw '+' in a SigV2 signature as a space. Otherwise
+ * '+' stays a literal plus (other services; SigV4 signers encode spaces as %20).
+ */
+export function parseQuery(rawQuery: string, plusAsSpace = false): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];
   for (const piece of rawQuery.split('&')) {
     if (piece === '') continue;
     const eq = piece.indexOf('=');
     const name = eq < 0 ? piece : piece.slice(0, eq);
     const value = eq < 0 ? '' : piece.slice(eq + 1);
-    pairs.push([percentDecode(name), percentDecode(value)]);
+    pairs.push([percentDecode(name, plusAsSpace), percentDecode(value, plusAsSpace)]);
   }
   return pairs;
 }
 
-function percentDecode(s: string): string {
+function percentDecode(s: string, plusAsSpace = false): string {
+  const spaced = plusAsSpace ? s.replace(/\+/g, ' ') : s;
   try {
-    return decodeURIComponent(s);
+    return decodeURIComponent(spaced);
   } catch {
     // Malformed escapes stay raw; the canonical form then encodes the '%' and the signature cannot match.
-    return s;
+    return spaced;
   }
 }
 
+/** True when some '%' is not followed by two hex digits. */
+export function hasMalformedEscape(s: string): boolean {
+  return /%(?![0-9A-Fa-f]{2})/.test(s);
+}
+
 /**
- * The canonical URI. S3 (the default): the path as received, not encoded a second time.
- * Characters a signer would have escaped but the client sent raw are percent-encoded;
- * existing %XX escapes are kept byte for byte. Other services (`uriEscapePath`): drop
- * empty, '.' and '..' segments, then encode each received segment again ('%20' -> '%2520').
+ * The bytes S3 reads from a raw path: %XX escapes in either hex case, and a raw '+' as a
+ * space (S3's legacy form decoding of the path: nginx/nginx-s3-gateway#77,
+ * anomalizer/ngx_aws_auth#87, aws/aws-sdk-java#2128). A malformed '%' is kept as a literal
+ * '%' byte here; the S3 front refuses such requests before they get this far.
+ */
+export function decodeS3PathBytes(rawPath: string): Buffer {
+  const bytes: number[] = [];
+  for (let i = 0; i < rawPath.length; i++) {
+    const c = rawPath[i];
+    if (c === '%' && /^[0-9A-Fa-f]{2}$/.test(rawPath.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(rawPath.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (c === '+') {
+      bytes.push(0x20);
+    } else {
+      const code = rawPath.codePointAt(i)!;
+      if (code > 0xffff) i++;
+      bytes.push(...Buffer.from(String.fromCodePoint(code), 'utf8'));
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+/** The object key (or bucket) S3 addresses for a raw path piece, or undefined when it is not valid UTF-8. */
+export function decodeS3Path(rawPath: string): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(decodeS3PathBytes(rawPath));
+  } catch {
+    return undefined;
+  }
+}
+
+/** SigV4's UriEncode over bytes: everything but unreserved characters (and '/' when kept) as uppercase %XX. */
+export function uriEncodeBytes(bytes: Uint8Array, keepSlash: boolean): string {
+  let out = '';
+  for (const b of bytes) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9\-._~]/.test(c) || (keepSlash && c === '/')
+      ? c
+      : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/**
+ * The canonical URI. S3 (the default) decodes the path into the key it addresses (percent
+ * escapes in either hex case, a raw '+' as a space) and signs that key UriEncoded once, '/'
+ * kept: the S3 SigV4 reference ("URI-encoded version of the absolute path", object key '/'
+ * not encoded: docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html).
+ * So '~' and '%7E' sign alike (boto/boto#2849: S3 expected '/~' for a path sent as '/%7E'),
+ * as do '%2b' and '%2B', and a raw '+' signs as '%20' (S3's own CanonicalRequest in
+ * anomalizer/ngx_aws_auth#87 and nginx/nginx-s3-gateway#77; ceph/ceph#10919 does the same).
+ * Other services (`uriEscapePath`): drop empty, '.' and '..' segments, then encode each
+ * received segment again ('%20' -> '%2520').
  */
 export function canonicalUri(rawPath: string, uriEscapePath = false): string {
   if (uriEscapePath) {
@@ -114,8 +180,7 @@ export function canonicalUri(rawPath: string, uriEscapePath = false): string {
     return `/${segments.join('/')}${trailing}`;
   }
   if (rawPath === '') return '/';
-  return rawPath.replace(/%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~/%]|%/gu, (match) =>
-    (match.length === 3 && match.startsWith('%') ? match : encodeRfc3986(match)));
+  return uriEncodeBytes(decodeS3PathBytes(rawPath), true);
 }
 
 /** RFC 3986 percent-encoding of everything but unreserved characters (as SigV4 requires). */
@@ -217,7 +282,7 @@ export function authMechanism(headers: ReadonlyMap<string, readonly string[]>, q
  */
 export function verifySigV4(req: ReceivedRequest, opts: VerifyOptions): VerifiedRequest {
   const headers = headerMap(req.rawHeaders);
-  const query = parseQuery(req.rawQuery);
+  const query = parseQuery(req.rawQuery, opts.plusAsSpace ?? opts.service === 's3');
   const mechanism = authMechanism(headers, query);
   switch (mechanism) {
     case 'none':
@@ -432,12 +497,21 @@ function checkSignature(
   if (!constantTimeEqual(expected, parsed.signature)) {
     throw new S3AuthError(403, 'SignatureDoesNotMatch',
       'The request signature we calculated does not match the signature you provided. Check your key and signing method.', {
+        // S3's fields, in S3's order (minio/minio#2986 quotes a real S3 answer). The canonical
+        // request holds every signed header's value as received, secrets included: S3 shows them.
         AWSAccessKeyId: creds.accessKeyId,
         StringToSign: toSign,
         SignatureProvided: parsed.signature,
+        StringToSignBytes: hexBytes(toSign),
         CanonicalRequest: canonical,
+        CanonicalRequestBytes: hexBytes(canonical),
       });
   }
+}
+
+/** UTF-8 bytes as space-separated two-digit lowercase hex, as S3 prints them. */
+function hexBytes(s: string): string {
+  return Array.from(Buffer.from(s, 'utf8'), (b) => b.toString(16).padStart(2, '0')).join(' ');
 }
 
 function constantTimeEqual(expected: string, provided: string): boolean {
