@@ -34,17 +34,42 @@ export class CallCounter {
 }
 
 /**
+ * Faults applied before the request is served (the emulated service never sees it, or sees it late):
  * - `hang`: accept the request and never answer (the socket stays open until close()).
  * - `error`: answer the service's InternalServerError / InternalError (500 unless `status`).
  * - `throttle`: answer the service's throttling error (DynamoDB/SSM 400, S3 503 SlowDown).
  * - `delay`: wait `delayMs`, then serve normally.
  * - `reset`: destroy the connection without an answer (ECONNRESET on the client).
+ *
+ * Faults applied after the request is served ({@link PostServeFaultMode}): the service has
+ * executed (committed) the request, then its answer is lost or late.
+ * - `commit-then-reset`: serve the request, then destroy the connection instead of answering
+ *   (the client sees ECONNRESET / socket hang up although the write happened).
+ * - `commit-then-delay`: serve the request, then hold the answer `delayMs` before sending it
+ *   (a client whose request timeout is shorter gives up, and may retry, after the commit).
+ *
+ * Only servers whose FaultInjector was built with `{ postServe: true }` accept the
+ * post-serve modes (the local DynamoDB); the others refuse them in FaultInjector.set().
  */
-export type FaultMode = 'hang' | 'error' | 'throttle' | 'delay' | 'reset';
+export type FaultMode = PreServeFaultMode | PostServeFaultMode;
+
+/** Faults that take the request over before it is served. */
+export type PreServeFaultMode = 'hang' | 'error' | 'throttle' | 'delay' | 'reset';
+
+/** Faults that act on the answer after the request was served (committed). */
+export type PostServeFaultMode = 'commit-then-reset' | 'commit-then-delay';
+
+export const PRE_SERVE_FAULT_MODES: readonly PreServeFaultMode[] = ['hang', 'error', 'throttle', 'delay', 'reset'];
+export const POST_SERVE_FAULT_MODES: readonly PostServeFaultMode[] = ['commit-then-reset', 'commit-then-delay'];
+
+/** True for the modes that act after the request was served (`commit-then-*`). */
+export function isPostServeFault(mode: FaultMode | undefined): mode is PostServeFaultMode {
+  return mode !== undefined && (POST_SERVE_FAULT_MODES as readonly string[]).includes(mode);
+}
 
 export interface FaultSpec {
   readonly mode: FaultMode;
-  /** Latency added by `delay` (default 1000 ms). */
+  /** Latency added by `delay`, or answer hold time of `commit-then-delay` (default 1000 ms). */
   readonly delayMs?: number;
   /** Status code for `error` / `throttle`, replacing the service's usual one. */
   readonly status?: number;
@@ -56,12 +81,39 @@ export interface FaultSpec {
   readonly times?: number;
 }
 
-/** A switchable fault applied to a server's requests before they are served. */
+export interface FaultInjectorOptions {
+  /**
+   * The server applies the post-serve modes (`commit-then-reset`, `commit-then-delay`).
+   * Default false: set() refuses them, so a test cannot believe it injected a fault that
+   * the server silently ignores.
+   */
+  readonly postServe?: boolean;
+}
+
+/** A switchable fault applied to a server's requests (before or, for `commit-then-*`, after serving). */
 export class FaultInjector {
   private spec: FaultSpec | undefined;
   private remaining: number | undefined;
+  private readonly postServe: boolean;
+
+  constructor(options: FaultInjectorOptions = {}) {
+    this.postServe = options.postServe ?? false;
+  }
+
+  /** Whether this server supports the post-serve modes (`commit-then-*`). */
+  public get supportsPostServe(): boolean {
+    return this.postServe;
+  }
 
   public set(spec: FaultSpec): void {
+    const known: readonly string[] = [...PRE_SERVE_FAULT_MODES, ...POST_SERVE_FAULT_MODES];
+    if (!known.includes(spec.mode)) {
+      throw new Error(`FaultSpec.mode must be one of ${known.join(', ')}, got ${String(spec.mode)}`);
+    }
+    if (isPostServeFault(spec.mode) && !this.postServe) {
+      throw new Error(`FaultSpec.mode '${spec.mode}' is not supported by this server: `
+        + 'only the local DynamoDB applies faults after serving a request');
+    }
     if (spec.times !== undefined && (!Number.isInteger(spec.times) || spec.times < 1)) {
       throw new Error(`FaultSpec.times must be a positive integer, got ${spec.times}`);
     }
@@ -200,8 +252,10 @@ export interface FaultResponder {
 }
 
 /**
- * Applies a fault to a request. Resolves true when the fault took the request over
- * (answered, hung or reset it), false when the request should now be served.
+ * Applies a pre-serve fault to a request. Resolves true when the fault took the request over
+ * (answered, hung or reset it), false when the request should now be served. The post-serve
+ * modes (`commit-then-*`) resolve false here: the server serves the request and then hands
+ * its answer to {@link deliverServed}.
  */
 export async function applyFault(
   fault: FaultSpec | undefined,
@@ -229,7 +283,34 @@ export async function applyFault(
     case 'throttle':
       responder.throttle(fault.status, fault.code);
       return true;
+    case 'commit-then-reset':
+    case 'commit-then-delay':
+      return false;
   }
+}
+
+/**
+ * Delivers the answer of a request that has been served, applying a post-serve fault:
+ * `commit-then-reset` destroys the connection instead of calling `send`; `commit-then-delay`
+ * holds the answer `delayMs` (default 1000) and then sends it, unless the client went away or
+ * the server closed meanwhile. Any other fault (or none) sends at once.
+ */
+export async function deliverServed(
+  fault: FaultSpec | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+  life: Lifecycle,
+  send: () => void,
+): Promise<void> {
+  if (fault?.mode === 'commit-then-reset') {
+    req.socket.destroy();
+    return;
+  }
+  if (fault?.mode === 'commit-then-delay') {
+    await life.sleep(fault.delayMs ?? 1000);
+  }
+  if (life.closed || res.destroyed || req.socket.destroyed) return;
+  send();
 }
 
 /** Hop-by-hop headers a proxy must not forward (RFC 9110 7.6.1). */
