@@ -1,5 +1,7 @@
 // A local API Gateway HTTP API: routes requests to the real mint handler with the
-// HTTP API payload format 2.0 event.
+// HTTP API payload format 2.0 event, running each route's authorizer first and handing
+// the identity it established to the integration at event.requestContext.authorizer
+// (payload shape: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -7,19 +9,84 @@ import { closeServer, Lifecycle, listenLocal, LOCAL_HOST, readBody } from './ser
 
 export type HttpApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
+/** A refusal: API Gateway answers `status` with `{"message": message}` and never calls the integration. */
+export interface AuthorizerRefusal {
+  readonly status: number;
+  readonly message: string;
+  /** Extra response headers, e.g. a JWT authorizer's www-authenticate. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** `requestContext.authorizer` after an IAM (SigV4) authorizer let the request through. */
+export interface IamAuthorizerContext {
+  readonly iam: {
+    readonly accessKey: string;
+    readonly accountId: string;
+    readonly callerId: string;
+    readonly cognitoIdentity: null;
+    readonly principalOrgId: string | null;
+    readonly userArn: string;
+    readonly userId: string;
+  };
+}
+
+/** `requestContext.authorizer` after a JWT authorizer let the request through. */
+export interface JwtAuthorizerContext {
+  readonly jwt: {
+    /** Every claim of the token, each as a string. */
+    readonly claims: Readonly<Record<string, string>>;
+    /** The token's scopes when the route requires scopes, otherwise null. */
+    readonly scopes: readonly string[] | null;
+  };
+}
+
+/** What an authorizer puts at `requestContext.authorizer` (a Lambda authorizer would add `{ lambda: ... }`). */
+export type AuthorizerContext = IamAuthorizerContext | JwtAuthorizerContext | { readonly lambda: Readonly<Record<string, unknown>> };
+
+/** Let the request through and hand `authorizer` to the integration. */
+export interface AuthorizerGrant {
+  readonly authorizer: AuthorizerContext;
+}
+
+/**
+ * An authorizer's verdict: a refusal, a grant carrying the caller's identity, or
+ * `undefined` (let through without an identity, as the first local authorizer did).
+ */
+export type AuthorizerDecision = AuthorizerRefusal | AuthorizerGrant | undefined;
+
+/** The route being authorized. */
+export interface AuthorizedRoute {
+  readonly routeKey: string;
+  /** The route's authorizationScopes (JWT authorizers). Empty when it sets none. */
+  readonly authorizationScopes: readonly string[];
+}
+
+/**
+ * Decides whether a request may reach its route. Gets the request as received, its body
+ * and the route; an authorizer of the older `(req, body) => refusal | undefined` form fits.
+ */
+export type ApiAuthorizer = (req: IncomingMessage, body: Buffer, route: AuthorizedRoute) => AuthorizerDecision | Promise<AuthorizerDecision>;
+
+/** The event the integration receives; `requestContext.authorizer` is absent on public routes. */
+export type LocalHttpApiEvent = APIGatewayProxyEventV2 & { readonly requestContext: { readonly authorizer?: AuthorizerContext } };
+
 /** A route as the construct declares it, e.g. `GET /get-url` or `GET /urls/{id}`. */
 export interface LocalRoute {
   readonly routeKey: string;
   readonly handler: HttpApiHandler;
+  /**
+   * This route's authorizer. `null`: a public route (authorization type NONE), even when
+   * the server has an `authorize` default. Omitted: the server's `authorize`.
+   */
+  readonly authorizer?: ApiAuthorizer | null;
+  /** Scopes a JWT must carry at least one of (the route's authorizationScopes). */
+  readonly authorizationScopes?: readonly string[];
 }
 
 export interface LocalHttpApiOptions {
   readonly routes: readonly LocalRoute[];
-  /**
-   * Decides whether a request may reach its route (the route's authorizer). Returns an
-   * error status and message to refuse it.
-   */
-  readonly authorize?: (req: IncomingMessage, body: Buffer) => { status: number; message: string } | undefined;
+  /** The authorizer of routes that do not set their own. Omitted: those routes are public. */
+  readonly authorize?: ApiAuthorizer;
 }
 
 export interface LocalHttpApi {
@@ -52,8 +119,12 @@ export async function startLocalHttpApi(opts: LocalHttpApiOptions): Promise<Loca
 
     const match = routes.map((r) => ({ route: r, params: r.method === method ? r.match(rawPath) : undefined })).find((m) => m.params);
     if (!match) return send(res, 404, { message: 'Not Found' });
-    const refusal = opts.authorize?.(req, body);
-    if (refusal) return send(res, refusal.status, { message: refusal.message });
+    const route = match.route;
+    const authorizer = route.authorizer === undefined ? opts.authorize : route.authorizer ?? undefined;
+    const decision = authorizer
+      ? await authorizer(req, body, { routeKey: route.routeKey, authorizationScopes: route.authorizationScopes ?? [] })
+      : undefined;
+    if (decision && 'status' in decision) return send(res, decision.status, { message: decision.message }, decision.headers);
 
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -65,7 +136,7 @@ export async function startLocalHttpApi(opts: LocalHttpApiOptions): Promise<Loca
     }
     const now = new Date();
     const isText = /json|text|xml|form-urlencoded/.test(headers['content-type'] ?? '') || body.length === 0;
-    const event: APIGatewayProxyEventV2 = {
+    const event: LocalHttpApiEvent = {
       version: '2.0',
       routeKey: match.route.routeKey,
       rawPath,
@@ -75,6 +146,7 @@ export async function startLocalHttpApi(opts: LocalHttpApiOptions): Promise<Loca
       pathParameters: Object.keys(match.params!).length ? match.params : undefined,
       requestContext: {
         accountId: '123456789012',
+        ...(decision ? { authorizer: decision.authorizer } : {}),
         apiId: 'local',
         domainName,
         domainPrefix: 'local',
@@ -119,8 +191,8 @@ function compile(routeKey: string): { method: string; match: (path: string) => R
   };
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
