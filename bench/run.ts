@@ -152,10 +152,7 @@ async function main(): Promise<void> {
     await setUpBaseline(dep);
     const sanity = await endToEndSanity(dep);
 
-    const oursFile = stageBundle(join(REPO_ROOT, 'assets', 'handlers', 'edge', 'index.js'), join(scratch, 'edge-ours'), {
-      parameterName: dep.parameterName,
-      parameterRegion: dep.region,
-    });
+    const oursFile = stageBundle(join(REPO_ROOT, 'assets', 'handlers', 'edge', 'index.js'), join(scratch, 'edge-ours'), dep.edgeConfig);
     const baselineFile = stageBundle(bundles.baseline.file, join(scratch, 'edge-baseline'));
     const bareFile = stageBundle(bundles.bare.file, join(scratch, 'bare-clients'));
     const bareChainFile = bundles.bareDefaultChain ? stageBundle(bundles.bareDefaultChain.file, join(scratch, 'bare-clients-default-chain')) : undefined;

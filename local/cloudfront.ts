@@ -3,13 +3,25 @@
 // requests to the origin exactly as the synthesized distribution would.
 import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { CloudFrontHeaders, CloudFrontRequest, CloudFrontRequestEvent, CloudFrontRequestResult, CloudFrontResultResponse } from 'aws-lambda';
+import type {
+  CloudFrontHeaders,
+  CloudFrontRequest,
+  CloudFrontRequestEvent,
+  CloudFrontRequestResult,
+  CloudFrontResponse,
+  CloudFrontResponseEvent,
+  CloudFrontResponseResult,
+  CloudFrontResultResponse,
+} from 'aws-lambda';
 import { closeServer, HOP_BY_HOP_HEADERS, Lifecycle, listenLocal, LOCAL_HOST } from './servers/common';
 
 export type ViewerRequestHandler = (event: CloudFrontRequestEvent) => Promise<CloudFrontRequestResult>;
+export type OriginResponseHandler = (event: CloudFrontResponseEvent) => Promise<CloudFrontResponseResult>;
 
 export interface LocalCloudFrontOptions {
   readonly handler: ViewerRequestHandler;
+  /** The origin-response trigger, when the distribution has one. */
+  readonly originResponseHandler?: OriginResponseHandler;
   /** Where the origin listens (the S3 front), e.g. `http://127.0.0.1:PORT`. */
   readonly originEndpoint: string;
   /** The origin domain name: sent as Host, exactly as CloudFront does. */
@@ -46,6 +58,13 @@ const READ_ONLY_VIEWER_REQUEST_HEADERS = ['content-length', 'host', 'transfer-en
 const DISALLOWED_RESPONSE_HEADERS = ['connection', 'content-length', 'transfer-encoding', 'via', 'upgrade'];
 /** Viewer-request triggers cap a generated body at 40 KB. */
 const MAX_GENERATED_BODY = 40 * 1024;
+/** Origin-response triggers may replace the body with up to 1 MB (Lambda@Edge quotas). */
+const MAX_ORIGIN_RESPONSE_BODY = 1024 * 1024;
+/**
+ * Headers an origin-response function must not change or remove ("Restrictions on
+ * edge functions", CloudFront developer guide: read-only headers for origin response events).
+ */
+const READ_ONLY_ORIGIN_RESPONSE_HEADERS = ['transfer-encoding', 'via'];
 
 export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promise<LocalCloudFront> {
   const life = new Lifecycle();
@@ -87,6 +106,8 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     await slots.acquire();
     try {
       result = await withTimeout(opts.handler(event), timeoutMs);
+      // Lambda passes the function's answer as JSON: nothing but data crosses.
+      result = JSON.parse(JSON.stringify(result ?? null)) as CloudFrontRequestResult;
     } catch (err) {
       // CloudFront answers 503 when the function throws or times out.
       const timedOut = (err as Error).message === 'timeout';
@@ -101,10 +122,15 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     const forwarded = result as CloudFrontRequest | undefined;
     const invalid = validateForwardedRequest(before, forwarded);
     if (invalid) return sendError(res, 502, `The Lambda function returned an invalid request: ${invalid}`);
-    await forwardToOrigin(forwarded!, req, res);
+    await forwardToOrigin(forwarded!, req, res, event.Records[0].cf.config);
   }
 
-  async function forwardToOrigin(request: CloudFrontRequest, viewer: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function forwardToOrigin(
+    request: CloudFrontRequest,
+    viewer: IncomingMessage,
+    res: ServerResponse,
+    config: CloudFrontRequestEvent['Records'][0]['cf']['config'],
+  ): Promise<void> {
     const viewerHost = viewer.headers.host ?? domainName;
     // The custom origin request policy forwards no viewer headers: only the origin
     // host, the origin custom headers and what CloudFront itself adds.
@@ -122,20 +148,105 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
         for (const [name, value] of Object.entries(originRes.headers)) {
           if (value !== undefined && !HOP_BY_HOP_HEADERS.has(name)) out[name] = value;
         }
-        out['x-cache'] = 'Miss from cloudfront';
-        res.writeHead(originRes.statusCode ?? 502, out);
-        originRes.pipe(res);
-        originRes.on('end', resolve);
-        originRes.on('error', reject);
+        const reply = (status: number, replyHeaders: Record<string, string | string[]>, body?: Buffer): void => {
+          replyHeaders['x-cache'] = 'Miss from cloudfront';
+          if (body) {
+            originRes.resume();
+            delete replyHeaders['transfer-encoding'];
+            replyHeaders['content-length'] = String(body.length);
+            res.writeHead(status, replyHeaders);
+            res.end(body);
+            resolve();
+            return;
+          }
+          res.writeHead(status, replyHeaders);
+          originRes.pipe(res);
+          originRes.on('end', resolve);
+          originRes.on('error', reject);
+        };
+        if (!opts.originResponseHandler) return reply(originRes.statusCode ?? 502, out);
+        const originRequest = { ...request, headers: { ...request.headers, ...toCloudFrontHeaders(Object.entries(headers).flat()) } };
+        runOriginResponse(opts.originResponseHandler, config, originRequest, originRes.statusCode ?? 502, originRes.statusMessage ?? '', originRes.rawHeaders)
+          .then((replaced) => {
+            if ('error' in replaced) {
+              originRes.resume();
+              sendError(res, 502, replaced.error);
+              resolve();
+            } else {
+              reply(replaced.status, replaced.headers, replaced.body);
+            }
+          }, reject);
       });
       upstream.on('error', reject);
       upstream.end();
     });
   }
 
+  /**
+   * Runs the origin-response trigger on the origin's status and headers (the function
+   * never sees the origin's body) and applies its answer as CloudFront does: a `body`
+   * replaces the origin's, headers are taken as returned, read-only ones must not change.
+   */
+  async function runOriginResponse(
+    fn: OriginResponseHandler,
+    config: CloudFrontRequestEvent['Records'][0]['cf']['config'],
+    request: CloudFrontRequest,
+    status: number,
+    statusDescription: string,
+    rawHeaders: string[],
+  ): Promise<{ status: number; headers: Record<string, string | string[]>; body?: Buffer } | { error: string }> {
+    const response: CloudFrontResponse = {
+      status: String(status),
+      statusDescription,
+      headers: toCloudFrontHeaders(withoutHopByHop(rawHeaders)),
+    };
+    const before = JSON.stringify(READ_ONLY_ORIGIN_RESPONSE_HEADERS.map((name) => response.headers[name]));
+    const event: CloudFrontResponseEvent = {
+      Records: [{ cf: { config: { ...config, eventType: 'origin-response' }, request, response } }],
+    };
+    let result: CloudFrontResultResponse;
+    await slots.acquire();
+    try {
+      result = JSON.parse(JSON.stringify(await withTimeout(fn(event), timeoutMs) ?? null)) as CloudFrontResultResponse;
+    } catch (err) {
+      return { error: (err as Error).message === 'timeout' ? 'The Lambda function associated with the CloudFront distribution timed out.' : 'The Lambda function associated with the CloudFront distribution failed.' };
+    } finally {
+      slots.release();
+    }
+    if (!result || typeof result !== 'object') return { error: 'The Lambda function returned an invalid response: not a response object' };
+    const outStatus = Number(result.status);
+    if (!Number.isInteger(outStatus) || outStatus < 200 || outStatus > 599) return { error: `The Lambda function returned an invalid status ${result.status}` };
+    const outHeaders = result.headers ?? {};
+    if (JSON.stringify(READ_ONLY_ORIGIN_RESPONSE_HEADERS.map((name) => outHeaders[name])) !== before) {
+      return { error: 'The Lambda function changed a read-only header (transfer-encoding or via)' };
+    }
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, values] of Object.entries(outHeaders)) {
+      // Node frames the body itself; a function's mis-keyed header is an error in CloudFront too.
+      if (name !== name.toLowerCase()) return { error: `The Lambda function returned a mis-keyed header ${name}` };
+      if (HOP_BY_HOP_HEADERS.has(name)) continue;
+      headers[name] = values.map((v) => v.value);
+    }
+    if (result.body === undefined) return { status: outStatus, headers };
+    const body = result.bodyEncoding === 'base64' ? Buffer.from(result.body, 'base64') : Buffer.from(result.body, 'utf8');
+    if (body.length > MAX_ORIGIN_RESPONSE_BODY) return { error: `origin-response body is ${body.length} bytes; the limit is ${MAX_ORIGIN_RESPONSE_BODY}` };
+    delete headers['content-length'];
+    return { status: outStatus, headers, body };
+  }
+
   const port = await listenLocal(server);
   domainName = `${LOCAL_HOST}:${port}`;
   return { url: `http://${domainName}`, domainName, close: () => closeServer(server, life) };
+}
+
+/** Raw header pairs without hop-by-hop ones, except Transfer-Encoding, which CloudFront shows to origin-response functions. */
+function withoutHopByHop(rawHeaders: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase();
+    if (!HOP_BY_HOP_HEADERS.has(name) || name === 'transfer-encoding') out.push(rawHeaders[i], rawHeaders[i + 1]);
+  }
+  return out;
 }
 
 function toCloudFrontHeaders(rawHeaders: string[]): CloudFrontHeaders {

@@ -7,11 +7,12 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { sigV4ApiAuthorizer } from './api-auth';
-import { startLocalCloudFront, type ViewerRequestHandler } from './cloudfront';
+import { jwtApiAuthorizer, sigV4ApiAuthorizer, type ApiAuthorizer } from './api-auth';
+import { startLocalCloudFront, type OriginResponseHandler, type ViewerRequestHandler } from './cloudfront';
 import { startLocalHttpApi, type HttpApiHandler } from './http-api';
+import { createLocalJwtIssuer, type LocalJwtIssuer } from './jwt';
 import { startAwsJsonServices, startDynamoDB, startS3, type LocalAwsJson, type LocalDynamoDB, type LocalS3 } from './servers';
-import { EDGE_STAGED_CONFIG_FILE, EdgeRuntimeConfig, EdgeStagedConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from '../src/shared/config';
+import { EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from '../src/shared/config';
 import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
 import { ORIGIN_VERIFY_HEADER } from '../src/shared/link';
 
@@ -36,8 +37,26 @@ export interface LocalDeploymentOptions {
   readonly allowedKeyPrefixes?: string[];
   /** Refuse link-preview agents without consuming a use. @default true */
   readonly previewProtection?: boolean;
-  /** Extra preview agent patterns. @default [] */
+  /** Extra preview agent patterns, staged with the edge function. @default [] */
   readonly previewAgents?: string[];
+  /** Initial value of the operator parameter (SSM), as the construct writes it. @default { paused: false, previewAgents: [] } */
+  readonly operatorConfig?: EdgeOperatorConfig;
+  /**
+   * Whose bucket it is. `owned` (the construct created it): its bucket policy refuses
+   * reads without CloudFront's Referer secret. `brought` (the user passed one in): no
+   * such policy, so the origin secret signed into every link is the only guard.
+   * @default 'owned'
+   */
+  readonly bucketOwnership?: 'owned' | 'brought';
+  /**
+   * Sign links with temporary credentials (an ASIA key id and a session token, as a
+   * Lambda role's are), so every link carries X-Amz-Security-Token: base64, often with
+   * `+` and `/`, which is where S3's and a decoder's readings of `+` differ.
+   * @default false (a long-term key, shared with the uploads)
+   */
+  readonly signerSession?: boolean;
+  /** Generation of the origin secrets (the construct's secretGeneration). @default 1 */
+  readonly secretGeneration?: number;
   /** Emulate the seed's AllViewer origin request policy (forwards the viewer's Host). @default false */
   readonly forwardViewerHost?: boolean;
   /** Viewer-request timeout of the local CloudFront. @default 5000 */
@@ -48,7 +67,20 @@ export interface LocalDeploymentOptions {
    * @default false
    */
   readonly publicApi?: boolean;
+  /**
+   * Authorization of the mint routes: `iam` (SigV4, the construct's default), `jwt`
+   * (a JWT authorizer trusting {@link LocalDeployment.jwtIssuer}) or `none`.
+   * @default 'none' with publicApi, else 'iam'
+   */
+  readonly mintAuth?: LocalApiAuth;
+  /**
+   * Authorization of the management routes (the construct's manageAuthorizer).
+   * @default 'none' with publicApi, else 'iam'
+   */
+  readonly manageAuth?: LocalApiAuth;
 }
+
+export type LocalApiAuth = 'iam' | 'jwt' | 'none';
 
 export interface LocalDeployment {
   /** The mint API, e.g. `${apiUrl}/get-url?key=...`. */
@@ -63,8 +95,17 @@ export interface LocalDeployment {
   readonly region: string;
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
+  /** Signs tokens the `jwt` authorizers accept (issuer and audience of the local JWT authorizer). */
+  readonly jwtIssuer: LocalJwtIssuer;
   readonly tableName: string;
+  /** The edge function's staged config.json, as the construct writes it. */
+  readonly edgeConfig: EdgeStagedConfig;
+  /** The operator parameter (SSM): `{ paused, previewAgents }`. */
   readonly parameterName: string;
+  /** The secret signed into every link and sent by CloudFront as x-origin-verify. For tests that look for leaks. */
+  readonly originSecret: string;
+  /** The secret CloudFront sends as Referer. For tests that look for leaks. */
+  readonly refererSecret: string;
   readonly services: { readonly dynamodb: LocalDynamoDB; readonly awsJson: LocalAwsJson; readonly s3: LocalS3 };
   /** The loaded bundles, for tests that invoke them with events directly. */
   readonly handlers: { readonly edge: ViewerRequestHandler; readonly mint: HttpApiHandler };
@@ -103,32 +144,36 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     const accessKeyId = 'AKIA' + randomBytes(8).toString('hex').toUpperCase();
     const secretAccessKey = randomBytes(30).toString('base64');
     const tableName = 'otp-local-ledger';
-    const parameterName = '/cdk-one-time-presigned-url/local/edge-config';
+    const parameterName = '/cdk-one-time-presigned-url/local/edge-operator-config';
     const secretName = 'otp-local-origin-secret';
     const originSecret = randomBytes(36).toString('base64url');
     const refererSecret = randomBytes(36).toString('base64url');
 
     const dynamodb = await startDynamoDB({ tables: [{ name: tableName, hashKey: LEDGER_PARTITION_KEY }] });
     closers.push(() => dynamodb.close());
-    const runtimeConfig: EdgeRuntimeConfig = {
-      tableName,
-      tableRegion: region,
-      previewProtection: opts.previewProtection ?? true,
-      previewAgents: opts.previewAgents ?? [],
-    };
+    const operatorConfig: EdgeOperatorConfig = opts.operatorConfig ?? { paused: false, previewAgents: [] };
     const awsJson = await startAwsJsonServices({
       region,
-      parameters: { [parameterName]: JSON.stringify(runtimeConfig) },
+      parameters: { [parameterName]: JSON.stringify(operatorConfig) },
       secrets: { [secretName]: originSecret },
     });
     closers.push(() => awsJson.close());
-    const s3 = await startS3({ region, bucket, credentials: { accessKeyId, secretAccessKey } });
+    // A session token that always has '+' and '/' in it, like many real ones.
+    const signer = opts.signerSession
+      ? { accessKeyId: 'ASIA' + randomBytes(8).toString('hex').toUpperCase(), secretAccessKey: randomBytes(30).toString('base64'), sessionToken: `IQoJb3JpZ2luX2Vj+/${randomBytes(96).toString('base64')}+/` }
+      : { accessKeyId, secretAccessKey };
+    const s3 = await startS3({
+      region,
+      bucket,
+      credentials: opts.signerSession ? [{ accessKeyId, secretAccessKey }, signer] : { accessKeyId, secretAccessKey },
+      requireReferer: (opts.bucketOwnership ?? 'owned') === 'owned' ? [refererSecret] : undefined,
+    });
     closers.push(() => s3.close());
 
     Object.assign(process.env, {
       AWS_REGION: region,
-      AWS_ACCESS_KEY_ID: accessKeyId,
-      AWS_SECRET_ACCESS_KEY: secretAccessKey,
+      AWS_ACCESS_KEY_ID: signer.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: signer.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       AWS_ENDPOINT_URL_SSM: awsJson.endpoint,
@@ -136,19 +181,31 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       // The SDK nags on Node.js 20, which only local runs use (Lambda runs Node.js 24).
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });
-    delete process.env.AWS_SESSION_TOKEN;
+    if ('sessionToken' in signer) process.env.AWS_SESSION_TOKEN = signer.sessionToken;
+    else delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
 
     // Stage the edge bundle with its config.json, as the construct does at synth.
     const edgeDir = mkdtempSync(join(tmpdir(), 'otp-local-functions-'));
     closers.push(async () => rmSync(edgeDir, { recursive: true, force: true }));
     copyFileSync(join(assetsDir, 'edge', 'index.js'), join(edgeDir, 'index.js'));
-    const staged: EdgeStagedConfig = { parameterName, parameterRegion: region };
+    const secretGeneration = opts.secretGeneration ?? 1;
+    const staged: EdgeStagedConfig = {
+      tableName,
+      tableRegion: region,
+      previewProtection: opts.previewProtection ?? true,
+      previewAgents: opts.previewAgents ?? [],
+      secretGeneration,
+      parameterName,
+      parameterRegion: region,
+    };
     writeFileSync(join(edgeDir, EDGE_STAGED_CONFIG_FILE), JSON.stringify(staged));
-    const edge = loadBundle<{ handler: ViewerRequestHandler }>(join(edgeDir, 'index.js'));
+    const edge = loadBundle<{ handler: ViewerRequestHandler & OriginResponseHandler }>(join(edgeDir, 'index.js'));
 
     const cloudfront = await startLocalCloudFront({
+      // One function, two triggers, as the construct associates it.
       handler: edge.handler,
+      originResponseHandler: edge.handler,
       originEndpoint: s3.endpoint,
       originHost: s3.regionalHost,
       originCustomHeaders: { [ORIGIN_VERIFY_HEADER]: originSecret, referer: refererSecret },
@@ -164,6 +221,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       [MintEnv.publicBaseUrl]: cloudfront.url,
       [MintEnv.tableName]: tableName,
       [MintEnv.originSecretArn]: secretName,
+      [MintEnv.secretGeneration]: String(secretGeneration),
       [MintEnv.defaultExpiresSeconds]: String(opts.defaultExpiresSeconds ?? 900),
       [MintEnv.maxExpiresSeconds]: String(opts.maxExpiresSeconds ?? 3600),
       [MintEnv.defaultMaxUses]: String(opts.defaultMaxUses ?? 1),
@@ -173,9 +231,18 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     // A fresh copy per deployment: the bundle caches its settings and clients per container.
     copyFileSync(join(assetsDir, 'mint', 'index.js'), join(edgeDir, 'mint.js'));
     const mint = loadBundle<{ handler: HttpApiHandler }>(join(edgeDir, 'mint.js'));
+    const jwtIssuer = createLocalJwtIssuer();
+    const authorizers: Record<LocalApiAuth, ApiAuthorizer | null> = {
+      iam: sigV4ApiAuthorizer({ accessKeyId, secretAccessKey }, region),
+      jwt: jwtApiAuthorizer({ issuer: jwtIssuer.issuer, audience: jwtIssuer.audience, jwks: jwtIssuer.jwks }),
+      none: null,
+    };
+    const fallback: LocalApiAuth = opts.publicApi ? 'none' : 'iam';
     const api = await startLocalHttpApi({
-      routes: [...MINT_ROUTE_KEYS, ...MANAGE_ROUTE_KEYS].map((routeKey) => ({ routeKey, handler: mint.handler })),
-      authorize: opts.publicApi ? undefined : sigV4ApiAuthorizer({ accessKeyId, secretAccessKey }, region),
+      routes: [
+        ...MINT_ROUTE_KEYS.map((routeKey) => ({ routeKey, handler: mint.handler, authorizer: authorizers[opts.mintAuth ?? fallback] })),
+        ...MANAGE_ROUTE_KEYS.map((routeKey) => ({ routeKey, handler: mint.handler, authorizer: authorizers[opts.manageAuth ?? fallback] })),
+      ],
     });
     closers.push(() => api.close());
 
@@ -204,8 +271,12 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       region,
       accessKeyId,
       secretAccessKey,
+      jwtIssuer,
       tableName,
       parameterName,
+      edgeConfig: staged,
+      originSecret,
+      refererSecret,
       services: { dynamodb, awsJson, s3 },
       handlers: { edge: edge.handler, mint: mint.handler },
       s3Client,

@@ -1,5 +1,3 @@
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import {
   Annotations,
@@ -30,12 +28,15 @@ import {
   aws_ssm as ssm,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
-import { EDGE_STAGED_CONFIG_FILE, EdgeRuntimeConfig, EdgeStagedConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
+import { ASSETS_DIR, stageEdgeCode } from './edge-staging';
+import { createOriginSecrets } from './origin-secrets';
+import { EdgeOperatorConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
 import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE, MAX_USES_LIMIT } from './shared/ledger';
 import { MAX_KEY_BYTES, MAX_SIGV4_EXPIRES_SECONDS, ORIGIN_VERIFY_HEADER } from './shared/link';
+import { previewPatternProblem } from './shared/preview';
 
-/** Pre-built handler bundles, shipped in the package's assets/ folder. */
-const ASSETS_DIR = path.join(__dirname, '..', 'assets', 'handlers');
+/** Every status an origin error can have for which CloudFront allows an error-caching TTL. */
+const ORIGIN_ERROR_CODES = [400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504];
 
 /** Role credentials rarely outlive this; longer links may stop working before they expire. */
 const ROLE_SESSION_WARNING_SECONDS = 6 * 3600;
@@ -57,14 +58,53 @@ export interface OneTimePresignedDistributionProps {
   readonly bucket?: s3.IBucket;
 
   /**
-   * What happens to the resources this construct creates and that hold data (the
-   * bucket, the ledger table and the origin secret) when they leave the stack.
+   * What happens to the bucket, the origin secrets and the log groups this construct
+   * creates when they leave the stack. The ledger table has its own
+   * `ledgerRemovalPolicy`.
    *
    * With `RemovalPolicy.DESTROY`, a new bucket is also emptied on deletion.
    *
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * What happens to the ledger table when it leaves the stack (`cdk destroy`, or a
+   * change of `ledgerTableName`).
+   *
+   * The ledger holds short-lived state: every item ends with its link, and links die
+   * with the distribution anyway. Deleting it lets `cdk destroy` followed by
+   * `cdk deploy` work (the table has a fixed name, which a retained table would still
+   * hold), and with point-in-time recovery on, DynamoDB keeps a system backup of a
+   * deleted table for 35 days. With `RemovalPolicy.RETAIN`, deploying again after a
+   * destroy needs a new `ledgerTableName`, and synth warns.
+   *
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly ledgerRemovalPolicy?: RemovalPolicy;
+
+  /**
+   * Name of the ledger table. The us-east-1 edge function must know it at synth, so it
+   * is a concrete name rather than a generated one. Change it to move to a new, empty
+   * table: CloudFormation cannot replace a table that keeps its custom name, and links
+   * issued before the change stop working (the new table does not know them).
+   *
+   * @default - derived from the construct path: `<stack>-<path>-<hash>-ledger`
+   */
+  readonly ledgerTableName?: string;
+
+  /**
+   * Generation of the two origin secrets (the header signed into every link, and the
+   * `Referer` the bucket policy demands). Raise it by one to rotate both: new secrets
+   * are created and CloudFront, the bucket policy and the mint function are updated
+   * together. Links signed under another generation are refused at the edge without
+   * spending a use (S3 would refuse their signature), so rotating ends every
+   * outstanding link. Do not change the secrets' values in Secrets Manager: nothing
+   * that references them would follow.
+   *
+   * @default 1
+   */
+  readonly secretGeneration?: number;
 
   /**
    * Lifetime of a link when the caller does not ask for one.
@@ -112,6 +152,20 @@ export interface OneTimePresignedDistributionProps {
    * @default - IAM (SigV4) authorization: grant callers with `grantMint()`
    */
   readonly authorizer?: apigwv2.IHttpRouteAuthorizer;
+
+  /**
+   * Authorizer of the management routes (`GET /urls/{id}`, `DELETE /urls/{id}`), which
+   * show who downloaded a link and revoke it. Independent of `authorizer`: a JWT
+   * authorizer on the mint routes does not open management to every signed-in user.
+   *
+   * IAM callers (granted with `grantManage()`) manage every link. With a JWT authorizer
+   * a caller manages only the links it minted (matched by the token's `iss` and `sub`),
+   * and with a Lambda authorizer only those minted under the same `sub` (or
+   * `principalId`) context value; any other link answers 403.
+   *
+   * @default - IAM (SigV4) authorization: grant callers with `grantManage()`
+   */
+  readonly manageAuthorizer?: apigwv2.IHttpRouteAuthorizer;
 
   /**
    * Write CloudFormation outputs for the distribution domain, the mint URL
@@ -245,9 +299,9 @@ export class OneTimePresignedDistribution extends Construct {
   public readonly edgeFunction: cloudfront.experimental.EdgeFunction;
   /** SSM parameter holding the edge function's runtime configuration. */
   public readonly configParameter: ssm.StringParameter;
-  /** Deploy-time secret signed into every link and sent by CloudFront to S3 as a header. */
+  /** Deploy-time secret signed into every link and sent by CloudFront to S3 as a header (current generation). */
   public readonly originSecret: secretsmanager.Secret;
-  /** Deploy-time secret CloudFront sends to S3 as `Referer`; the bucket policy requires it of the signer role. */
+  /** Deploy-time secret CloudFront sends to S3 as `Referer`; the bucket policy requires it of the signer role (current generation). */
   public readonly refererSecret: secretsmanager.Secret;
   /** Full URL of the `GET /get-url?key=...` mint route. */
   public readonly mintUrlEndpoint: string;
@@ -279,28 +333,31 @@ export class OneTimePresignedDistribution extends Construct {
       Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:longLinks',
         `maxLinkLifetime is ${settings.maxSeconds} seconds: links are signed with the mint function's role credentials, which usually end sooner, and a link dies with them.`);
     }
+    if (settings.ledgerRemovalPolicy !== RemovalPolicy.DESTROY) {
+      Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:retainedLedger',
+        'The ledger table is kept when it leaves the stack (ledgerRemovalPolicy): after cdk destroy, deploy again with a new ledgerTableName, or delete the table first.');
+    }
 
     const ownedBucket = props.bucket ? undefined : this.createBucket(props, settings.removalPolicy);
     this.bucket = props.bucket ?? ownedBucket!;
 
     // A concrete name, derived from the construct path, lets the us-east-1 edge stack
     // name the table in its policy without cross-region references (even with no account set).
-    const tableName = Names.uniqueResourceName(this, { maxLength: 200, separator: '-' }) + '-ledger';
+    const tableName = settings.ledgerTableName ?? Names.uniqueResourceName(this, { maxLength: 200, separator: '-' }) + '-ledger';
     this.table = new dynamodb.Table(this, 'Ledger', {
       tableName,
       partitionKey: { name: LEDGER_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: LEDGER_TTL_ATTRIBUTE,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
-      removalPolicy: settings.removalPolicy,
+      removalPolicy: settings.ledgerRemovalPolicy,
     });
 
-    // Two deploy-time secrets, never in a URL or a template: one signed into every link
+    // Two deploy-time secrets, never in a URL: one signed into every link
     // (x-origin-verify), one the bucket policy demands of the signer role (Referer).
-    this.originSecret = this.createSecret('OriginSecret', settings.removalPolicy,
-      `Signed into every one-time link as the ${ORIGIN_VERIFY_HEADER} header; CloudFront adds it on the way to S3.`);
-    this.refererSecret = this.createSecret('RefererSecret', settings.removalPolicy,
-      'Sent by CloudFront to S3 as Referer; the bucket policy refuses the signer role without it.');
+    const secrets = createOriginSecrets(this, settings.secretGeneration, settings.removalPolicy, acknowledge);
+    this.originSecret = secrets.current.origin;
+    this.refererSecret = secrets.current.referer;
 
     const edge = this.createEdgeFunction(tableName, settings, props);
     this.configParameter = edge.parameter;
@@ -322,24 +379,39 @@ export class OneTimePresignedDistribution extends Construct {
         resources: [ownedBucket.arnForObjects('*')],
         conditions: {
           ArnEquals: { 'aws:PrincipalArn': mint.role.roleArn },
-          StringNotEquals: { 'aws:Referer': this.refererSecret.secretValue.unsafeUnwrap() },
+          // The previous generation stays accepted, so a rotation never refuses a request
+          // while CloudFront's edge locations switch to the new value.
+          StringNotEquals: {
+            'aws:Referer': secrets.previousReferer
+              ? [this.refererSecret.secretValue.unsafeUnwrap(), secrets.previousReferer.secretValue.unsafeUnwrap()]
+              : this.refererSecret.secretValue.unsafeUnwrap(),
+          },
         },
       }));
+      // The policy accepts the new Referer before CloudFront starts sending it.
+      this.distribution.node.addDependency(ownedBucket.policy!);
     }
 
     this.httpApi = this.createApi(settings);
     const authorizer = props.authorizer ?? new authorizers.HttpIamAuthorizer();
     if (authorizer instanceof apigwv2.HttpNoneAuthorizer) {
       Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:publicMintApi',
-        'The mint API has no authorization: anyone on the internet can mint a working link to any allowed object, and inspect or revoke links.');
+        'The mint API has no authorization: anyone on the internet can mint a working link to any allowed object.');
+    }
+    // Management keeps IAM unless asked otherwise: a JWT authorizer on the mint routes
+    // admits every signed-in user, who must not read or revoke other people's links.
+    const manageAuthorizer = props.manageAuthorizer ?? new authorizers.HttpIamAuthorizer();
+    if (manageAuthorizer instanceof apigwv2.HttpNoneAuthorizer) {
+      Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:publicManageApi',
+        'The management routes have no authorization: anyone holding a link id (it is in every link) can see who downloaded it and revoke it.');
     }
     const integration = new integrations.HttpLambdaIntegration('MintIntegration', this.mintFunction);
-    const addRoutes = (routeKeys: string[]) => routeKeys.flatMap((routeKey) => {
+    const addRoutes = (routeKeys: string[], routeAuthorizer: apigwv2.IHttpRouteAuthorizer) => routeKeys.flatMap((routeKey) => {
       const [method, routePath] = routeKey.split(' ');
-      return this.httpApi.addRoutes({ path: routePath, methods: [method as apigwv2.HttpMethod], integration, authorizer });
+      return this.httpApi.addRoutes({ path: routePath, methods: [method as apigwv2.HttpMethod], integration, authorizer: routeAuthorizer });
     });
-    this.mintRoutes = addRoutes(MINT_ROUTE_KEYS);
-    this.manageRoutes = addRoutes(MANAGE_ROUTE_KEYS);
+    this.mintRoutes = addRoutes(MINT_ROUTE_KEYS, authorizer);
+    this.manageRoutes = addRoutes(MANAGE_ROUTE_KEYS, manageAuthorizer);
     this.apiEndpoint = this.httpApi.apiEndpoint;
     this.mintUrlEndpoint = `${this.apiEndpoint}/get-url`;
 
@@ -403,47 +475,40 @@ export class OneTimePresignedDistribution extends Construct {
     return bucket;
   }
 
-  private createSecret(id: string, removalPolicy: RemovalPolicy, description: string): secretsmanager.Secret {
-    const secret = new secretsmanager.Secret(this, id, {
-      description,
-      generateSecretString: { passwordLength: 48, excludePunctuation: true },
-      removalPolicy,
-    });
-    acknowledge(secret, 'AwsSolutions-SMG4', 'Rotating it would invalidate every outstanding link at once; it never leaves CloudFront, S3 and the mint function.');
-    return secret;
-  }
-
   /**
-   * The viewer-request function and its configuration. Lambda@Edge has no environment
-   * variables: the function finds its configuration through a per-instance parameter
-   * named in its staged config.json.
+   * The edge function and its configuration. Lambda@Edge has no environment variables:
+   * everything a redemption needs is staged beside the handler (config.json); a
+   * per-instance SSM parameter holds only the operator switches, read off the request path.
    */
   private createEdgeFunction(tableName: string, settings: Settings, props: OneTimePresignedDistributionProps) {
     const stack = Stack.of(this);
     const parameterName = Token.isUnresolved(stack.stackName)
-      ? `/cdk-one-time-presigned-url/${this.node.addr}/edge-config`
-      : `/cdk-one-time-presigned-url/${stack.stackName}/${this.node.addr}/edge-config`;
-    const edgeConfig: EdgeRuntimeConfig = {
-      tableName,
-      tableRegion: stack.region,
-      previewProtection: props.linkPreviewProtection ?? true,
-      previewAgents: settings.previewAgents,
-    };
+      ? `/cdk-one-time-presigned-url/${this.node.addr}/edge-operator-config`
+      : `/cdk-one-time-presigned-url/${stack.stackName}/${this.node.addr}/edge-operator-config`;
+    const operatorDefaults: EdgeOperatorConfig = { paused: false, previewAgents: [] };
     const parameter = new ssm.StringParameter(this, 'EdgeConfig', {
       parameterName,
-      description: 'Runtime configuration of the one-time link edge function',
-      stringValue: JSON.stringify(edgeConfig),
+      description: 'Operator switches of the one-time link edge function ({"paused": bool, "previewAgents": [regex]}); applied within about a minute',
+      stringValue: JSON.stringify(operatorDefaults),
     });
 
     // EdgeFunction creates its us-east-1 twin under the same id in one shared edge stack,
     // so the id must be unique per instance or two distributions in a stack collide.
     const fn = new cloudfront.experimental.EdgeFunction(this, `EdgeFunction${this.node.addr.slice(0, 12)}`, {
-      code: lambda.Code.fromAsset(stageEdgeCode({ parameterName, parameterRegion: stack.region })),
+      code: lambda.Code.fromAsset(stageEdgeCode(this, {
+        tableName,
+        tableRegion: stack.region,
+        previewProtection: props.linkPreviewProtection ?? true,
+        previewAgents: settings.previewAgents,
+        secretGeneration: settings.secretGeneration,
+        parameterName,
+        parameterRegion: stack.region,
+      })),
       handler: 'index.handler',
       runtime: settings.runtime,
       memorySize: 128,
       timeout: Duration.seconds(5),
-      description: 'Redeems one-time links at the edge (cdk-one-time-presigned-url)',
+      description: 'Redeems one-time links at the edge and scrubs origin errors (cdk-one-time-presigned-url)',
     });
     // ARNs built from concrete names and pseudo parameters: the edge stack lives in
     // us-east-1 and cannot import the regional stack's tokens.
@@ -506,11 +571,16 @@ export class OneTimePresignedDistribution extends Construct {
         cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
         originRequestPolicy,
         responseHeadersPolicy,
-        edgeLambdas: [{
-          functionVersion: this.edgeFunction.currentVersion,
-          eventType: cloudfront.LambdaEdgeEventType.VIEWER_REQUEST,
-        }],
+        edgeLambdas: [
+          { functionVersion: this.edgeFunction.currentVersion, eventType: cloudfront.LambdaEdgeEventType.VIEWER_REQUEST },
+          // S3's error bodies can carry the origin secret (SignatureDoesNotMatch spells out
+          // the canonical request): the same function replaces every origin error.
+          { functionVersion: this.edgeFunction.currentVersion, eventType: cloudfront.LambdaEdgeEventType.ORIGIN_RESPONSE },
+        ],
       },
+      // CloudFront caches errors for 10 s by default, keyed without the query string when
+      // caching is disabled: one failing link would answer for others to the same key.
+      errorResponses: ORIGIN_ERROR_CODES.map((httpStatus) => ({ httpStatus, ttl: Duration.seconds(0) })),
     });
     acknowledge(distribution, 'AwsSolutions-CFR7', 'No OAC or OAI by design: their Authorization header conflicts with the presigned query-string signature ("Only one auth mechanism allowed"). S3 access is enforced by SigV4 over a secret origin header and a bucket policy that requires a second origin secret.');
     if (!props.certificate) {
@@ -554,6 +624,7 @@ export class OneTimePresignedDistribution extends Construct {
         [MintEnv.publicBaseUrl]: `https://${this.distributionDomainName}`,
         [MintEnv.tableName]: this.table.tableName,
         [MintEnv.originSecretArn]: this.originSecret.secretArn,
+        [MintEnv.secretGeneration]: String(settings.secretGeneration),
         [MintEnv.defaultExpiresSeconds]: String(settings.defaultSeconds),
         [MintEnv.maxExpiresSeconds]: String(settings.maxSeconds),
         [MintEnv.defaultMaxUses]: String(settings.defaultMaxUses),
@@ -615,6 +686,9 @@ export class OneTimePresignedDistribution extends Construct {
 interface Settings {
   readonly runtime: lambda.Runtime;
   readonly removalPolicy: RemovalPolicy;
+  readonly ledgerRemovalPolicy: RemovalPolicy;
+  readonly ledgerTableName: string | undefined;
+  readonly secretGeneration: number;
   readonly defaultSeconds: number;
   readonly maxSeconds: number;
   readonly defaultMaxUses: number;
@@ -634,6 +708,9 @@ function resolveSettings(props: OneTimePresignedDistributionProps): Settings {
   return {
     runtime,
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    ledgerRemovalPolicy: validateLedgerRemovalPolicy(props.ledgerRemovalPolicy ?? RemovalPolicy.DESTROY),
+    ledgerTableName: validateTableName(props.ledgerTableName),
+    secretGeneration: validateGeneration(props.secretGeneration ?? 1),
     ...validateLifetimes(props),
     ...validateUses(props),
     allowedKeyPrefixes: validatePrefixes(props.allowedKeyPrefixes ?? ['']),
@@ -712,13 +789,36 @@ function validateUses(props: OneTimePresignedDistributionProps): { defaultMaxUse
 
 function validatePreviewAgents(patterns: string[]): string[] {
   for (const pattern of patterns) {
-    try {
-      new RegExp(pattern, 'i');
-    } catch (err) {
-      throw new Error(`additionalPreviewAgents entries must be regular expressions; got ${JSON.stringify(pattern)} (${(err as Error).message})`);
+    if (Token.isUnresolved(pattern)) throw new Error(`additionalPreviewAgents must be concrete strings; got ${pattern}`);
+    const problem = previewPatternProblem(pattern);
+    if (problem) {
+      throw new Error(`additionalPreviewAgents entries must be regular expressions that match some user agent and not the empty string; got ${JSON.stringify(pattern)} (${problem})`);
     }
   }
   return patterns;
+}
+
+function validateLedgerRemovalPolicy(policy: RemovalPolicy): RemovalPolicy {
+  if (policy !== RemovalPolicy.DESTROY && policy !== RemovalPolicy.RETAIN && policy !== RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE) {
+    throw new Error(`ledgerRemovalPolicy must be RemovalPolicy.DESTROY, RETAIN or RETAIN_ON_UPDATE_OR_DELETE (DynamoDB tables have no snapshots); got ${policy}`);
+  }
+  return policy;
+}
+
+function validateTableName(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  // The edge function's staged configuration needs the name itself, not a token.
+  if (Token.isUnresolved(name) || !/^[A-Za-z0-9_.-]{3,255}$/.test(name)) {
+    throw new Error(`ledgerTableName must be a concrete DynamoDB table name of 3 to 255 letters, digits, '_', '-' or '.'; got ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+function validateGeneration(generation: number): number {
+  if (!Number.isInteger(generation) || generation < 1 || generation > 999_999) {
+    throw new Error(`secretGeneration must be an integer between 1 and 999999; got ${generation}`);
+  }
+  return generation;
 }
 
 function validateDomain(props: OneTimePresignedDistributionProps): string | undefined {
@@ -772,21 +872,3 @@ function validateLifetimes(props: OneTimePresignedDistributionProps): { defaultS
   }
   return { defaultSeconds, maxSeconds };
 }
-
-/**
- * Stages a per-instance copy of the pre-built edge bundle with its config.json, in a
- * fresh private folder every synth: a predictable shared path could be planted with
- * other code. CDK hashes assets by content, so the asset stays stable across synths.
- */
-function stageEdgeCode(config: EdgeStagedConfig): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-otp-edge-'));
-  fs.copyFileSync(path.join(ASSETS_DIR, 'edge', 'index.js'), path.join(dir, 'index.js'));
-  fs.writeFileSync(path.join(dir, EDGE_STAGED_CONFIG_FILE), JSON.stringify(config, undefined, 2));
-  stagedDirs.push(dir);
-  return dir;
-}
-
-const stagedDirs: string[] = [];
-process.once('exit', () => {
-  for (const dir of stagedDirs) fs.rmSync(dir, { recursive: true, force: true });
-});

@@ -1,4 +1,6 @@
-import { App, Aspects, Duration, Stack, Validations, aws_certificatemanager as acm, aws_cloudfront as cloudfront, aws_iam as iam, aws_s3 as s3 } from 'aws-cdk-lib';
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, Aspects, Duration, RemovalPolicy, Stack, Validations, aws_apigatewayv2_authorizers as authorizers, aws_certificatemanager as acm, aws_cloudfront as cloudfront, aws_iam as iam, aws_s3 as s3 } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AwsSolutionsChecks as AwsSolutionsChecksV2 } from 'cdk-nag-v2';
@@ -12,6 +14,10 @@ function build(props: (stack: Stack) => OneTimePresignedDistributionProps = () =
   const stack = new Stack(app, 'Consumer', { env: { region: REGION } });
   const otp = new OneTimePresignedDistribution(stack, 'Downloads', props(stack));
   return { app, stack, otp };
+}
+
+function otpOf(stack: Stack): OneTimePresignedDistribution {
+  return stack.node.findChild('Downloads') as OneTimePresignedDistribution;
 }
 
 /** Every option on, as a security reviewer would configure it. */
@@ -84,7 +90,7 @@ describe('cdk-nag AwsSolutions', () => {
     expect(reasons(otp.distribution)).toEqual(expect.arrayContaining([
       expect.objectContaining({ 'annotation::AwsSolutions-CFR7': expect.stringMatching(/Only one auth mechanism allowed/) }),
     ]));
-    expect(reasons(otp.originSecret)).toEqual([expect.objectContaining({ 'annotation::AwsSolutions-SMG4': expect.stringMatching(/invalidate every outstanding link/) })]);
+    expect(reasons(otp.originSecret)).toEqual([expect.objectContaining({ 'annotation::AwsSolutions-SMG4': expect.stringMatching(/Rotated by raising secretGeneration/) })]);
     expect(stack).toBeDefined();
   });
 });
@@ -110,6 +116,30 @@ describe('defence in depth on the origin', () => {
     const headers = distribution.Properties.DistributionConfig.Origins[0].OriginCustomHeaders;
     expect(headers.map((h: { HeaderName: string }) => h.HeaderName)).toEqual(['x-origin-verify', 'Referer']);
     expect(JSON.stringify(headers[1].HeaderValue)).toContain('RefererSecret');
+  });
+
+  it('rotates both secrets with secretGeneration: new secrets, CloudFront and the policy follow, the old Referer stays accepted', () => {
+    const template = Template.fromStack(build(() => ({ secretGeneration: 2 })).stack);
+    const secrets = Object.keys(template.findResources('AWS::SecretsManager::Secret'));
+    expect(secrets.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['DownloadsOriginSecretGen2', 'DownloadsRefererSecret', 'DownloadsRefererSecretGen2']);
+    const ref = (name: string) => ({ 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: Match.stringLikeRegexp(`^Downloads${name}[0-9A-F]{8}$`) }, ':SecretString:::}}']] });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Sid: 'SignerReadsOnlyThroughCloudFront',
+          Condition: Match.objectLike({ StringNotEquals: { 'aws:Referer': [ref('RefererSecretGen2'), ref('RefererSecret')] } }),
+        })]),
+      },
+    });
+    const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution'));
+    const headers = distribution.Properties.DistributionConfig.Origins[0].OriginCustomHeaders;
+    expect(JSON.stringify(headers)).toContain('OriginSecretGen2');
+    expect(JSON.stringify(headers)).toContain('RefererSecretGen2');
+    // The policy accepts the new Referer before CloudFront sends it.
+    expect(distribution.DependsOn).toEqual([expect.stringMatching(/^DownloadsBucketPolicy/)]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ OTP_SECRET_GENERATION: '2', OTP_ORIGIN_SECRET_ARN: { Ref: Match.stringLikeRegexp('OriginSecretGen2') } }) },
+    });
   });
 
   it('leaves a bucket it does not own alone', () => {
@@ -196,7 +226,11 @@ describe('edge and API hardening', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ OTP_PUBLIC_BASE_URL: 'https://downloads.example.com', OTP_DEFAULT_MAX_USES: '2', OTP_MAX_USES_LIMIT: '5' }) },
     });
-    template.hasResourceProperties('AWS::SSM::Parameter', { Value: Match.stringLikeRegexp('"previewAgents":\\["MyCorpScanner/\\\\\\\\d\\+"\\]') });
+    // Synth-time preview agents are staged with the edge function; SSM holds only operator switches.
+    const staged = JSON.parse(fs.readFileSync(path.join(
+      (otpOf(stack).edgeFunction.lambda.node.tryFindChild('Code')!.node.tryFindChild('Stage') as unknown as { sourcePath: string }).sourcePath,
+      'config.json'), 'utf8'));
+    expect(staged.previewAgents).toEqual(['MyCorpScanner/\\d+']);
   });
 
   it.each([
@@ -206,7 +240,14 @@ describe('edge and API hardening', () => {
     [() => ({ maxUsesLimit: 101 }), /maxUsesLimit must be an integer between 1 and 100; got 101/],
     [() => ({ maxUsesLimit: 3, defaultMaxUses: 4 }), /defaultMaxUses must be an integer between 1 and maxUsesLimit \(3\); got 4/],
     [() => ({ defaultMaxUses: 1.5 }), /defaultMaxUses must be an integer .* got 1.5/],
-    [() => ({ additionalPreviewAgents: ['(unclosed'] }), /additionalPreviewAgents entries must be regular expressions; got "\(unclosed"/],
+    [() => ({ additionalPreviewAgents: ['(unclosed'] }), /additionalPreviewAgents entries must be regular expressions .*; got "\(unclosed"/],
+    [() => ({ additionalPreviewAgents: [''] }), /additionalPreviewAgents .*; got "" \(it matches the empty string, so it would refuse every download\)/],
+    [() => ({ additionalPreviewAgents: ['Bot|'] }), /additionalPreviewAgents .*; got "Bot\|" \(it matches the empty string/],
+    [() => ({ additionalPreviewAgents: ['x*'] }), /additionalPreviewAgents .*; got "x\*" \(it matches the empty string/],
+    [() => ({ secretGeneration: 0 }), /secretGeneration must be an integer between 1 and 999999; got 0/],
+    [() => ({ secretGeneration: 1.5 }), /secretGeneration must be an integer between 1 and 999999; got 1.5/],
+    [() => ({ ledgerTableName: 'a b' }), /ledgerTableName must be a concrete DynamoDB table name .*; got "a b"/],
+    [() => ({ ledgerRemovalPolicy: RemovalPolicy.SNAPSHOT }), /ledgerRemovalPolicy must be RemovalPolicy.DESTROY, RETAIN or RETAIN_ON_UPDATE_OR_DELETE .*; got snapshot/],
     [() => ({ mintThrottle: { rateLimit: -1 } }), /mintThrottle.rateLimit must be a non-negative number; got -1/],
   ])('rejects bad props with a message naming them (%#)', (props, message) => {
     expect(() => build(props as (s: Stack) => OneTimePresignedDistributionProps)).toThrow(message);
@@ -214,11 +255,31 @@ describe('edge and API hardening', () => {
 });
 
 describe('links API and grants', () => {
-  it('routes every links API route through the same authorizer', () => {
+  it('routes every links API route through IAM by default', () => {
     const { stack } = build();
     const template = Template.fromStack(stack);
     for (const routeKey of ['GET /get-url', 'POST /urls', 'GET /urls/{id}', 'DELETE /urls/{id}']) {
       template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, AuthorizationType: 'AWS_IAM' });
+    }
+  });
+
+  it('keeps IAM on the management routes when the mint routes take a JWT authorizer', () => {
+    const jwt = () => new authorizers.HttpJwtAuthorizer('Users', 'https://issuer.example.com', { jwtAudience: ['app'] });
+    const { stack } = build(() => ({ authorizer: jwt() }));
+    const template = Template.fromStack(stack);
+    for (const routeKey of ['GET /get-url', 'POST /urls']) {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, AuthorizationType: 'JWT' });
+    }
+    for (const routeKey of ['GET /urls/{id}', 'DELETE /urls/{id}']) {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, AuthorizationType: 'AWS_IAM' });
+    }
+    // manageAuthorizer changes it on purpose.
+    const opened = Template.fromStack(build(() => {
+      const users = jwt();
+      return { authorizer: users, manageAuthorizer: users };
+    }).stack);
+    for (const routeKey of ['GET /urls/{id}', 'DELETE /urls/{id}']) {
+      opened.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, AuthorizationType: 'JWT' });
     }
   });
 

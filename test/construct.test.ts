@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { App, Duration, RemovalPolicy, Stack, aws_apigatewayv2 as apigwv2, aws_iam as iam, aws_lambda as lambda, aws_s3 as s3 } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -55,14 +56,27 @@ describe('distribution', () => {
     });
   });
 
-  it('associates the edge function on viewer request', () => {
+  it('associates the edge function on viewer request, and on origin response to scrub origin errors', () => {
     template.hasResourceProperties('AWS::CloudFront::Distribution', {
       DistributionConfig: {
         DefaultCacheBehavior: Match.objectLike({
-          LambdaFunctionAssociations: [{ EventType: 'viewer-request', LambdaFunctionARN: Match.anyValue() }],
+          LambdaFunctionAssociations: [
+            { EventType: 'viewer-request', LambdaFunctionARN: Match.anyValue() },
+            { EventType: 'origin-response', LambdaFunctionARN: Match.anyValue() },
+          ],
         }),
       },
     });
+    const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution'));
+    const [viewer, origin] = distribution.Properties.DistributionConfig.DefaultCacheBehavior.LambdaFunctionAssociations;
+    expect(origin.LambdaFunctionARN).toEqual(viewer.LambdaFunctionARN);
+  });
+
+  it('never caches an error: one failing link must not answer for another to the same key', () => {
+    const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution'));
+    const errors = distribution.Properties.DistributionConfig.CustomErrorResponses as Array<Record<string, unknown>>;
+    expect(errors.map((e) => e.ErrorCode)).toEqual([400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504]);
+    for (const e of errors) expect(e).toEqual({ ErrorCode: e.ErrorCode, ErrorCachingMinTTL: 0 });
   });
 
   it('adds the origin secret header from a Secrets Manager dynamic reference, never a literal', () => {
@@ -108,8 +122,34 @@ describe('bucket and ledger', () => {
         TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       },
-      DeletionPolicy: 'Retain',
+      // Deleted with the stack, so destroy followed by deploy can create it again under its fixed name.
+      DeletionPolicy: 'Delete',
+      UpdateReplacePolicy: 'Delete',
     });
+  });
+
+  it('survives destroy and deploy again: the ledger keeps its name and leaves with the stack', () => {
+    // Two synths of the same app, as a deploy, a destroy and a second deploy see it.
+    const first = synth().template.findResources('AWS::DynamoDB::Table');
+    const second = synth().template.findResources('AWS::DynamoDB::Table');
+    expect(Object.keys(second)).toEqual(Object.keys(first));
+    const [table] = Object.values(second);
+    expect(table.Properties.TableName).toEqual(Object.values(first)[0].Properties.TableName);
+    expect(table.DeletionPolicy).toBe('Delete');
+    // The bucket and the secrets have generated names: kept ones never block a new deploy.
+    for (const type of ['AWS::S3::Bucket', 'AWS::SecretsManager::Secret']) {
+      for (const resource of Object.values(synth().template.findResources(type))) {
+        expect([type, resource.Properties.BucketName ?? resource.Properties.Name]).toEqual([type, undefined]);
+      }
+    }
+  });
+
+  it('moves to a new table with ledgerTableName, and warns when a retained ledger would block a redeploy', () => {
+    const { template, stack } = synth({ ledgerTableName: 'downloads-ledger-v2', ledgerRemovalPolicy: RemovalPolicy.RETAIN });
+    template.hasResource('AWS::DynamoDB::Table', { Properties: Match.objectLike({ TableName: 'downloads-ledger-v2' }), DeletionPolicy: 'Retain' });
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('ledger table is kept'));
+    expect(warnings).toHaveLength(1);
+    expect(Annotations.fromStack(synth().stack).findWarning('*', Match.stringLikeRegexp('ledger table is kept'))).toHaveLength(0);
   });
 
   it('honours removalPolicy and pointInTimeRecovery', () => {
@@ -211,10 +251,10 @@ describe('edge function', () => {
     expect(ddb.Action).toBe('dynamodb:UpdateItem');
     expect(JSON.stringify(ddb.Resource)).toMatch(new RegExp(`:dynamodb:${REGION}:.*:table/Consumer-?Downloads.*-ledger`));
     expect(param.Action).toBe('ssm:GetParameter');
-    expect(JSON.stringify(param.Resource)).toMatch(new RegExp(`:ssm:${REGION}:.*:parameter/cdk-one-time-presigned-url/Consumer/[0-9a-f]+/edge-config`));
+    expect(JSON.stringify(param.Resource)).toMatch(new RegExp(`:ssm:${REGION}:.*:parameter/cdk-one-time-presigned-url/Consumer/[0-9a-f]+/edge-operator-config`));
   });
 
-  it('stages a per-instance config.json naming the SSM parameter and its region', () => {
+  it('stages a per-instance config.json holding everything a redemption needs, and an operator parameter', () => {
     const app = new App();
     const stack = new Stack(app, 'Consumer', { env: { region: REGION } });
     const a = new OneTimePresignedDistribution(stack, 'A');
@@ -229,14 +269,40 @@ describe('edge function', () => {
       expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'index.js']);
       return JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
     });
-    expect(configs[0]).toEqual({ parameterName: expect.stringMatching(/^\/cdk-one-time-presigned-url\/Consumer\/[0-9a-f]+\/edge-config$/), parameterRegion: REGION });
+    expect(configs[0]).toEqual({
+      tableName: expect.stringMatching(/^Consumer-A-[0-9A-F]+-ledger$/),
+      tableRegion: REGION,
+      previewProtection: true,
+      previewAgents: [],
+      secretGeneration: 1,
+      parameterName: expect.stringMatching(/^\/cdk-one-time-presigned-url\/Consumer\/[0-9a-f]+\/edge-operator-config$/),
+      parameterRegion: REGION,
+    });
     expect(configs[0].parameterName).not.toEqual(configs[1].parameterName);
-    // Each parameter exists under exactly the staged name and holds the table name and region.
+    expect(configs[0].tableName).not.toEqual(configs[1].tableName);
+    // Each operator parameter exists under exactly the staged name, holding only the switches.
     for (const config of configs) {
-      template.hasResourceProperties('AWS::SSM::Parameter', {
-        Name: config.parameterName,
-        Value: Match.stringLikeRegexp('^\\{"tableName":"Consumer-[AB]-[0-9A-F]+-ledger","tableRegion":"eu-west-1","previewProtection":true,"previewAgents":\\[\\]\\}$'),
+      template.hasResourceProperties('AWS::SSM::Parameter', { Name: config.parameterName, Value: '{"paused":false,"previewAgents":[]}' });
+    }
+  });
+
+  it('stages the edge code inside the cloud assembly, named by its content, never in the temporary folder', () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'otp-staging-test-'));
+    try {
+      const dirs = [0, 1].map(() => {
+        const app = new App({ outdir });
+        const stack = new Stack(app, 'Consumer', { env: { region: REGION } });
+        const otp = new OneTimePresignedDistribution(stack, 'A');
+        app.synth();
+        return (otp.edgeFunction.lambda.node.tryFindChild('Code')!.node.tryFindChild('Stage') as unknown as { sourcePath: string }).sourcePath;
       });
+      expect(path.dirname(dirs[0])).toBe(outdir);
+      expect(path.basename(dirs[0])).toMatch(/^otp-edge-source-[0-9a-f]{32}$/);
+      // Stable across synths, and still there afterwards for tools that read the source path.
+      expect(dirs[1]).toBe(dirs[0]);
+      expect(fs.readdirSync(dirs[0]).sort()).toEqual(['config.json', 'index.js']);
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
     }
   });
 });

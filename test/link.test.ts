@@ -63,7 +63,46 @@ describe('presented links', () => {
     expect(query).toContain('X-Amz-SignedHeaders=host%3Bx-origin-verify');
     expect(query).not.toMatch(/x-amz-checksum-mode|x-id=/i);
     const link = parsePresentedLink(keyToPath('docs/report 2026.pdf'), query, NOW);
-    expect(link).toEqual({ ok: true, value: { id: ID, key: 'docs/report 2026.pdf', fingerprint: fingerprintOf('docs/report 2026.pdf', query), signatureExpiresAt: SIGNED_AT / 1000 + 900 } });
+    expect(link).toEqual({
+      ok: true,
+      value: {
+        id: ID,
+        key: 'docs/report 2026.pdf',
+        fingerprint: fingerprintOf('docs/report 2026.pdf', query),
+        signatureExpiresAt: SIGNED_AT / 1000 + 900,
+        generation: 1,
+        canonicalUri: '/docs/report%202026.pdf',
+        canonicalQuery: query,
+      },
+    });
+  });
+
+  it('hands back the canonical encoding of whatever equivalent form the viewer sent', async () => {
+    const key = 'a~b/c%d+e.txt';
+    const query = await presign(key);
+    const original = parsePresentedLink(keyToPath(key), query, NOW);
+    if (!original.ok) throw new Error(original.reason);
+    const variant = parsePresentedLink('/a%7Eb/c%25d%2be.txt', query.split('&').reverse().join('&').replace(/%2F/g, '%2f'), NOW);
+    if (!variant.ok) throw new Error(variant.reason);
+    expect(variant.value.fingerprint).toBe(original.value.fingerprint);
+    expect(variant.value.canonicalUri).toBe('/a~b/c%25d%2Be.txt');
+    // Same parameters, canonically encoded (order is free in SigV4).
+    expect(new Set(variant.value.canonicalQuery.split('&'))).toEqual(new Set(query.split('&')));
+  });
+
+  it('refuses a raw "+", which S3 reads as a space, before any I/O', async () => {
+    const query = await presign('a+b.txt');
+    expect(parsePresentedLink('/a%2Bb.txt', query, NOW).ok).toBe(true);
+    expect(parsePresentedLink('/a+b.txt', query, NOW)).toEqual({ ok: false, reason: 'ambiguous "+" in link (write it as %2B)' });
+    const withPlusInQuery = query.replace(/X-Amz-Credential=[^&]+/, (m) => `${m}+`);
+    expect(parsePresentedLink('/a%2Bb.txt', withPlusInQuery, NOW).ok).toBe(false);
+  });
+
+  it('refuses keys with dot segments, which browsers resolve away', () => {
+    expect(validateKey('a/../b.txt').ok).toBe(false);
+    expect(validateKey('./b.txt').ok).toBe(false);
+    expect(validateKey('a/.').ok).toBe(false);
+    expect(validateKey('a/..b/.c/d..').ok).toBe(true);
   });
 
   it('gives reordered and re-encoded queries the fingerprint of the original', async () => {
@@ -102,6 +141,8 @@ describe('presented links', () => {
     expect(parsePresentedLink('/a.txt', query, SIGNED_AT / 1000 - 3600)).toEqual({ ok: false, reason: 'link is not yet valid' });
     const broken = [
       query.replace(/x-link-id=[^&]+&?/, ''),
+      query.replace(/x-link-gen=[^&]+&?/, ''),
+      query.replace('x-link-gen=1', 'x-link-gen=0'),
       query.replace(ID, 'short'),
       query.replace('X-Amz-Date=20261128', 'X-Amz-Date=20261328'),
       query.replace('X-Amz-Expires=60', 'X-Amz-Expires=0'),

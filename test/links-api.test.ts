@@ -1,6 +1,7 @@
 // The links API and what it adds beyond one-time links, end to end over the local
 // deployment: counted uses under concurrency, status with an audit trail,
 // revocation (also racing downloads), link-preview protection.
+import { DEFAULT_CALLER_ARN } from '../local/api-auth';
 import { callApi, type ApiResponse } from '../local/api-client';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
 import { http } from './util/http';
@@ -16,7 +17,8 @@ interface Status {
   uses: number;
   expiresAt: string;
   revoked: boolean;
-  redemptions: Array<{ at: string; ip: string; userAgent: string }>;
+  owner?: string;
+  redemptions: Array<{ at: string; ip: string; userAgent: string; requestId: string }>;
 }
 
 let d: LocalDeployment;
@@ -47,7 +49,14 @@ describe('links API', () => {
     expect(link).toEqual({ url: expect.stringContaining(`${d.distributionUrl}/a.bin?`), id: expect.any(String), expiresAt: expect.any(String), maxUses: 3 });
     expect(Date.parse(link.expiresAt) - Date.now()).toBeGreaterThan(590_000);
     expect(await status(link.id)).toEqual({
-      id: link.id, key: 'a.bin', maxUses: 3, uses: 0, expiresAt: link.expiresAt, revoked: false, redemptions: [],
+      id: link.id,
+      key: 'a.bin',
+      maxUses: 3,
+      uses: 0,
+      expiresAt: link.expiresAt,
+      revoked: false,
+      redemptions: [],
+      owner: `iam:${DEFAULT_CALLER_ARN}`,
     });
   });
 
@@ -76,7 +85,8 @@ describe('links API', () => {
     expect((await download(link.url)).status).toBe(403);
     const { redemptions } = await status(link.id);
     expect(redemptions).toHaveLength(2);
-    expect(redemptions[0]).toEqual({ at: expect.any(String), ip: '127.0.0.1', userAgent: 'curl/8.5.0' });
+    expect(redemptions[0]).toEqual({ at: expect.any(String), ip: '127.0.0.1', userAgent: 'curl/8.5.0', requestId: expect.stringMatching(/^[\w-]{16,}$/) });
+    expect(redemptions[1].requestId).not.toBe(redemptions[0].requestId);
     expect(Date.parse(redemptions[0].at)).toBeGreaterThanOrEqual(before - 1000);
     // Past the bound, user agents are cut (512 characters), never dropped.
     expect(redemptions[1].userAgent).toHaveLength(512);
@@ -165,11 +175,15 @@ describe('allowed key prefixes', () => {
   it('mints inside the prefixes and refuses everything else with 403, issuing nothing', async () => {
     expect((await api('/get-url?key=reports%2Fq4.pdf')).status).toBe(200);
     const writes = d.services.dynamodb.calls.get('PutItem');
-    for (const key of ['private/secret.txt', 'report', 'Reports/q4.pdf', '../reports/q4.pdf']) {
+    for (const key of ['private/secret.txt', 'report', 'Reports/q4.pdf', 'other/reports/q4.pdf']) {
       const res = await api(`/get-url?key=${encodeURIComponent(key)}`);
       expect([key, res.status]).toEqual([key, 403]);
       expect((await api('/urls', 'POST', { key })).status).toBe(403);
     }
+    // Dot segments would let a browser resolve the link to another key: refused before the prefix check.
+    const dotted = await api(`/get-url?key=${encodeURIComponent('../reports/q4.pdf')}`);
+    expect(dotted.status).toBe(400);
+    expect(dotted.json()).toMatchObject({ field: 'key' });
     expect(d.services.dynamodb.calls.get('PutItem')).toBe(writes);
   });
 });

@@ -46,6 +46,12 @@ export interface StartS3Options {
   readonly credentials: SigV4Credentials | readonly SigV4Credentials[];
   /** Clock for expiry and skew checks (ms since the epoch); defaults to Date.now. */
   readonly now?: () => number;
+  /**
+   * The bucket policy the construct puts on a bucket it owns: GetObject (and HEAD) is
+   * denied unless the request's Referer is one of these values (CloudFront sends one as
+   * an origin custom header). Unset, as for a bucket the user brings: no such policy.
+   */
+  readonly requireReferer?: readonly string[];
   /** Largest body buffered to check a hex x-amz-content-sha256 (default 64 MiB). UNSIGNED-PAYLOAD bodies stream. */
   readonly maxBufferedBodyBytes?: number;
 }
@@ -215,6 +221,13 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
 
     if (route.bucket !== undefined && route.bucket !== bucket) {
       sendXmlError(req, res, 404, 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: route.bucket });
+      return;
+    }
+    // An explicit Deny in the bucket policy answers AccessDenied after authentication
+    // (IAM policy evaluation: an explicit deny overrides any allow).
+    if (opts.requireReferer && (operation === 'GetObject' || operation === 'HeadObject')
+      && !opts.requireReferer.includes(String(req.headers.referer ?? ''))) {
+      sendXmlError(req, res, 403, 'AccessDenied', 'Access Denied');
       return;
     }
     if (payloadHash.startsWith('STREAMING-')) {

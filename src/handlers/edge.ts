@@ -1,130 +1,191 @@
-// Viewer-request Lambda@Edge handler: redeems a one-time link atomically, or refuses.
+// Lambda@Edge handler, associated twice with the distribution's behaviour:
+// - viewer-request: redeems a one-time link atomically, or refuses;
+// - origin-response: replaces every error answer of the origin, so nothing S3 says
+//   about a refused request (its SignatureDoesNotMatch body spells out the canonical
+//   request, origin secret included) ever reaches a viewer.
 //
-// Per container: reads the staged config.json once, the SSM parameter once (with a
-// bounded refresh), then costs exactly one DynamoDB call per warm request.
+// Everything a redemption needs is staged beside the handler at synth (config.json):
+// a warm or cold request costs exactly one DynamoDB call and no SSM call. The SSM
+// parameter holds only operator switches, read in the background.
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import type { CloudFrontRequest, CloudFrontRequestEvent, CloudFrontRequestResult, CloudFrontResultResponse } from 'aws-lambda';
-import { redeemLinkInput } from './ledger';
+import type {
+  CloudFrontRequest,
+  CloudFrontRequestEvent,
+  CloudFrontRequestResult,
+  CloudFrontResponse,
+  CloudFrontResponseEvent,
+  CloudFrontResultResponse,
+} from 'aws-lambda';
+import { redeemedBy, redeemLinkInput } from './ledger';
 import { boundedHttpHandler } from './sdk';
-import { EDGE_STAGED_CONFIG_FILE, EdgeRuntimeConfig, EdgeStagedConfig } from '../shared/config';
+import { EDGE_OPERATOR_REFRESH_SECONDS, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig } from '../shared/config';
 import { parsePresentedLink } from '../shared/link';
-import { previewMatcher } from '../shared/preview';
+import { previewMatcher, previewProbe } from '../shared/preview';
 
 /** Whole-invocation budget: well inside the 5 s viewer-request limit, so we answer 503 ourselves. */
 const BUDGET_MS = 3500;
-/** How long the SSM value is trusted before it is read again. */
-const CONFIG_REFRESH_MS = 5 * 60_000;
-/** After a failed refresh, keep the last good value this long before trying again. */
-const CONFIG_RETRY_MS = 30_000;
+/** After a failed operator-config read, wait this long before the next try. */
+const OPERATOR_RETRY_MS = 30_000;
 
-let staged: EdgeStagedConfig | undefined;
-let runtime: { config: EdgeRuntimeConfig; preview: RegExp | undefined; freshUntil: number } | undefined;
-let runtimeInFlight: Promise<EdgeRuntimeConfig> | undefined;
+let staged: { config: EdgeStagedConfig; preview: RegExp | undefined } | undefined;
+/** The operator switches: last good value, and when to read them again. */
+let operator: { config: EdgeOperatorConfig; preview: RegExp | undefined; nextReadAt: number } = {
+  config: {}, preview: undefined, nextReadAt: 0,
+};
+let operatorRead: Promise<void> | undefined;
 let ssm: SSMClient | undefined;
-const dynamoByRegion = new Map<string, DynamoDBClient>();
+let dynamo: DynamoDBClient | undefined;
 
-export async function handler(event: CloudFrontRequestEvent): Promise<CloudFrontRequestResult> {
+export async function handler(event: CloudFrontRequestEvent | CloudFrontResponseEvent): Promise<CloudFrontRequestResult> {
+  const cf = event.Records[0].cf;
+  if ('response' in cf) return scrubOriginError(cf.response);
+  return redeem(cf.request, cf.config.requestId);
+}
+
+async function redeem(request: CloudFrontRequest, requestId: string): Promise<CloudFrontRequestResult> {
   const deadline = Date.now() + BUDGET_MS;
-  const request: CloudFrontRequest = event.Records[0].cf.request;
+  const { config, preview } = stagedConfig();
+  refreshOperatorConfig();
 
   // Only GET redeems. HEAD and the rest are refused before any I/O, so they never burn a use.
   if (request.method !== 'GET') return refuse('Only GET is allowed for one-time links.');
 
   const now = Math.floor(Date.now() / 1000);
-  const link = parsePresentedLink(request.uri, request.querystring, now);
-  if (!link.ok) return refuse(`Refused: ${link.reason}.`);
-
-  let config: EdgeRuntimeConfig;
-  let preview: RegExp | undefined;
-  try {
-    ({ config, preview } = await runtimeConfig(deadline));
-  } catch (err) {
-    logFailure('config', err);
-    return unavailable();
+  const parsed = parsePresentedLink(request.uri, request.querystring, now);
+  if (!parsed.ok) return refuse(`Refused: ${parsed.reason}.`);
+  const link = parsed.value;
+  if (link.generation !== config.secretGeneration) {
+    // CloudFront sends another origin secret than the one this link was signed with:
+    // S3 would refuse it, so spend nothing.
+    return refuse('This link was issued before the service rotated its keys. Ask the sender for a new link.');
   }
+  if (operator.config.paused) return unavailable('Downloads are paused by the operator. Try again later.');
 
   const userAgent = request.headers['user-agent']?.[0]?.value ?? '';
-  if (preview?.test(userAgent)) {
+  const probe = previewProbe(userAgent);
+  if (preview?.test(probe) || operator.preview?.test(probe)) {
     return refuse('Link previews are not served: this link works once. Open it in a browser.');
   }
 
+  const input = redeemLinkInput(config.tableName, link, now, { at: new Date().toISOString(), ip: request.clientIp, userAgent, requestId });
   try {
-    await dynamo(config.tableRegion).send(
-      new UpdateItemCommand(redeemLinkInput(config.tableName, link.value, now, {
-        at: new Date().toISOString(),
-        ip: request.clientIp,
-        userAgent,
-      })),
-      { abortSignal: AbortSignal.timeout(remaining(deadline)) },
-    );
+    await ledger(config.tableRegion).send(new UpdateItemCommand(input), { abortSignal: AbortSignal.timeout(remaining(deadline)) });
   } catch (err) {
-    if ((err as Error).name === 'ConditionalCheckFailedException') {
-      return refuse('This link has already been used, has expired, or is not valid.');
+    const e = err as Error & { Item?: Parameters<typeof redeemedBy>[0] };
+    if (e.name !== 'ConditionalCheckFailedException') {
+      logFailure('ledger', err);
+      return unavailable('The link service is temporarily unavailable. Try again shortly.');
     }
-    logFailure('ledger', err);
-    return unavailable();
+    // A retried write whose first attempt committed: this request already won.
+    if (!redeemedBy(e.Item, link, requestId)) return refuse('This link has already been used, has expired, or is not valid.');
+    log('info', { event: 'redeem-retry-recognized', id: link.id });
   }
-  // The request goes on to S3 untouched: the query string must reach it byte for byte.
+  // Forward exactly the canonical form of what was fingerprinted: S3 then computes the
+  // canonical request the mint signed, whatever equivalent encoding the viewer sent.
+  request.uri = link.canonicalUri;
+  request.querystring = link.canonicalQuery;
   return request;
 }
+
+/**
+ * Origin-response: S3's error bodies are for the signer, not for viewers. A
+ * SignatureDoesNotMatch body carries the canonical request, which lists every signed
+ * header with its value, the origin secret among them. Replace every answer but a
+ * success, a partial success or a not-modified with a fixed one.
+ */
+function scrubOriginError(response: CloudFrontResponse): CloudFrontResultResponse {
+  const status = Number(response.status);
+  if ((status >= 200 && status < 300) || status === 304) return response;
+  const [code, description, body] = ORIGIN_ERRORS[status] ?? (status >= 500 ? ORIGIN_ERRORS[503] : ORIGIN_ERRORS[403]);
+  const headers = plainHeaders();
+  // CloudFront forbids removing these read-only headers in origin-response triggers.
+  for (const name of ['transfer-encoding', 'via']) {
+    if (response.headers[name]) headers[name] = response.headers[name];
+  }
+  // S3's 416 says how long the object is (bytes */SIZE): a client needs it, and it is no secret.
+  if (code === 416 && response.headers['content-range']) headers['content-range'] = response.headers['content-range'];
+  if (status !== code) log('info', { event: 'origin-error', status });
+  return { status: String(code), statusDescription: description, headers, body };
+}
+
+const ORIGIN_ERRORS: Record<number, [number, string, string]> = {
+  403: [403, 'Forbidden', 'The file could not be delivered. Ask the sender for a new link.'],
+  404: [404, 'Not Found', 'The file is no longer available.'],
+  416: [416, 'Range Not Satisfiable', 'The requested range is not available.'],
+  503: [503, 'Service Unavailable', 'The file service is temporarily unavailable. Try again shortly.'],
+};
 
 function remaining(deadline: number): number {
   return Math.max(1, deadline - Date.now());
 }
 
-function stagedConfig(): EdgeStagedConfig {
-  staged ??= JSON.parse(readFileSync(join(__dirname, EDGE_STAGED_CONFIG_FILE), 'utf8')) as EdgeStagedConfig;
+function stagedConfig(): { config: EdgeStagedConfig; preview: RegExp | undefined } {
+  if (!staged) {
+    const config = JSON.parse(readFileSync(join(__dirname, EDGE_STAGED_CONFIG_FILE), 'utf8')) as EdgeStagedConfig;
+    staged = { config, preview: config.previewProtection ? previewMatcher(config.previewAgents) : undefined };
+  }
   return staged;
 }
 
-async function runtimeConfig(deadline: number): Promise<{ config: EdgeRuntimeConfig; preview: RegExp | undefined }> {
-  if (runtime && Date.now() < runtime.freshUntil) return runtime;
-  // Concurrent cold requests share one SSM call.
-  runtimeInFlight ??= fetchRuntimeConfig(deadline).finally(() => { runtimeInFlight = undefined; });
-  try {
-    const config = await runtimeInFlight;
-    const preview = config.previewProtection ? previewMatcher(config.previewAgents ?? []) : undefined;
-    runtime = { config, preview, freshUntil: Date.now() + CONFIG_REFRESH_MS };
-    return runtime;
-  } catch (err) {
-    // A failed refresh keeps serving the last good value; with none, fail closed.
-    if (!runtime) throw err;
-    runtime.freshUntil = Date.now() + CONFIG_RETRY_MS;
-    return runtime;
-  }
-}
-
-async function fetchRuntimeConfig(deadline: number): Promise<EdgeRuntimeConfig> {
-  const { parameterName, parameterRegion } = stagedConfig();
+/**
+ * Starts a background read of the operator switches when they are due. Never awaited:
+ * a throttled or unreachable SSM delays a switch, it never delays or refuses a download.
+ * The read progresses while this container serves requests (Lambda freezes it between them).
+ */
+function refreshOperatorConfig(): void {
+  if (operatorRead || Date.now() < operator.nextReadAt) return;
+  const { parameterName, parameterRegion, previewProtection } = stagedConfig().config;
   ssm ??= new SSMClient({
     region: parameterRegion,
     maxAttempts: 2,
     requestHandler: boundedHttpHandler({ connectionTimeoutMs: 1000, requestTimeoutMs: 1000 }),
   });
-  const out = await ssm.send(new GetParameterCommand({ Name: parameterName }), {
-    abortSignal: AbortSignal.timeout(remaining(deadline)),
-  });
-  const config = JSON.parse(out.Parameter?.Value ?? '') as EdgeRuntimeConfig;
-  if (typeof config.tableName !== 'string' || typeof config.tableRegion !== 'string') {
-    throw new Error(`SSM parameter ${parameterName} does not hold an edge configuration`);
-  }
-  return config;
+  operatorRead = ssm.send(new GetParameterCommand({ Name: parameterName }), { abortSignal: AbortSignal.timeout(3000) })
+    .then((out) => {
+      const config = parseOperatorConfig(out.Parameter?.Value);
+      const extra = config.previewAgents ?? [];
+      operator = {
+        config,
+        preview: previewProtection && extra.length > 0 ? previewMatcher(extra, { builtIn: false }) : undefined,
+        nextReadAt: Date.now() + EDGE_OPERATOR_REFRESH_SECONDS * 1000,
+      };
+    })
+    .catch((err: unknown) => {
+      // Keep the last good value.
+      logFailure('operator-config', err);
+      operator = { ...operator, nextReadAt: Date.now() + OPERATOR_RETRY_MS };
+    })
+    .finally(() => { operatorRead = undefined; });
 }
 
-function dynamo(region: string): DynamoDBClient {
-  let client = dynamoByRegion.get(region);
-  if (!client) {
-    client = new DynamoDBClient({
-      region,
-      maxAttempts: 2,
-      requestHandler: boundedHttpHandler({ connectionTimeoutMs: 1000, requestTimeoutMs: 1500 }),
-    });
-    dynamoByRegion.set(region, client);
+/** Reads the operator parameter strictly: a malformed value throws and the last good one stays. */
+function parseOperatorConfig(value: string | undefined): EdgeOperatorConfig {
+  const parsed = JSON.parse(value ?? '') as unknown;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('operator config must be a JSON object');
+  const { paused, previewAgents } = parsed as Record<string, unknown>;
+  if (paused !== undefined && typeof paused !== 'boolean') throw new Error('operator config: paused must be a boolean');
+  if (previewAgents !== undefined && !(Array.isArray(previewAgents) && previewAgents.every((p) => typeof p === 'string'))) {
+    throw new Error('operator config: previewAgents must be an array of strings');
   }
-  return client;
+  // Throws for invalid or empty-matching patterns, like the construct's synth-time check.
+  if (previewAgents) previewMatcher(previewAgents as string[], { builtIn: false });
+  return { paused: paused === true, previewAgents: previewAgents as string[] | undefined };
+}
+
+function ledger(region: string): DynamoDBClient {
+  dynamo ??= new DynamoDBClient({
+    region,
+    maxAttempts: 2,
+    requestHandler: boundedHttpHandler({ connectionTimeoutMs: 1000, requestTimeoutMs: 1500 }),
+  });
+  return dynamo;
+}
+
+function log(level: string, fields: Record<string, unknown>): void {
+  console.log(JSON.stringify({ level, ...fields }));
 }
 
 function logFailure(stage: string, err: unknown): void {
@@ -132,22 +193,21 @@ function logFailure(stage: string, err: unknown): void {
   console.error(JSON.stringify({ level: 'error', stage, error: e.name, message: e.message }));
 }
 
-function respond(status: string, statusDescription: string, body: string): CloudFrontResultResponse {
+function plainHeaders(): NonNullable<CloudFrontResultResponse['headers']> {
   return {
-    status,
-    statusDescription,
-    headers: {
-      'content-type': [{ key: 'Content-Type', value: 'text/plain; charset=utf-8' }],
-      'cache-control': [{ key: 'Cache-Control', value: 'no-store' }],
-    },
-    body,
+    'content-type': [{ key: 'Content-Type', value: 'text/plain; charset=utf-8' }],
+    'cache-control': [{ key: 'Cache-Control', value: 'no-store' }],
   };
+}
+
+function respond(status: string, statusDescription: string, body: string): CloudFrontResultResponse {
+  return { status, statusDescription, headers: plainHeaders(), body };
 }
 
 function refuse(reason: string): CloudFrontResultResponse {
   return respond('403', 'Forbidden', reason);
 }
 
-function unavailable(): CloudFrontResultResponse {
-  return respond('503', 'Service Unavailable', 'The link service is temporarily unavailable. Try again shortly.');
+function unavailable(message: string): CloudFrontResultResponse {
+  return respond('503', 'Service Unavailable', message);
 }

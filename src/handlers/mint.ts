@@ -14,12 +14,16 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { getLinkInput, issueLinkInput, linkStatus, revokeLinkInput } from './ledger';
 import { boundedHttpHandler } from './sdk';
 import { MintEnv } from '../shared/config';
-import { buildQuery, isLinkId, keyToPath, LINK_ID_PARAM, linkFingerprint, ORIGIN_VERIFY_HEADER, parseQuery, validateKey } from '../shared/link';
+import { buildQuery, isLinkId, keyToPath, LINK_GENERATION_PARAM, LINK_ID_PARAM, linkFingerprint, ORIGIN_VERIFY_HEADER, parseQuery, validateKey } from '../shared/link';
 
 /** Signing credentials must outlive a link by at least this margin. */
 const CREDENTIAL_MARGIN_SECONDS = 60;
-/** The origin secret is read once per container and re-read after this long. */
-const SECRET_REFRESH_MS = 10 * 60_000;
+/**
+ * The origin secret is read once per container and re-read after this long. Rotation
+ * (the construct's secretGeneration) points the function at a new secret, so a new
+ * value reaches every container at once; this bound covers a value changed in place.
+ */
+const SECRET_REFRESH_MS = 5 * 60_000;
 
 interface Settings {
   readonly bucketName: string;
@@ -28,6 +32,7 @@ interface Settings {
   readonly publicBaseUrl: string;
   readonly tableName: string;
   readonly originSecretArn: string;
+  readonly secretGeneration: number;
   readonly defaultExpiresSeconds: number;
   readonly maxExpiresSeconds: number;
   readonly defaultMaxUses: number;
@@ -54,8 +59,8 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<Result> {
     switch (route) {
       case 'GET /get-url': return await getUrl(event);
       case 'POST /urls': return await postUrls(event);
-      case 'GET /urls/{id}': return await getStatus(event.pathParameters?.id);
-      case 'DELETE /urls/{id}': return await revoke(event.pathParameters?.id);
+      case 'GET /urls/{id}': return await getStatus(event.pathParameters?.id, callerOf(event));
+      case 'DELETE /urls/{id}': return await revoke(event.pathParameters?.id, callerOf(event));
       default: return json(404, { error: `no route for ${route}` });
     }
   } catch (err) {
@@ -72,7 +77,7 @@ async function getUrl(event: APIGatewayProxyEventV2): Promise<Result> {
   if (!query.ok) return badRequest('query', query.reason);
   const expires = query.value.get('expiresInSeconds');
   if (expires !== undefined && !/^\d{1,9}$/.test(expires)) return badRequest('expiresInSeconds', lifetimeError());
-  return mintFor(query.value.get('key'), expires === undefined ? undefined : Number(expires), undefined, 200);
+  return mintFor(query.value.get('key'), expires === undefined ? undefined : Number(expires), undefined, 200, callerOf(event));
 }
 
 /** `POST /urls` with `{ "key", "expiresInSeconds"?, "maxUses"? }`. */
@@ -91,7 +96,8 @@ async function postUrls(event: APIGatewayProxyEventV2): Promise<Result> {
   for (const name of ['expiresInSeconds', 'maxUses']) {
     if (fields[name] !== undefined && !Number.isSafeInteger(fields[name])) return badRequest(name, `${name} must be an integer`);
   }
-  return mintFor(fields.key as string | undefined, fields.expiresInSeconds as number | undefined, fields.maxUses as number | undefined, 201);
+  const { key, expiresInSeconds, maxUses } = fields as { key?: string; expiresInSeconds?: number; maxUses?: number };
+  return mintFor(key, expiresInSeconds, maxUses, 201, callerOf(event));
 }
 
 async function mintFor(
@@ -99,6 +105,7 @@ async function mintFor(
   expiresInSeconds: number | undefined,
   maxUses: number | undefined,
   status: number,
+  caller: Caller,
 ): Promise<Result> {
   const s = loadSettings();
   const key = validateKey(rawKey);
@@ -121,30 +128,81 @@ async function mintFor(
     return json(404, { error: 'object not found', key: key.value });
   }
 
-  const link = await issue(key.value, lifetime, uses);
+  const link = await issue(key.value, lifetime, uses, caller.id);
   log('issued', { id: link.id, expiresAt: link.expiresAt, maxUses: uses });
   return json(status, status === 201 ? { ...link, maxUses: uses } : link);
 }
 
-async function getStatus(id: string | undefined): Promise<Result> {
+async function getStatus(id: string | undefined, caller: Caller): Promise<Result> {
   if (id === undefined || !isLinkId(id)) return json(404, { error: 'no such link' });
   const s = loadSettings();
   const out = await loadClients().dynamo.send(new GetItemCommand(getLinkInput(s.tableName, id)));
   if (!out.Item) return json(404, { error: 'no such link' });
-  return json(200, linkStatus(out.Item));
+  const status = linkStatus(out.Item);
+  if (!mayManage(caller, status.owner)) return notYours(id);
+  return json(200, status);
 }
 
-async function revoke(id: string | undefined): Promise<Result> {
+async function revoke(id: string | undefined, caller: Caller): Promise<Result> {
   if (id === undefined || !isLinkId(id)) return json(404, { error: 'no such link' });
+  // A scoped caller without an identity owns nothing.
+  if (caller.scoped && caller.id === undefined) return notYours(id);
   const s = loadSettings();
   try {
-    await loadClients().dynamo.send(new UpdateItemCommand(revokeLinkInput(s.tableName, id, Math.floor(Date.now() / 1000))));
+    await loadClients().dynamo.send(new UpdateItemCommand(
+      revokeLinkInput(s.tableName, id, Math.floor(Date.now() / 1000), caller.scoped ? caller.id : undefined),
+    ));
   } catch (err) {
-    if ((err as Error).name === 'ConditionalCheckFailedException') return json(404, { error: 'no such link' });
-    throw err;
+    const e = err as Error & { Item?: unknown };
+    if (e.name !== 'ConditionalCheckFailedException') throw err;
+    // The old item comes back only when the link exists: then it is someone else's.
+    return e.Item ? notYours(id) : json(404, { error: 'no such link' });
   }
   log('revoked', { id });
   return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
+}
+
+/**
+ * Who calls, as the route's authorizer established it. IAM callers hold an explicit
+ * grant (grantManage) and may manage every link; JWT and Lambda-authorizer callers are
+ * any signed-in user of an identity provider, so they manage only links they minted.
+ */
+interface Caller {
+  /** Recorded as the owner of links this caller mints. */
+  readonly id: string | undefined;
+  /** Whether this caller may only manage its own links. */
+  readonly scoped: boolean;
+}
+
+interface AuthorizerContext {
+  readonly iam?: { readonly userArn?: string };
+  readonly jwt?: { readonly claims?: Record<string, unknown> };
+  readonly lambda?: Record<string, unknown>;
+}
+
+function callerOf(event: APIGatewayProxyEventV2): Caller {
+  const authorizer = (event.requestContext as { authorizer?: AuthorizerContext }).authorizer;
+  if (typeof authorizer?.iam?.userArn === 'string') return { id: `iam:${authorizer.iam.userArn}`, scoped: false };
+  const claims = authorizer?.jwt?.claims;
+  if (claims) {
+    // A JWT caller without a subject has no identity to own links with: it may manage none.
+    const ok = typeof claims.sub === 'string' && claims.sub !== '';
+    return { id: ok ? `jwt:${String(claims.iss ?? '')}#${claims.sub as string}` : undefined, scoped: true };
+  }
+  if (authorizer?.lambda) {
+    const principal = authorizer.lambda.sub ?? authorizer.lambda.principalId;
+    return { id: typeof principal === 'string' && principal !== '' ? `lambda:${principal}` : undefined, scoped: true };
+  }
+  return { id: undefined, scoped: false };
+}
+
+function mayManage(caller: Caller, owner: string | undefined): boolean {
+  return !caller.scoped || (caller.id !== undefined && caller.id === owner);
+}
+
+function notYours(id: string): Result {
+  log('refused', { reason: 'not-owner', id });
+  return json(403, { error: 'this link was minted by another caller' });
 }
 
 function lifetimeError(): string {
@@ -157,7 +215,7 @@ interface MintedLink {
   readonly expiresAt: string;
 }
 
-async function issue(key: string, requestedLifetime: number, maxUses: number): Promise<MintedLink> {
+async function issue(key: string, requestedLifetime: number, maxUses: number, owner: string | undefined): Promise<MintedLink> {
   const s = loadSettings();
   const { presigner, dynamo, s3 } = loadClients();
   const now = Math.floor(Date.now() / 1000);
@@ -179,7 +237,7 @@ async function issue(key: string, requestedLifetime: number, maxUses: number): P
       protocol: 'https:',
       hostname: s.originDomain,
       path,
-      query: { [LINK_ID_PARAM]: id },
+      query: { [LINK_ID_PARAM]: id, [LINK_GENERATION_PARAM]: String(s.secretGeneration) },
       headers: { host: s.originDomain, [ORIGIN_VERIFY_HEADER]: await loadOriginSecret() },
     }),
     { expiresIn: lifetime, signingDate: new Date(now * 1000) },
@@ -200,7 +258,7 @@ async function issue(key: string, requestedLifetime: number, maxUses: number): P
   // Record before returning: a link the ledger does not know can never be redeemed,
   // and a failed write returns an error instead of a half-issued link.
   await dynamo.send(new PutItemCommand(issueLinkInput(s.tableName, {
-    id, key, fingerprint: linkFingerprint(key, params.value), maxUses, expiresAt, now,
+    id, key, fingerprint: linkFingerprint(key, params.value), maxUses, expiresAt, now, owner,
   })));
   return { url: `${s.publicBaseUrl}${path}?${querystring}`, id, expiresAt: new Date(expiresAt * 1000).toISOString() };
 }
@@ -227,6 +285,7 @@ function loadSettings(): Settings {
     publicBaseUrl: read(MintEnv.publicBaseUrl),
     tableName: read(MintEnv.tableName),
     originSecretArn: read(MintEnv.originSecretArn),
+    secretGeneration: Number(read(MintEnv.secretGeneration)),
     defaultExpiresSeconds: Number(read(MintEnv.defaultExpiresSeconds)),
     maxExpiresSeconds: Number(read(MintEnv.maxExpiresSeconds)),
     defaultMaxUses: Number(read(MintEnv.defaultMaxUses)),

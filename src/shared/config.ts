@@ -1,27 +1,50 @@
 // How the construct configures each handler. Lambda@Edge has no environment
-// variables, so the edge function gets a staged config.json pointing at an SSM
-// parameter; the regional mint function gets plain environment variables.
+// variables, so the edge function gets a staged config.json holding everything it
+// needs to redeem; the regional mint function gets plain environment variables.
 
 /** File staged beside the edge handler at synth; holds only concrete values. */
 export const EDGE_STAGED_CONFIG_FILE = 'config.json';
 
-/** Contents of the staged config.json. */
+/**
+ * Contents of the staged config.json: everything a redemption needs, known at synth,
+ * so no request ever waits for SSM (Parameter Store's shared 40 TPS default would
+ * otherwise turn a burst of cold starts into refusals).
+ */
 export interface EdgeStagedConfig {
-  /** Name of the SSM parameter holding {@link EdgeRuntimeConfig}. */
-  readonly parameterName: string;
-  /** Region of that parameter (the construct's stack region). */
-  readonly parameterRegion: string;
-}
-
-/** Value of the SSM parameter (may contain deploy-time values such as the table name). */
-export interface EdgeRuntimeConfig {
   readonly tableName: string;
   readonly tableRegion: string;
   /** Refuse known link-preview agents without consuming a use. */
   readonly previewProtection: boolean;
   /** Extra user-agent patterns (case-insensitive regular expressions) to treat as previews. */
   readonly previewAgents: string[];
+  /**
+   * Generation of the origin secrets CloudFront sends. Links carry the generation they
+   * were signed under; any other generation cannot pass S3's signature check, so the
+   * edge refuses it without spending a use.
+   */
+  readonly secretGeneration: number;
+  /** SSM parameter holding {@link EdgeOperatorConfig}, read off the request path. */
+  readonly parameterName: string;
+  /** Region of that parameter (the construct's stack region). */
+  readonly parameterRegion: string;
 }
+
+/**
+ * What operators may change at runtime without redeploying the edge function: the
+ * value of the SSM parameter. Each container reads it in the background and applies
+ * a change within about {@link EDGE_OPERATOR_REFRESH_SECONDS} seconds of a request
+ * reaching it; until the first read succeeds, and whenever a read fails, the last
+ * good value (or the defaults: not paused, no extra agents) applies.
+ */
+export interface EdgeOperatorConfig {
+  /** Refuse every download with 503 without spending uses (an incident switch). */
+  readonly paused?: boolean;
+  /** More preview agent patterns, on top of the staged ones. */
+  readonly previewAgents?: string[];
+}
+
+/** How often a warm edge container re-reads the operator parameter. */
+export const EDGE_OPERATOR_REFRESH_SECONDS = 60;
 
 /** Environment variables of the mint function. */
 export const MintEnv = {
@@ -33,6 +56,8 @@ export const MintEnv = {
   publicBaseUrl: 'OTP_PUBLIC_BASE_URL',
   tableName: 'OTP_TABLE_NAME',
   originSecretArn: 'OTP_ORIGIN_SECRET_ARN',
+  /** Generation of that secret, signed into every link. */
+  secretGeneration: 'OTP_SECRET_GENERATION',
   defaultExpiresSeconds: 'OTP_DEFAULT_EXPIRES_SECONDS',
   maxExpiresSeconds: 'OTP_MAX_EXPIRES_SECONDS',
   defaultMaxUses: 'OTP_DEFAULT_MAX_USES',

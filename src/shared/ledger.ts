@@ -15,6 +15,10 @@ export const Attr = {
   revokedAt: 'revokedAt',
   createdAt: 'createdAt',
   redemptions: 'redemptions',
+  /** String set of the CloudFront request ids that redeemed a use: makes retries idempotent. */
+  requestIds: 'requestIds',
+  /** Who minted the link (see {@link Redemption} for who used it). */
+  owner: 'owner',
 } as const;
 
 /**
@@ -32,6 +36,8 @@ export interface Redemption {
   readonly at: string;
   readonly ip: string;
   readonly userAgent: string;
+  /** CloudFront's id of the viewer request that redeemed the use. */
+  readonly requestId: string;
 }
 
 /** The table's partition key and its TTL attribute, for the construct. */
@@ -53,5 +59,7 @@ export interface LinkStatus {
   readonly uses: number;
   readonly expiresAt: string;
   readonly revoked: boolean;
+  /** Who minted the link: `iam:<principal ARN>`, `jwt:<issuer>#<subject>`, or absent for an open API. */
+  readonly owner?: string;
   readonly redemptions: Redemption[];
 }

@@ -9,6 +9,13 @@ import { createHash } from 'crypto';
 export const LINK_ID_PARAM = 'x-link-id';
 
 /**
+ * Signed query parameter carrying the generation of the origin secret the link was
+ * signed with, so the edge can refuse links from another generation before they
+ * spend a use (S3 would refuse their signature anyway).
+ */
+export const LINK_GENERATION_PARAM = 'x-link-gen';
+
+/**
  * Header signed into every URL and added by CloudFront as an origin custom header.
  * Its value is a deploy-time secret, so a URL replayed straight at S3 fails SigV4.
  */
@@ -43,6 +50,14 @@ export interface PresentedLink {
   readonly fingerprint: string;
   /** When the signature stops being valid, in epoch seconds. */
   readonly signatureExpiresAt: number;
+  /** Generation of the origin secret the link was signed with. */
+  readonly generation: number;
+  /**
+   * The path and query in their canonical encoding: what the edge forwards, so S3
+   * computes exactly the canonical request the mint signed.
+   */
+  readonly canonicalUri: string;
+  readonly canonicalQuery: string;
 }
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
@@ -73,12 +88,17 @@ function decode(value: string): string | undefined {
   }
 }
 
-/** Checks an object key from a caller: present, valid UTF-8, at most 1024 bytes. */
+/** Checks an object key from a caller: present, valid UTF-8, at most 1024 bytes, no `.` or `..` segments. */
 export function validateKey(key: string | undefined): Parsed<string> {
   if (key === undefined || key.length === 0) return fail('key is required');
   // Lone surrogates cannot be encoded as UTF-8, so S3 could never store such a key.
   if (LONE_SURROGATE.test(key)) return fail('key must be valid UTF-8');
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) return fail(`key must be at most ${MAX_KEY_BYTES} bytes of UTF-8`);
+  // Browsers and proxies resolve dot segments (/a/../b becomes /b), even percent-encoded
+  // ones (WHATWG URL treats %2e as a dot), so such a link would reach another path.
+  if (key.split('/').some((segment) => segment === '.' || segment === '..')) {
+    return fail('key must not contain "." or ".." path segments: browsers remove them from links');
+  }
   return { ok: true, value: key };
 }
 
@@ -135,6 +155,11 @@ function amzDateToEpochSeconds(value: string): number | undefined {
  */
 export function parsePresentedLink(uri: string, querystring: string, nowSeconds: number): Parsed<PresentedLink> {
   if (!uri.startsWith('/') || uri.length > MAX_URI_LENGTH) return fail('malformed path');
+  // S3 reads a raw '+' as a space (in the path and in the query); decodeURIComponent
+  // keeps it a '+'. The two readings name different requests, so refuse the ambiguity
+  // rather than spend a use on a request S3 would compute another signature for.
+  // Issued links never contain a raw '+': the mint encodes it as %2B.
+  if (uri.includes('+') || querystring.includes('+')) return fail('ambiguous "+" in link (write it as %2B)');
   const rawKey = decode(uri.slice(1));
   if (rawKey === undefined) return fail('malformed path');
   const key = validateKey(rawKey);
@@ -157,10 +182,23 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
   if (signedAt === undefined) return fail('not a presigned link');
   const expiresRaw = params.get('X-Amz-Expires') ?? '';
   if (!/^[1-9]\d{0,5}$/.test(expiresRaw) || +expiresRaw > MAX_SIGV4_EXPIRES_SECONDS) return fail('not a presigned link');
+  const generationRaw = params.get(LINK_GENERATION_PARAM) ?? '';
+  if (!/^[1-9]\d{0,5}$/.test(generationRaw)) return fail('not a one-time link');
 
   if (signedAt > nowSeconds + MAX_CLOCK_SKEW_SECONDS) return fail('link is not yet valid');
   const signatureExpiresAt = signedAt + +expiresRaw;
   if (signatureExpiresAt <= nowSeconds) return fail('link has expired');
 
-  return { ok: true, value: { id, key: key.value, fingerprint: linkFingerprint(key.value, params), signatureExpiresAt } };
+  return {
+    ok: true,
+    value: {
+      id,
+      key: key.value,
+      fingerprint: linkFingerprint(key.value, params),
+      signatureExpiresAt,
+      generation: +generationRaw,
+      canonicalUri: keyToPath(key.value),
+      canonicalQuery: buildQuery(params),
+    },
+  };
 }

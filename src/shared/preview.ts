@@ -16,8 +16,42 @@ export const DEFAULT_PREVIEW_AGENTS: readonly string[] = [
   'Yahoo! Slurp', 'Bytespider',
 ];
 
-/** Compiles the built-in agents plus extra patterns into one case-insensitive matcher. */
-export function previewMatcher(extraPatterns: readonly string[]): RegExp {
-  const escaped = DEFAULT_PREVIEW_AGENTS.map((a) => a.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
-  return new RegExp([...escaped, ...extraPatterns.map((p) => `(?:${p})`)].join('|'), 'i');
+/**
+ * How much of a user agent the matcher reads. Real agents are far shorter; a viewer can
+ * send ~20 KB, and a careless pattern must not run over all of it on every request.
+ */
+export const PREVIEW_PROBE_CHARS = 512;
+
+/** The part of a user agent that preview patterns are matched against. */
+export function previewProbe(userAgent: string): string {
+  return userAgent.slice(0, PREVIEW_PROBE_CHARS);
+}
+
+/**
+ * Why an extra preview pattern cannot be used, or undefined when it can: it must compile
+ * (case-insensitive) and must not match the empty string, which would refuse every download.
+ */
+export function previewPatternProblem(pattern: string): string | undefined {
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern, 'i');
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return re.test('') ? 'it matches the empty string, so it would refuse every download' : undefined;
+}
+
+/**
+ * Compiles the built-in agents (unless `builtIn: false`) plus extra patterns into one
+ * case-insensitive matcher. Throws for a pattern {@link previewPatternProblem} refuses.
+ */
+export function previewMatcher(extraPatterns: readonly string[], opts: { builtIn?: boolean } = {}): RegExp {
+  for (const pattern of extraPatterns) {
+    const problem = previewPatternProblem(pattern);
+    if (problem) throw new Error(`preview agent pattern ${JSON.stringify(pattern)}: ${problem}`);
+  }
+  const escaped = opts.builtIn === false ? [] : DEFAULT_PREVIEW_AGENTS.map((a) => a.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+  const alternatives = [...escaped, ...extraPatterns.map((p) => `(?:${p})`)];
+  // An empty alternation would match everything; with nothing to match, match nothing.
+  return new RegExp(alternatives.length > 0 ? alternatives.join('|') : '(?!)', 'i');
 }
