@@ -91,6 +91,12 @@ export interface DesignCostInput {
   readonly writeUnitsPerDownload: number;
   readonly readUnitsPerDownload: number;
   readonly ssmCallsPerDownload: number;
+  /**
+   * Lambda@Edge invocations per download besides the viewer request that redeems it,
+   * each billed the 1 ms minimum (ours: the origin-response trigger that replaces origin
+   * errors; it makes no AWS call).
+   */
+  readonly extraEdgeInvocationsPerDownload: number;
 }
 
 export interface CostLine {
@@ -109,8 +115,9 @@ export function costPerMillion(input: DesignCostInput, extraMsPerCall: number): 
   const perMillion = 1e6;
   // Each request is billed rounded up to the next 1 ms.
   const billedMs = mean(input.durationsMs.map((ms) => Math.ceil(ms + extraMsPerCall * input.awsCallsPerRequest)));
-  const edgeRequests = LAMBDA_EDGE_REQUEST.usd * perMillion;
-  const edgeDuration = (billedMs / 1000) * MEMORY_GB * LAMBDA_EDGE_GB_SECOND.usd * perMillion;
+  const invocations = 1 + input.extraEdgeInvocationsPerDownload;
+  const edgeRequests = invocations * LAMBDA_EDGE_REQUEST.usd * perMillion;
+  const edgeDuration = ((billedMs + input.extraEdgeInvocationsPerDownload) / 1000) * MEMORY_GB * LAMBDA_EDGE_GB_SECOND.usd * perMillion;
   const dynamodb = (input.writeUnitsPerDownload * DYNAMODB_WRITE_REQUEST_UNIT.usd
     + input.readUnitsPerDownload * DYNAMODB_READ_REQUEST_UNIT.usd) * perMillion;
   const ssmStandard = input.ssmCallsPerDownload * SSM_GET_PARAMETER_STANDARD.usd * perMillion;

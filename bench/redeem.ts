@@ -192,7 +192,16 @@ export interface ColdRequest {
   readonly loadMs: number;
   readonly firstMs: number;
   readonly outcome: string;
+  /** Every call the emulators counted during the run, on the request path or not. */
   readonly calls: Record<string, number>;
+  /** SSM was held unanswered: its calls were not on the request path. */
+  readonly ssmHeld: boolean;
+}
+
+/** The calls a request waited for: all counted ones, less SSM reads that were held unanswered. */
+export function callsOnPath(c: ColdRequest): Record<string, number> {
+  if (!c.ssmHeld) return c.calls;
+  return Object.fromEntries(Object.entries(c.calls).filter(([op]) => !op.startsWith('SSM:')));
 }
 
 /**
@@ -204,6 +213,11 @@ export async function measureColdRequests(
   subjects: readonly Subject[],
   links: string[],
   runs: number,
+  /**
+   * Subjects whose SSM reads are held unanswered during their runs: a first request that
+   * still completes proves SSM was not on its path (ours reads it in the background).
+   */
+  holdSsm: readonly SubjectName[] = [],
 ): Promise<Record<SubjectName, ColdRequest[]>> {
   const out: Record<SubjectName, ColdRequest[]> = { ours: [], baseline: [] };
   // Run -1 is unmeasured (file cache warm-up).
@@ -213,10 +227,17 @@ export async function measureColdRequests(
     const order = i % 2 === 0 ? subjects : [...subjects].reverse();
     for (const s of order) {
       const before = serviceCalls(dep);
-      const res = await node(FIRST_REQUEST, [s.file, JSON.stringify(viewerRequestEvent(url))]);
+      const held = holdSsm.includes(s.name);
+      if (held) dep.services.awsJson.fault.set({ mode: 'hang', operations: ['GetParameter'] });
+      let res: Record<string, unknown>;
+      try {
+        res = await node(FIRST_REQUEST, [s.file, JSON.stringify(viewerRequestEvent(url))]);
+      } finally {
+        if (held) dep.services.awsJson.fault.clear();
+      }
       const calls = diffCalls(serviceCalls(dep), before);
       if (res.outcome !== 'pass') throw new Error(`cold request: ${s.name} answered ${String(res.outcome)} for a fresh link`);
-      if (i >= 0) out[s.name].push({ loadMs: res.loadMs as number, firstMs: res.firstMs as number, outcome: res.outcome as string, calls });
+      if (i >= 0) out[s.name].push({ loadMs: res.loadMs as number, firstMs: res.firstMs as number, outcome: res.outcome as string, calls, ssmHeld: held });
     }
   }
   return out;

@@ -24,7 +24,7 @@ import {
 } from './cost';
 import { mintOne, mintPhase, type MintPhase } from './mint';
 import {
-  callPattern, loadHandler, measureColdRequests, measureLoadTimes, measureReplays, measureWarm, stageBundle,
+  callPattern, loadHandler, callsOnPath, measureColdRequests, measureLoadTimes, measureReplays, measureWarm, stageBundle,
   type ColdRequest, type RedemptionStats, type SubjectName,
 } from './redeem';
 import { fmtCount, fmtKB, fmtMs, fmtPct, fmtRatio, fmtUsd, max, mean, median, min, quantile, table } from './stats';
@@ -81,7 +81,8 @@ const OBJECT_BYTES = 64 * 1024;
 const TARGET_BUNDLE_BYTES = 400 * 1024;
 const TARGET_LOAD_RATIO = 1.1;
 const EXPECTED_WARM_PATTERN = 'DynamoDB:UpdateItem x1';
-const EXPECTED_COLD_PATTERN = 'DynamoDB:UpdateItem x1 + SSM:GetParameter x1';
+/** On the path of a cold first request: the ledger write only (SSM is read in the background). */
+const EXPECTED_COLD_PATTERN = 'DynamoDB:UpdateItem x1';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -180,7 +181,7 @@ async function main(): Promise<void> {
     const loadTimes = await measureLoadTimes(loadFiles, SIZES.loadRuns);
 
     log(`bench: first request in fresh processes, ${SIZES.coldRuns} per handler`);
-    const cold = await measureColdRequests(dep, [{ name: 'ours', file: oursFile }, { name: 'baseline', file: baselineFile }], links, SIZES.coldRuns);
+    const cold = await measureColdRequests(dep, [{ name: 'ours', file: oursFile }, { name: 'baseline', file: baselineFile }], links, SIZES.coldRuns, ['ours']);
 
     await dep.close();
     dep = undefined;
@@ -397,6 +398,8 @@ function derive(r: Results): Derived {
     writeUnitsPerDownload: units[name].write,
     readUnitsPerDownload: units[name].read,
     ssmCallsPerDownload: units[name].ssm,
+    // Ours also runs on origin response (scrubbing origin errors); the seed has no such trigger.
+    extraEdgeInvocationsPerDownload: name === 'ours' ? 1 : 0,
   }, extra);
   const costs = {
     local: { ours: cost('ours', 0), baseline: cost('baseline', 0) },
@@ -426,10 +429,10 @@ function render(r: Results): string {
 
   const warmCallsMet = Object.keys(r.warm.ours.callPatterns).length === 1 && r.warm.ours.callPatterns[EXPECTED_WARM_PATTERN] === r.warm.ours.requests;
   const coldPatterns: Record<string, number> = {};
-  for (const c of r.cold.ours) coldPatterns[callPattern(c.calls)] = (coldPatterns[callPattern(c.calls)] ?? 0) + 1;
+  for (const c of r.cold.ours) coldPatterns[callPattern(callsOnPath(c))] = (coldPatterns[callPattern(callsOnPath(c))] ?? 0) + 1;
   const coldCallsMet = Object.keys(coldPatterns).length === 1 && coldPatterns[EXPECTED_COLD_PATTERN] === r.cold.ours.length;
   const coldBaselinePatterns: Record<string, number> = {};
-  for (const c of r.cold.baseline) coldBaselinePatterns[callPattern(c.calls)] = (coldBaselinePatterns[callPattern(c.calls)] ?? 0) + 1;
+  for (const c of r.cold.baseline) coldBaselinePatterns[callPattern(callsOnPath(c))] = (coldBaselinePatterns[callPattern(callsOnPath(c))] ?? 0) + 1;
   const bundleMet = b.ours.raw < TARGET_BUNDLE_BYTES;
   const loadMet = d.loadRatio <= TARGET_LOAD_RATIO;
   const synthOurs = d.synthMedian.ours;
@@ -476,9 +479,9 @@ function render(r: Results): string {
     fmtMs(modeled('ours')), fmtMs(modeled('baseline')), `${speedup(modeled('baseline'), modeled('ours'))} (model, not measured)`, '-', '-',
   ]);
   rows.push([
-    'Cold first request: AWS calls',
+    'Cold first request: AWS calls on its path',
     patternsText(coldPatterns), patternsText(coldBaselinePatterns), '-',
-    'exactly 1 SSM + 1 DynamoDB',
+    'exactly 1 DynamoDB (SSM off the path: held unanswered, the request still completes)',
     verdict(coldCallsMet, `: saw ${patternsText(coldPatterns)}`),
   ]);
   if (!coldCallsMet) misses.push(`Cold first request calls: expected "${EXPECTED_COLD_PATTERN}" in every run, saw ${patternsText(coldPatterns)}.`);
@@ -612,16 +615,17 @@ function render(r: Results): string {
   const coldRow = (name: SubjectName) => {
     const runs = r.cold[name];
     const pats: Record<string, number> = {};
-    for (const c of runs) pats[callPattern(c.calls)] = (pats[callPattern(c.calls)] ?? 0) + 1;
+    for (const c of runs) pats[callPattern(callsOnPath(c))] = (pats[callPattern(callsOnPath(c))] ?? 0) + 1;
     return [NAMES[name], String(runs.length), fmtMs(median(runs.map((c) => c.loadMs))), fmtMs(median(runs.map((c) => c.firstMs))),
       fmtMs(min(runs.map((c) => c.firstMs))), fmtMs(max(runs.map((c) => c.firstMs))), fmtMs(d.coldTotal[name]), patternsText(pats)];
   };
-  p(table(['first request in a fresh process', 'runs', 'load (median)', 'first request (median)', 'min', 'max', 'load + first (median)', 'AWS calls (counted)'], [
+  p(table(['first request in a fresh process', 'runs', 'load (median)', 'first request (median)', 'min', 'max', 'load + first (median)', 'AWS calls on the path'], [
     coldRow('ours'), coldRow('baseline'),
   ]));
   p();
-  p('The first request includes creating the SDK clients, resolving credentials and opening connections; ours also reads SSM once');
-  p('(then caches it for 5 minutes per container).');
+  p('The first request includes creating the SDK clients, resolving credentials and opening connections. Ours starts one SSM read');
+  p('(operator switches) in the background and does not wait for it: during our runs the emulated SSM holds that read unanswered,');
+  p('and the first request still completes. The seed reads SSM on every request.');
   p();
 
   // -------------------------------------------------------------------------
@@ -674,8 +678,9 @@ function render(r: Results): string {
     'total, SSM standard', 'total, SSM higher throughput'], costRows));
   p();
   p('Assumptions:');
-  p(`- One download per link (one-time links). Lambda@Edge at ${MEMORY_GB * 1024} MB; each request billed at its duration rounded up to 1 ms; warm`);
-  p('  requests only (a cold start adds the same initialization to both designs, and ours one SSM call per container every 5 minutes).');
+  p(`- One download per link (one-time links). Lambda@Edge at ${MEMORY_GB * 1024} MB; each request billed at its duration rounded up to 1 ms;`);
+  p('  ours is invoked twice per download (viewer request, and origin response to replace origin errors, billed at the 1 ms minimum); warm');
+  p('  requests only (a cold start adds the same initialization to both designs, and ours one background SSM read per container per minute).');
   p('- Durations: the measured warm durations above. Locally every AWS call is a loopback call to an emulator; in AWS each call crosses');
   p('  from the edge location to the table\'s region, so real durations are dominated by that round trip: the second scenario adds an assumed');
   p(`  ${ASSUMED_RTT_MS_PER_CALL} ms per AWS call (ours ${fmtCount(d.units.ours.calls)}, the seed ${fmtCount(d.units.baseline.calls)} per request).`);
@@ -737,7 +742,7 @@ function render(r: Results): string {
     p(`  (${fmtUsd(local.baseline.dynamodb)}). That extra write, recording each link when it is issued, is what lets the edge refuse unknown,`);
     p('  tampered, expired, used-up or revoked links with one atomic conditional write. Standard throughput allows a default 40 GetParameter calls per second per account and region, shared with everything');
     p('  else there; past it the seed is throttled (its downloads fail) unless higher throughput is enabled, and then ours is');
-    p(`  ${fmtRatio(local.baseline.totalHighThroughput / local.ours.totalHighThroughput)} cheaper. Ours reads SSM once per container every 5 minutes at any request rate.`);
+    p(`  ${fmtRatio(local.baseline.totalHighThroughput / local.ours.totalHighThroughput)} cheaper. Ours reads SSM once per container per minute, in the background, at any request rate.`);
   }
   p();
   return out.join('\n');
