@@ -163,7 +163,10 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
         DistributionConfig: Match.objectLike({
           PriceClass: 'PriceClass_200',
           DefaultCacheBehavior: Match.objectLike({
-            LambdaFunctionAssociations: [{ EventType: 'viewer-request', LambdaFunctionARN: Match.anyValue() }],
+            LambdaFunctionAssociations: [
+              { EventType: 'viewer-request', LambdaFunctionARN: Match.anyValue() },
+              { EventType: 'origin-response', LambdaFunctionARN: Match.anyValue() },
+            ],
           }),
           Origins: [Match.objectLike({
             DomainName: { 'Fn::GetAtt': [Match.anyValue(), 'RegionalDomainName'] },
@@ -182,11 +185,14 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
       expect(Object.keys(stack.template.Outputs ?? {})).toHaveLength(4);
     });
 
-    it('stages the edge bundle with a config.json naming the stack\'s SSM parameter', () => {
+    it('stages the edge bundle with a config.json holding the ledger and the stack\'s operator parameter', () => {
       const dir = lambdaAssetDir(edge, onlyResource(edge.template, 'AWS::Lambda::Function'));
       expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'index.js']);
       const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-      expect(config).toEqual({
+      expect(config).toMatchObject({
+        tableName: onlyResource(stack.template, 'AWS::DynamoDB::Table').Properties.TableName,
+        tableRegion: 'eu-central-1',
+        secretGeneration: 1,
         parameterName: onlyResource(stack.template, 'AWS::SSM::Parameter').Properties.Name,
         parameterRegion: 'eu-central-1',
       });

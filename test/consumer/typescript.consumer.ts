@@ -177,7 +177,10 @@ describe(`TypeScript consumer of the npm package ${LIBRARY}`, () => {
       template.hasResourceProperties('AWS::CloudFront::Distribution', {
         DistributionConfig: {
           DefaultCacheBehavior: Match.objectLike({
-            LambdaFunctionAssociations: [{ EventType: 'viewer-request', LambdaFunctionARN: Match.anyValue() }],
+            LambdaFunctionAssociations: [
+              { EventType: 'viewer-request', LambdaFunctionARN: Match.anyValue() },
+              { EventType: 'origin-response', LambdaFunctionARN: Match.anyValue() },
+            ],
             OriginRequestPolicyId: { Ref: Match.anyValue() },
           }),
           Origins: [Match.objectLike({
@@ -218,12 +221,21 @@ describe(`TypeScript consumer of the npm package ${LIBRARY}`, () => {
       template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /get-url', AuthorizationType: 'AWS_IAM' });
     });
 
-    it('stages the pre-built edge bundle with a config.json naming this stack\'s SSM parameter', () => {
+    it('stages the pre-built edge bundle with a config.json holding the ledger and this stack\'s operator parameter', () => {
       const dir = lambdaAssetDir(edge, onlyResource(edge.template, 'AWS::Lambda::Function'));
       expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'index.js']);
       const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
       const parameter = onlyResource(stack.template, 'AWS::SSM::Parameter');
-      expect(config).toEqual({ parameterName: parameter.Properties.Name, parameterRegion: region });
+      const table = onlyResource(stack.template, 'AWS::DynamoDB::Table');
+      expect(config).toEqual({
+        tableName: table.Properties.TableName,
+        tableRegion: region,
+        previewProtection: true,
+        previewAgents: expect.any(Array),
+        secretGeneration: 1,
+        parameterName: parameter.Properties.Name,
+        parameterRegion: region,
+      });
       expect(typeof parameter.Properties.Name).toBe('string');
       expect(fs.readdirSync(lambdaAssetDir(stack, mintFunction(stack.template)))).toContain('index.js');
     });
