@@ -237,7 +237,9 @@ export async function measureColdRequests(
       }
       const calls = diffCalls(serviceCalls(dep), before);
       if (res.outcome !== 'pass') throw new Error(`cold request: ${s.name} answered ${String(res.outcome)} for a fresh link`);
-      if (i >= 0) out[s.name].push({ loadMs: res.loadMs as number, firstMs: res.firstMs as number, outcome: res.outcome as string, calls, ssmHeld: held });
+      if (i >= 0) {
+        out[s.name].push({ loadMs: res.loadMs as number, firstMs: res.firstMs as number, outcome: res.outcome as string, calls, ssmHeld: held });
+      }
     }
   }
   return out;

@@ -5,6 +5,7 @@ import { startLocalDeployment } from './deployment';
 
 const USAGE = `usage: npm run local -- [--object KEY=FILE]... [--public-api] [--region REGION] [--bucket NAME]
                        [--max-uses-limit N] [--allowed-prefix PREFIX]... [--no-preview-protection]
+                       [--download-window SECONDS]
 
 Starts the one-time link stack on 127.0.0.1 and prints one JSON line with its URLs
 and local credentials. The mint API verifies SigV4 (service execute-api) signed with
@@ -18,6 +19,7 @@ interface CliOptions {
   readonly maxUsesLimit?: number;
   readonly allowedKeyPrefixes?: string[];
   readonly previewProtection: boolean;
+  readonly downloadWindowSeconds?: number;
 }
 
 export function parseArgs(argv: readonly string[]): CliOptions {
@@ -28,6 +30,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   let maxUsesLimit: number | undefined;
   let allowedKeyPrefixes: string[] | undefined;
   let previewProtection = true;
+  let downloadWindowSeconds: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -52,6 +55,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       maxUsesLimit = +n;
     } else if (arg === '--allowed-prefix') {
       (allowedKeyPrefixes ??= []).push(value());
+    } else if (arg === '--download-window') {
+      const n = value();
+      if (!/^\d+$/.test(n) || +n > 86_400) throw new Error(`--download-window expects whole seconds between 0 and 86400; got ${n}`);
+      downloadWindowSeconds = +n;
     } else if (arg === '--no-preview-protection') {
       previewProtection = false;
     } else if (arg === '--help' || arg === '-h') {
@@ -61,7 +68,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       throw new Error(`unknown argument ${arg}\n\n${USAGE}`);
     }
   }
-  return { objects, publicApi, region, bucket, maxUsesLimit, allowedKeyPrefixes, previewProtection };
+  return { objects, publicApi, region, bucket, maxUsesLimit, allowedKeyPrefixes, previewProtection, downloadWindowSeconds };
 }
 
 async function main(): Promise<void> {

@@ -1,6 +1,7 @@
 // A local CloudFront: runs the real viewer-request handler on the documented event
 // shape, answers generated responses as CloudFront does, and forwards allowed
-// requests to the origin exactly as the synthesized distribution would.
+// requests to the origin exactly as the synthesized distribution would (the viewer's
+// Range on a GET included: see rangeToForward).
 import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type {
@@ -133,14 +134,16 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
   ): Promise<void> {
     const viewerHost = viewer.headers.host ?? domainName;
     // The custom origin request policy forwards no viewer headers: only the origin
-    // host, the origin custom headers and what CloudFront itself adds.
-    const headers: Record<string, string> = {
+    // host, the origin custom headers and what CloudFront itself adds, plus Range (below).
+    const headers: Record<string, string | string[]> = {
       'host': opts.forwardViewerHost ? viewerHost : opts.originHost,
       'user-agent': 'Amazon CloudFront',
       'via': '2.0 local.cloudfront.net (CloudFront)',
       'x-amz-cf-id': randomBytes(30).toString('base64url'),
       ...opts.originCustomHeaders,
     };
+    const range = rangeToForward(request);
+    if (range) headers.range = range;
     const path = request.uri + (request.querystring ? `?${request.querystring}` : '');
     await new Promise<void>((resolve, reject) => {
       const upstream = httpRequest({ host: origin.hostname, port: origin.port, method: request.method, path, headers }, (originRes) => {
@@ -165,7 +168,8 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
           originRes.on('error', reject);
         };
         if (!opts.originResponseHandler) return reply(originRes.statusCode ?? 502, out);
-        const originRequest = { ...request, headers: { ...request.headers, ...toCloudFrontHeaders(Object.entries(headers).flat()) } };
+        const sent = Object.entries(headers).flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).flatMap((v) => [name, v]));
+        const originRequest = { ...request, headers: { ...request.headers, ...toCloudFrontHeaders(sent) } };
         runOriginResponse(opts.originResponseHandler, config, originRequest, originRes.statusCode ?? 502, originRes.statusMessage ?? '', originRes.rawHeaders)
           .then((replaced) => {
             if ('error' in replaced) {
@@ -237,6 +241,40 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
   const port = await listenLocal(server);
   domainName = `${LOCAL_HOST}:${port}`;
   return { url: `http://${domainName}`, domainName, close: () => closeServer(server, life) };
+}
+
+/**
+ * The viewer's Range, which CloudFront sends to the origin even when the origin request
+ * policy includes no viewer headers: "If the cache doesn't contain the requested range,
+ * CloudFront forwards the request to the origin" ("How CloudFront processes partial requests
+ * for an object (range GETs)", https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RangeGETs.html;
+ * the Range row of "HTTP request headers and CloudFront behavior (custom and Amazon S3 origins)",
+ * which "Request and response behavior for Amazon S3 origins" refers to for its request headers).
+ * Only on GET: a range GET is what that page describes, and RFC 9110 14.2 has a server ignore
+ * Range on any other method. The page lets CloudFront ask for a larger range to fill its cache;
+ * caching is disabled, so the range goes exactly as written: the values of the request the
+ * viewer-request function returned (CloudFront forwards that request, not the viewer's), in order.
+ *
+ * Nothing else from the viewer goes, If-Range, If-Match, If-None-Match, If-Modified-Since and
+ * If-Unmodified-Since included. With policies, HTTP headers from the viewer request are "not
+ * included in the origin request by default. (Exception: With legacy cache settings, CloudFront
+ * forwards the headers to your origin by default.)" ("Control origin requests with a policy",
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/controlling-origin-requests.html),
+ * and with an origin request policy of None "No values from the viewer request are included in
+ * the origin request, except for the defaults that are included in every origin request"
+ * ("Understand how origin request policies and cache policies work together"). The header table
+ * that says CloudFront forwards the If-* headers describes the legacy cache settings (its column
+ * is "Behavior if you don't configure CloudFront to cache based on header values", and by it every
+ * "other-defined" header is forwarded too); the If-Match, If-None-Match and If-Modified-Since of
+ * "Conditional GET requests" (the S3 origin page) are CloudFront's own, carrying the validators of
+ * an expired cached copy, and with caching disabled there is none; and a re:Post thread
+ * ("cloudfront if range header is removed is this a bug") reports CloudFront removing If-Range.
+ */
+function rangeToForward(request: CloudFrontRequest): string | string[] | undefined {
+  if (request.method !== 'GET') return undefined;
+  const values = (request.headers?.range ?? []).map((h) => h.value).filter((v): v is string => typeof v === 'string');
+  if (values.length === 0) return undefined;
+  return values.length === 1 ? values[0] : values;
 }
 
 /** Raw header pairs without hop-by-hop ones, except Transfer-Encoding, which CloudFront shows to origin-response functions. */

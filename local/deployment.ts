@@ -33,6 +33,8 @@ export interface LocalDeploymentOptions {
   readonly defaultMaxUses?: number;
   /** @default 10 */
   readonly maxUsesLimit?: number;
+  /** Download window of a link when the caller does not ask for one, in seconds (the construct's downloadWindow). @default 1800 */
+  readonly downloadWindowSeconds?: number;
   /** Key prefixes links may be minted for. @default [''] (the whole bucket) */
   readonly allowedKeyPrefixes?: string[];
   /** Refuse link-preview agents without consuming a use. @default true */
@@ -227,6 +229,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       [MintEnv.defaultMaxUses]: String(opts.defaultMaxUses ?? 1),
       [MintEnv.maxUsesLimit]: String(opts.maxUsesLimit ?? 10),
       [MintEnv.allowedKeyPrefixes]: JSON.stringify(opts.allowedKeyPrefixes ?? ['']),
+      [MintEnv.defaultWindowSeconds]: String(opts.downloadWindowSeconds ?? 1800),
     });
     // A fresh copy per deployment: the bundle caches its settings and clients per container.
     copyFileSync(join(assetsDir, 'mint', 'index.js'), join(edgeDir, 'mint.js'));

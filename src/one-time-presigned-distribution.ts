@@ -32,7 +32,7 @@ import { ASSETS_DIR, stageEdgeCode } from './edge-staging';
 import { createOriginSecrets } from './origin-secrets';
 import { EdgeOperatorConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
 import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE, MAX_USES_LIMIT } from './shared/ledger';
-import { MAX_KEY_BYTES, MAX_SIGV4_EXPIRES_SECONDS, ORIGIN_VERIFY_HEADER } from './shared/link';
+import { MAX_DOWNLOAD_WINDOW_SECONDS, MAX_KEY_BYTES, MAX_SIGV4_EXPIRES_SECONDS, ORIGIN_VERIFY_HEADER } from './shared/link';
 import { previewPatternProblem } from './shared/preview';
 
 /** Every status an origin error can have for which CloudFront allows an error-caching TTL. */
@@ -182,6 +182,20 @@ export interface OneTimePresignedDistributionProps {
    * @default [''] - the whole bucket
    */
   readonly allowedKeyPrefixes?: string[];
+
+  /**
+   * How long the download session that a use opens lasts. Within it, the client that
+   * redeemed the use (same address, same User-Agent) continues its download with Range
+   * requests (a media player's probe and fetches, a download manager's parallel parts, a
+   * resume after a broken transfer) without spending another use; a request without
+   * `Range`, or from any other client, needs a use of its own. The window never outlasts
+   * the link, and a session serves at most 1000 requests. `Duration.seconds(0)` makes
+   * every request a use. Callers may choose another window per link
+   * (`downloadWindowSeconds` in `POST /urls`).
+   *
+   * @default Duration.minutes(30)
+   */
+  readonly downloadWindow?: Duration;
 
   /**
    * How many downloads a link allows when the caller does not say.
@@ -630,6 +644,7 @@ export class OneTimePresignedDistribution extends Construct {
         [MintEnv.defaultMaxUses]: String(settings.defaultMaxUses),
         [MintEnv.maxUsesLimit]: String(settings.maxUsesLimit),
         [MintEnv.allowedKeyPrefixes]: JSON.stringify(settings.allowedKeyPrefixes),
+        [MintEnv.defaultWindowSeconds]: String(settings.downloadWindowSeconds),
       },
     });
     this.grantMintFunction(role, settings.allowedKeyPrefixes);
@@ -689,6 +704,7 @@ interface Settings {
   readonly ledgerRemovalPolicy: RemovalPolicy;
   readonly ledgerTableName: string | undefined;
   readonly secretGeneration: number;
+  readonly downloadWindowSeconds: number;
   readonly defaultSeconds: number;
   readonly maxSeconds: number;
   readonly defaultMaxUses: number;
@@ -711,6 +727,7 @@ function resolveSettings(props: OneTimePresignedDistributionProps): Settings {
     ledgerRemovalPolicy: validateLedgerRemovalPolicy(props.ledgerRemovalPolicy ?? RemovalPolicy.DESTROY),
     ledgerTableName: validateTableName(props.ledgerTableName),
     secretGeneration: validateGeneration(props.secretGeneration ?? 1),
+    downloadWindowSeconds: validateDownloadWindow(props.downloadWindow ?? Duration.minutes(30)),
     ...validateLifetimes(props),
     ...validateUses(props),
     allowedKeyPrefixes: validatePrefixes(props.allowedKeyPrefixes ?? ['']),
@@ -812,6 +829,15 @@ function validateTableName(name: string | undefined): string | undefined {
     throw new Error(`ledgerTableName must be a concrete DynamoDB table name of 3 to 255 letters, digits, '_', '-' or '.'; got ${JSON.stringify(name)}`);
   }
   return name;
+}
+
+function validateDownloadWindow(window: Duration): number {
+  if (window.isUnresolved()) throw new Error('downloadWindow must be a concrete duration; got a token');
+  const seconds = window.toSeconds({ integral: false });
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_DOWNLOAD_WINDOW_SECONDS) {
+    throw new Error(`downloadWindow must be a whole number of seconds between 0 and ${MAX_DOWNLOAD_WINDOW_SECONDS} (a day); got ${window.toHumanString()}`);
+  }
+  return seconds;
 }
 
 function validateGeneration(generation: number): number {

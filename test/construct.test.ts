@@ -128,6 +128,13 @@ describe('bucket and ledger', () => {
     });
   });
 
+  it('gives links a 30-minute download window unless told otherwise', () => {
+    const vars = (t: Template) => Object.values(t.findResources('AWS::Lambda::Function'))
+      .map((f) => f.Properties.Environment?.Variables).find((v) => v?.OTP_DEFAULT_DOWNLOAD_WINDOW_SECONDS);
+    expect(vars(synth().template).OTP_DEFAULT_DOWNLOAD_WINDOW_SECONDS).toBe('1800');
+    expect(vars(synth({ downloadWindow: Duration.seconds(0) }).template).OTP_DEFAULT_DOWNLOAD_WINDOW_SECONDS).toBe('0');
+  });
+
   it('survives destroy and deploy again: the ledger keeps its name and leaves with the stack', () => {
     // Two synths of the same app, as a deploy, a destroy and a second deploy see it.
     const first = synth().template.findResources('AWS::DynamoDB::Table');

@@ -9,7 +9,7 @@ import { http } from './util/http';
 const CONTENT = Buffer.from('counted bytes\n');
 const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0';
 
-interface Created { url: string; id: string; expiresAt: string; maxUses: number }
+interface Created { url: string; id: string; expiresAt: string; maxUses: number; downloadWindowSeconds: number }
 interface Status {
   id: string;
   key: string;
@@ -18,7 +18,7 @@ interface Status {
   expiresAt: string;
   revoked: boolean;
   owner?: string;
-  redemptions: Array<{ at: string; ip: string; userAgent: string; requestId: string }>;
+  redemptions: Array<{ at: string; ip: string; userAgent: string; requestId: string; sessionUntil: string; requests: number }>;
 }
 
 let d: LocalDeployment;
@@ -46,7 +46,9 @@ describe('links API', () => {
 
   it('creates a link with POST /urls and reports its status with GET /urls/{id}', async () => {
     const link = await create({ key: 'a.bin', expiresInSeconds: 600, maxUses: 3 });
-    expect(link).toEqual({ url: expect.stringContaining(`${d.distributionUrl}/a.bin?`), id: expect.any(String), expiresAt: expect.any(String), maxUses: 3 });
+    expect(link).toEqual({
+      url: expect.stringContaining(`${d.distributionUrl}/a.bin?`), id: expect.any(String), expiresAt: expect.any(String), maxUses: 3, downloadWindowSeconds: 1800,
+    });
     expect(Date.parse(link.expiresAt) - Date.now()).toBeGreaterThan(590_000);
     expect(await status(link.id)).toEqual({
       id: link.id,
@@ -85,7 +87,17 @@ describe('links API', () => {
     expect((await download(link.url)).status).toBe(403);
     const { redemptions } = await status(link.id);
     expect(redemptions).toHaveLength(2);
-    expect(redemptions[0]).toEqual({ at: expect.any(String), ip: '127.0.0.1', userAgent: 'curl/8.5.0', requestId: expect.stringMatching(/^[\w-]{16,}$/) });
+    expect(redemptions[0]).toEqual({
+      at: expect.any(String),
+      ip: '127.0.0.1',
+      userAgent: 'curl/8.5.0',
+      requestId: expect.stringMatching(/^[\w-]{16,}$/),
+      // The download session the use opened: until when that client's Range requests continue it, and how many it served.
+      sessionUntil: expect.any(String),
+      requests: 1,
+    });
+    // The 30-minute window never outlasts the link (15 minutes here).
+    expect(redemptions[0].sessionUntil).toBe(link.expiresAt);
     expect(redemptions[1].requestId).not.toBe(redemptions[0].requestId);
     expect(Date.parse(redemptions[0].at)).toBeGreaterThanOrEqual(before - 1000);
     // Past the bound, user agents are cut (512 characters), never dropped.

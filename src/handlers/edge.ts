@@ -9,7 +9,7 @@
 // parameter holds only operator switches, read in the background.
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type {
   CloudFrontRequest,
@@ -19,10 +19,10 @@ import type {
   CloudFrontResponseEvent,
   CloudFrontResultResponse,
 } from 'aws-lambda';
-import { redeemedBy, redeemLinkInput } from './ledger';
+import { afterRefusal, redeemInput, reopenedBy, type ViewerRequest } from './download-session';
 import { boundedHttpHandler } from './sdk';
 import { EDGE_OPERATOR_REFRESH_SECONDS, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig } from '../shared/config';
-import { parsePresentedLink } from '../shared/link';
+import { parsePresentedLink, type PresentedLink } from '../shared/link';
 import { previewMatcher, previewProbe } from '../shared/preview';
 
 /** Whole-invocation budget: well inside the 5 s viewer-request limit, so we answer 503 ourselves. */
@@ -64,30 +64,81 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
   }
   if (operator.config.paused) return unavailable('Downloads are paused by the operator. Try again later.');
 
+  // Speculative prefetch and prerender would spend a use before anyone clicks.
+  if (isPrefetch(request.headers)) return refuse('Prefetched requests do not open one-time links.');
+
   const userAgent = request.headers['user-agent']?.[0]?.value ?? '';
   const probe = previewProbe(userAgent);
   if (preview?.test(probe) || operator.preview?.test(probe)) {
     return refuse('Link previews are not served: this link works once. Open it in a browser.');
   }
 
-  const input = redeemLinkInput(config.tableName, link, now, { at: new Date().toISOString(), ip: request.clientIp, userAgent, requestId });
-  try {
-    await ledger(config.tableRegion).send(new UpdateItemCommand(input), { abortSignal: AbortSignal.timeout(remaining(deadline)) });
-  } catch (err) {
-    const e = err as Error & { Item?: Parameters<typeof redeemedBy>[0] };
-    if (e.name !== 'ConditionalCheckFailedException') {
-      logFailure('ledger', err);
-      return unavailable('The link service is temporarily unavailable. Try again shortly.');
-    }
-    // A retried write whose first attempt committed: this request already won.
-    if (!redeemedBy(e.Item, link, requestId)) return refuse('This link has already been used, has expired, or is not valid.');
-    log('info', { event: 'redeem-retry-recognized', id: link.id });
-  }
+  const who: ViewerRequest = {
+    at: new Date().toISOString(),
+    ip: request.clientIp,
+    userAgent,
+    requestId,
+    ranged: /^bytes=/i.test(request.headers.range?.[0]?.value ?? ''),
+  };
+  const outcome = await redeemOnce(config.tableName, config.tableRegion, link, who, now, deadline);
+  if (outcome !== 'pass') return outcome;
   // Forward exactly the canonical form of what was fingerprinted: S3 then computes the
   // canonical request the mint signed, whatever equivalent encoding the viewer sent.
   request.uri = link.canonicalUri;
   request.querystring = link.canonicalQuery;
   return request;
+}
+
+/**
+ * One redemption: a single conditional write decides between a new use, a continuation
+ * of this client's download session and a refusal; only a client starting another use
+ * of a link while holding a session needs a second write (see download-session.ts).
+ */
+async function redeemOnce(
+  tableName: string,
+  region: string,
+  link: PresentedLink,
+  who: ViewerRequest,
+  now: number,
+  deadline: number,
+): Promise<'pass' | CloudFrontResultResponse> {
+  const used = (): CloudFrontResultResponse => refuse('This link has already been used, has expired, or is not valid.');
+  const send = async (input: UpdateItemCommandInput): Promise<{ refusedItem?: Record<string, AttributeValue> } | 'failed'> => {
+    try {
+      await ledger(region).send(new UpdateItemCommand(input), { abortSignal: AbortSignal.timeout(remaining(deadline)) });
+      return {};
+    } catch (err) {
+      const e = err as Error & { Item?: Record<string, AttributeValue> };
+      if (e.name === 'ConditionalCheckFailedException') return { refusedItem: e.Item ?? {} };
+      logFailure('ledger', err);
+      return 'failed';
+    }
+  };
+  const first = await send(redeemInput(tableName, link, who, now));
+  if (first === 'failed') return unavailable('The link service is temporarily unavailable. Try again shortly.');
+  if (!first.refusedItem) return 'pass';
+  const next = afterRefusal(tableName, nonEmpty(first.refusedItem), link, who, now);
+  if (next.action === 'refuse') return used();
+  if (next.action === 'pass') {
+    // This request's own earlier attempt committed; its answer was lost and the SDK retried.
+    log('info', { event: 'redeem-retry-recognized', id: link.id });
+    return 'pass';
+  }
+  const second = await send(next.input);
+  if (second === 'failed') return unavailable('The link service is temporarily unavailable. Try again shortly.');
+  if (!second.refusedItem || reopenedBy(nonEmpty(second.refusedItem), link, who)) return 'pass';
+  return used();
+}
+
+function nonEmpty(item: Record<string, AttributeValue>): Record<string, AttributeValue> | undefined {
+  return Object.keys(item).length > 0 ? item : undefined;
+}
+
+/** Browsers mark speculative loads (Fetch Metadata's Sec-Purpose; older Purpose and X-Moz headers). */
+function isPrefetch(headers: CloudFrontRequest['headers']): boolean {
+  const value = (name: string) => (headers[name] ?? []).map((h) => h.value.toLowerCase()).join(',');
+  return /prefetch|prerender/.test(value('sec-purpose')) || /prefetch|preview/.test(value('purpose'))
+    || value('x-moz').includes('prefetch') || /prefetch|preview/.test(value('x-purpose'));
 }
 
 /**

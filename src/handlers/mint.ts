@@ -14,7 +14,10 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { getLinkInput, issueLinkInput, linkStatus, revokeLinkInput } from './ledger';
 import { boundedHttpHandler } from './sdk';
 import { MintEnv } from '../shared/config';
-import { buildQuery, isLinkId, keyToPath, LINK_GENERATION_PARAM, LINK_ID_PARAM, linkFingerprint, ORIGIN_VERIFY_HEADER, parseQuery, validateKey } from '../shared/link';
+import {
+  buildQuery, isLinkId, keyToPath, LINK_GENERATION_PARAM, LINK_ID_PARAM, LINK_WINDOW_PARAM, linkFingerprint, MAX_DOWNLOAD_WINDOW_SECONDS,
+  ORIGIN_VERIFY_HEADER, parseQuery, validateKey,
+} from '../shared/link';
 
 /** Signing credentials must outlive a link by at least this margin. */
 const CREDENTIAL_MARGIN_SECONDS = 60;
@@ -38,6 +41,7 @@ interface Settings {
   readonly defaultMaxUses: number;
   readonly maxUsesLimit: number;
   readonly allowedKeyPrefixes: string[];
+  readonly defaultWindowSeconds: number;
 }
 
 interface Clients {
@@ -77,10 +81,10 @@ async function getUrl(event: APIGatewayProxyEventV2): Promise<Result> {
   if (!query.ok) return badRequest('query', query.reason);
   const expires = query.value.get('expiresInSeconds');
   if (expires !== undefined && !/^\d{1,9}$/.test(expires)) return badRequest('expiresInSeconds', lifetimeError());
-  return mintFor(query.value.get('key'), expires === undefined ? undefined : Number(expires), undefined, 200, callerOf(event));
+  return mintFor({ key: query.value.get('key'), expiresInSeconds: expires === undefined ? undefined : Number(expires) }, 200, callerOf(event));
 }
 
-/** `POST /urls` with `{ "key", "expiresInSeconds"?, "maxUses"? }`. */
+/** `POST /urls` with `{ "key", "expiresInSeconds"?, "maxUses"?, "downloadWindowSeconds"? }`. */
 async function postUrls(event: APIGatewayProxyEventV2): Promise<Result> {
   let body: unknown;
   try {
@@ -90,30 +94,35 @@ async function postUrls(event: APIGatewayProxyEventV2): Promise<Result> {
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return badRequest('body', 'body must be a JSON object');
   const fields = body as Record<string, unknown>;
-  const unknown = Object.keys(fields).find((k) => !['key', 'expiresInSeconds', 'maxUses'].includes(k));
+  const unknown = Object.keys(fields).find((k) => !['key', 'expiresInSeconds', 'maxUses', 'downloadWindowSeconds'].includes(k));
   if (unknown !== undefined) return badRequest(unknown, `unknown field ${unknown}`);
   if (fields.key !== undefined && typeof fields.key !== 'string') return badRequest('key', 'key must be a string');
-  for (const name of ['expiresInSeconds', 'maxUses']) {
+  for (const name of ['expiresInSeconds', 'maxUses', 'downloadWindowSeconds']) {
     if (fields[name] !== undefined && !Number.isSafeInteger(fields[name])) return badRequest(name, `${name} must be an integer`);
   }
-  const { key, expiresInSeconds, maxUses } = fields as { key?: string; expiresInSeconds?: number; maxUses?: number };
-  return mintFor(key, expiresInSeconds, maxUses, 201, callerOf(event));
+  return mintFor(fields as MintRequest, 201, callerOf(event));
 }
 
-async function mintFor(
-  rawKey: string | undefined,
-  expiresInSeconds: number | undefined,
-  maxUses: number | undefined,
-  status: number,
-  caller: Caller,
-): Promise<Result> {
+interface MintRequest {
+  readonly key?: string;
+  readonly expiresInSeconds?: number;
+  readonly maxUses?: number;
+  readonly downloadWindowSeconds?: number;
+}
+
+async function mintFor(req: MintRequest, status: number, caller: Caller): Promise<Result> {
+  const { expiresInSeconds, maxUses } = req;
   const s = loadSettings();
-  const key = validateKey(rawKey);
+  const key = validateKey(req.key);
   if (!key.ok) return badRequest('key', key.reason);
   const lifetime = expiresInSeconds ?? s.defaultExpiresSeconds;
   if (lifetime < 1 || lifetime > s.maxExpiresSeconds) return badRequest('expiresInSeconds', lifetimeError());
   const uses = maxUses ?? s.defaultMaxUses;
   if (uses < 1 || uses > s.maxUsesLimit) return badRequest('maxUses', `maxUses must be an integer between 1 and ${s.maxUsesLimit}`);
+  const window = req.downloadWindowSeconds ?? s.defaultWindowSeconds;
+  if (window < 0 || window > MAX_DOWNLOAD_WINDOW_SECONDS) {
+    return badRequest('downloadWindowSeconds', `downloadWindowSeconds must be an integer between 0 and ${MAX_DOWNLOAD_WINDOW_SECONDS}`);
+  }
   if (!s.allowedKeyPrefixes.some((prefix) => key.value.startsWith(prefix))) {
     log('refused', { reason: 'prefix-not-allowed' });
     return json(403, { error: 'key is outside the prefixes this API may mint links for', field: 'key' });
@@ -128,9 +137,9 @@ async function mintFor(
     return json(404, { error: 'object not found', key: key.value });
   }
 
-  const link = await issue(key.value, lifetime, uses, caller.id);
-  log('issued', { id: link.id, expiresAt: link.expiresAt, maxUses: uses });
-  return json(status, status === 201 ? { ...link, maxUses: uses } : link);
+  const link = await issue(key.value, lifetime, uses, window, caller.id);
+  log('issued', { id: link.id, expiresAt: link.expiresAt, maxUses: uses, downloadWindowSeconds: window });
+  return json(status, status === 201 ? { ...link, maxUses: uses, downloadWindowSeconds: window } : link);
 }
 
 async function getStatus(id: string | undefined, caller: Caller): Promise<Result> {
@@ -215,7 +224,7 @@ interface MintedLink {
   readonly expiresAt: string;
 }
 
-async function issue(key: string, requestedLifetime: number, maxUses: number, owner: string | undefined): Promise<MintedLink> {
+async function issue(key: string, requestedLifetime: number, maxUses: number, windowSeconds: number, owner: string | undefined): Promise<MintedLink> {
   const s = loadSettings();
   const { presigner, dynamo, s3 } = loadClients();
   const now = Math.floor(Date.now() / 1000);
@@ -237,7 +246,7 @@ async function issue(key: string, requestedLifetime: number, maxUses: number, ow
       protocol: 'https:',
       hostname: s.originDomain,
       path,
-      query: { [LINK_ID_PARAM]: id, [LINK_GENERATION_PARAM]: String(s.secretGeneration) },
+      query: { [LINK_ID_PARAM]: id, [LINK_GENERATION_PARAM]: String(s.secretGeneration), [LINK_WINDOW_PARAM]: String(windowSeconds) },
       headers: { host: s.originDomain, [ORIGIN_VERIFY_HEADER]: await loadOriginSecret() },
     }),
     { expiresIn: lifetime, signingDate: new Date(now * 1000) },
@@ -291,6 +300,7 @@ function loadSettings(): Settings {
     defaultMaxUses: Number(read(MintEnv.defaultMaxUses)),
     maxUsesLimit: Number(read(MintEnv.maxUsesLimit)),
     allowedKeyPrefixes: JSON.parse(read(MintEnv.allowedKeyPrefixes)) as string[],
+    defaultWindowSeconds: Number(read(MintEnv.defaultWindowSeconds)),
   };
   return settings;
 }

@@ -64,6 +64,8 @@ export const MintEnv = {
   maxUsesLimit: 'OTP_MAX_USES_LIMIT',
   /** JSON array of key prefixes links may be minted for ("" allows the whole bucket). */
   allowedKeyPrefixes: 'OTP_ALLOWED_KEY_PREFIXES',
+  /** Download window of a link when the caller does not ask for one, in seconds. */
+  defaultWindowSeconds: 'OTP_DEFAULT_DOWNLOAD_WINDOW_SECONDS',
 } as const;
 
 /** Routes of the mint API, as API Gateway route keys. */

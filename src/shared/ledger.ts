@@ -7,16 +7,25 @@ export const Attr = {
   id: 'id',
   key: 'objectKey',
   fingerprint: 'fingerprint',
-  uses: 'uses',
   maxUses: 'maxUses',
+  /**
+   * Budget for sessions in `sessions`: starts at maxUses, and each reopened session (a
+   * client starting another use) takes one from it. Uses so far = size(sessions) + maxUses - cap.
+   */
+  cap: 'cap',
   expiresAt: 'expiresAt',
   ttl: 'ttl',
   revoked: 'revoked',
   revokedAt: 'revokedAt',
   createdAt: 'createdAt',
+  /** Map client key -> the open or last session of that client: who, when, which request opened it. */
+  sessions: 'sessions',
+  /** Map client key -> epoch seconds until which that client's session continues. */
+  sessionUntil: 'sessionUntil',
+  /** Map client key -> requests that session has served. */
+  sessionRequests: 'sessionRequests',
+  /** Sessions that a later use of the same client closed, oldest first (the audit trail's history). */
   redemptions: 'redemptions',
-  /** String set of the CloudFront request ids that redeemed a use: makes retries idempotent. */
-  requestIds: 'requestIds',
   /** Who minted the link (see {@link Redemption} for who used it). */
   owner: 'owner',
 } as const;
@@ -30,7 +39,7 @@ export const MAX_USES_LIMIT = 100;
 /** User agents are cut to this many characters in the audit trail. */
 export const MAX_AUDIT_USER_AGENT = 512;
 
-/** Who redeemed a link, recorded on its ledger item. */
+/** Who redeemed a link, recorded on its ledger item: one record per use. */
 export interface Redemption {
   /** ISO-8601 time of the redemption. */
   readonly at: string;
@@ -39,6 +48,20 @@ export interface Redemption {
   /** CloudFront's id of the viewer request that redeemed the use. */
   readonly requestId: string;
 }
+
+/** One use as `GET /urls/{id}` shows it: who redeemed it and the download session it opened. */
+export interface UseRecord extends Redemption {
+  /** ISO-8601 end of the session's window: until then, that client's Range requests continue it. */
+  readonly sessionUntil: string;
+  /** Requests the session served, the redeeming one included. */
+  readonly requests: number;
+}
+
+/**
+ * Most requests one download session serves (a media player or download manager fetching
+ * in ranges makes many; a bound keeps a leaked session from serving forever).
+ */
+export const MAX_SESSION_REQUESTS = 1000;
 
 /** The table's partition key and its TTL attribute, for the construct. */
 export const LEDGER_PARTITION_KEY = Attr.id;
@@ -61,5 +84,6 @@ export interface LinkStatus {
   readonly revoked: boolean;
   /** Who minted the link: `iam:<principal ARN>`, `jwt:<issuer>#<subject>`, or absent for an open API. */
   readonly owner?: string;
-  readonly redemptions: Redemption[];
+  /** One record per use, oldest first, with the download session each opened. */
+  readonly redemptions: UseRecord[];
 }

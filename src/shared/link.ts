@@ -15,6 +15,12 @@ export const LINK_ID_PARAM = 'x-link-id';
  */
 export const LINK_GENERATION_PARAM = 'x-link-gen';
 
+/** Signed query parameter carrying the link's download window in seconds (0: no sessions). */
+export const LINK_WINDOW_PARAM = 'x-link-window';
+
+/** Longest download window a link may carry: a day. */
+export const MAX_DOWNLOAD_WINDOW_SECONDS = 86_400;
+
 /**
  * Header signed into every URL and added by CloudFront as an origin custom header.
  * Its value is a deploy-time secret, so a URL replayed straight at S3 fails SigV4.
@@ -52,6 +58,8 @@ export interface PresentedLink {
   readonly signatureExpiresAt: number;
   /** Generation of the origin secret the link was signed with. */
   readonly generation: number;
+  /** How long a use's download session lasts, in seconds (0: every request is a use). */
+  readonly windowSeconds: number;
   /**
    * The path and query in their canonical encoding: what the edge forwards, so S3
    * computes exactly the canonical request the mint signed.
@@ -184,6 +192,8 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
   if (!/^[1-9]\d{0,5}$/.test(expiresRaw) || +expiresRaw > MAX_SIGV4_EXPIRES_SECONDS) return fail('not a presigned link');
   const generationRaw = params.get(LINK_GENERATION_PARAM) ?? '';
   if (!/^[1-9]\d{0,5}$/.test(generationRaw)) return fail('not a one-time link');
+  const windowRaw = params.get(LINK_WINDOW_PARAM) ?? '';
+  if (!/^(0|[1-9]\d{0,5})$/.test(windowRaw) || +windowRaw > MAX_DOWNLOAD_WINDOW_SECONDS) return fail('not a one-time link');
 
   if (signedAt > nowSeconds + MAX_CLOCK_SKEW_SECONDS) return fail('link is not yet valid');
   const signatureExpiresAt = signedAt + +expiresRaw;
@@ -197,6 +207,7 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
       fingerprint: linkFingerprint(key.value, params),
       signatureExpiresAt,
       generation: +generationRaw,
+      windowSeconds: +windowRaw,
       canonicalUri: keyToPath(key.value),
       canonicalQuery: buildQuery(params),
     },

@@ -19,11 +19,20 @@ export interface HttpOptions {
   readonly body?: string | Buffer;
   /** Path and query exactly as sent. @default the URL's own, unnormalised */
   readonly rawPath?: string;
+  /**
+   * Source address to send from: any 127.x.y.z (Linux routes all of 127.0.0.0/8 to
+   * loopback), so a test can be several viewers with different client IPs.
+   * @default the OS's choice (127.0.0.1)
+   */
+  readonly localAddress?: string;
 }
 
 export function http(url: string, opts: HttpOptions = {}): Promise<HttpResult> {
   const u = new URL(url);
   if (u.hostname !== '127.0.0.1') throw new Error(`tests only talk to 127.0.0.1, not ${u.hostname}`);
+  if (opts.localAddress !== undefined && !/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(opts.localAddress)) {
+    throw new Error(`tests only send from 127.0.0.0/8, not ${opts.localAddress}`);
+  }
   return new Promise((resolve, reject) => {
     const req = request({
       host: u.hostname,
@@ -31,6 +40,7 @@ export function http(url: string, opts: HttpOptions = {}): Promise<HttpResult> {
       method: opts.method ?? 'GET',
       path: opts.rawPath ?? rawPathOf(url),
       headers: opts.headers,
+      localAddress: opts.localAddress,
       agent,
     }, (res) => {
       const chunks: Buffer[] = [];
