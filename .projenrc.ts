@@ -135,7 +135,7 @@ project.addTask('test:consumer', {
 
 // Integration snapshots keep templates only: asset folders are rebuilt from source and
 // excluded from the comparison anyway.
-project.gitignore.exclude('/test/*.integ.snapshot/asset.*', '/test/*.integ.snapshot/otp-edge-source-*', '/test/.tmp/');
+project.gitignore.exclude('/test/*.integ.snapshot/asset.*', '/test/.tmp/');
 
 // Handler code is bundled at build time: its SDK imports are devDependencies on purpose.
 project.eslint?.addOverride({

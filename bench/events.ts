@@ -10,7 +10,7 @@ export const BROWSER_USER_AGENT = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) App
 /** A documentation address (RFC 5737) as the viewer. */
 export const VIEWER_IP = '198.51.100.23';
 
-export function viewerRequestEvent(url: string, method = 'GET'): CloudFrontRequestEvent {
+export function viewerRequestEvent(url: string, method = 'GET', extraHeaders: ReadonlyArray<[string, string]> = []): CloudFrontRequestEvent {
   const u = new URL(url);
   const raw: Array<[string, string]> = [
     ['Host', u.host],
@@ -18,6 +18,7 @@ export function viewerRequestEvent(url: string, method = 'GET'): CloudFrontReque
     ['Accept', 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'],
     ['Accept-Encoding', 'gzip, deflate, br'],
     ['Accept-Language', 'en-GB,en;q=0.9'],
+    ...extraHeaders,
   ];
   const headers: CloudFrontHeaders = {};
   for (const [key, value] of raw) (headers[key.toLowerCase()] ??= []).push({ key, value });

@@ -40,8 +40,13 @@ export interface Invocation {
   readonly calls: Record<string, number>;
 }
 
-export async function invoke(dep: LocalDeployment, handler: ViewerRequestHandler, url: string): Promise<Invocation> {
-  const event = viewerRequestEvent(url);
+export async function invoke(
+  dep: LocalDeployment,
+  handler: ViewerRequestHandler,
+  url: string,
+  extraHeaders: ReadonlyArray<[string, string]> = [],
+): Promise<Invocation> {
+  const event = viewerRequestEvent(url, 'GET', extraHeaders);
   const before = serviceCalls(dep);
   const t = process.hrtime.bigint();
   const result = await handler(event);
@@ -122,6 +127,24 @@ export async function measureWarm(
     }
   }
   return { stats, used };
+}
+
+/**
+ * Session continuations (ours only; the seed has no sessions): the client that redeemed a
+ * link asks for a byte range within its download window, as a media player or a resumed
+ * download does. It must pass with the same single conditional write as a new use.
+ */
+export async function measureContinuations(
+  dep: LocalDeployment,
+  handler: ViewerRequestHandler,
+  usedLinks: readonly string[],
+  count: number,
+): Promise<RedemptionStats> {
+  const stats = emptyStats(1);
+  for (let i = 0; i < Math.min(count, usedLinks.length); i++) {
+    record(stats, 0, await invoke(dep, handler, usedLinks[i], [['Range', `bytes=${i}-${i + 1023}`]]));
+  }
+  return stats;
 }
 
 /** Replays of already-redeemed links: both handlers must refuse them. */

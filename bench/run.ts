@@ -24,7 +24,7 @@ import {
 } from './cost';
 import { mintOne, mintPhase, type MintPhase } from './mint';
 import {
-  callPattern, loadHandler, callsOnPath, measureColdRequests, measureLoadTimes, measureReplays, measureWarm, stageBundle,
+  callPattern, loadHandler, callsOnPath, measureColdRequests, measureContinuations, measureLoadTimes, measureReplays, measureWarm, stageBundle,
   type ColdRequest, type RedemptionStats, type SubjectName,
 } from './redeem';
 import { fmtCount, fmtKB, fmtMs, fmtPct, fmtRatio, fmtUsd, max, mean, median, min, quantile, table } from './stats';
@@ -130,6 +130,8 @@ interface Results {
   readonly mintConcurrent: MintPhase;
   readonly warm: Record<SubjectName, RedemptionStats>;
   readonly replays: Record<SubjectName, RedemptionStats>;
+  /** Ours: Range requests of the redeeming client inside its download window. */
+  readonly continuations: RedemptionStats;
   readonly itemBytes: { oursIssued: number; oursRedeemed: number; baseline: number };
   readonly loadTimes: Record<string, number[]>;
   readonly cold: Record<SubjectName, ColdRequest[]>;
@@ -173,6 +175,9 @@ async function main(): Promise<void> {
     log(`bench: ${SIZES.replays} replays of used links`);
     collectGarbage();
     const replays = await measureReplays(dep, handlers, used, SIZES.replays);
+    log(`bench: ${SIZES.replays} session continuations (Range requests of the redeeming client)`);
+    collectGarbage();
+    const continuations = await measureContinuations(dep, handlers.ours, used.slice(SIZES.replays), SIZES.replays);
     const itemBytes = await measureItemSizes(dep, unredeemed, used[used.length - 1]);
 
     log(`bench: module load in fresh processes, ${SIZES.loadRuns} interleaved runs per bundle`);
@@ -201,6 +206,7 @@ async function main(): Promise<void> {
       mintConcurrent,
       warm,
       replays,
+      continuations,
       itemBytes,
       loadTimes,
       cold,
@@ -463,6 +469,17 @@ function render(r: Results): string {
     verdict(warmCallsMet, `: per-request patterns were ${patternsText(r.warm.ours.callPatterns)}`),
   ]);
   if (!warmCallsMet) misses.push(`Warm calls per request: expected only "${EXPECTED_WARM_PATTERN}", saw ${patternsText(r.warm.ours.callPatterns)}.`);
+  const cont = r.continuations;
+  const contMet = cont.requests > 0 && cont.outcomes.pass === cont.requests
+    && Object.keys(cont.callPatterns).length === 1 && cont.callPatterns[EXPECTED_WARM_PATTERN] === cont.requests;
+  rows.push([
+    'Session continuation (Range, same client): AWS calls, p50',
+    `${patternsText(cont.callPatterns)}; ${fmtMs(quantile(cont.latencies, 0.5))}`, 'no sessions',
+    `continuation / new use p50: ${fmtRatio(quantile(cont.latencies, 0.5) / d.warmP50.ours)}`,
+    'every one passes with exactly 1 DynamoDB, 0 SSM',
+    verdict(contMet, `: outcomes ${JSON.stringify(cont.outcomes)}, patterns ${patternsText(cont.callPatterns)}`),
+  ]);
+  if (!contMet) misses.push(`Session continuations: expected every one to pass with "${EXPECTED_WARM_PATTERN}".`);
   rows.push([
     'Warm edge latency p50',
     fmtMs(d.warmP50.ours), fmtMs(d.warmP50.baseline),
@@ -577,11 +594,13 @@ function render(r: Results): string {
     latencyRow(`${NAMES.baseline}: fresh link`, r.warm.baseline),
     latencyRow(`${NAMES.ours}: replayed link`, r.replays.ours),
     latencyRow(`${NAMES.baseline}: replayed link`, r.replays.baseline),
+    latencyRow(`${NAMES.ours}: session continuation (Range, same client)`, r.continuations),
   ]));
   p();
   p(`Per-round p50 ratios (baseline / ours), ${r.warm.ours.rounds.length} rounds of ${r.warm.ours.rounds[0]?.length ?? 0}: `
     + `${d.roundRatios.map(fmtRatio).join(', ')}; median ${fmtRatio(median(d.roundRatios))}. A replayed (already used) link is refused by ours with`);
-  p('the same single conditional UpdateItem (it fails its condition), and by the seed after its SSM read and GetItem.');
+  p('the same single conditional UpdateItem (it fails its condition), and by the seed after its SSM read and GetItem. A session continuation');
+  p('(the redeeming client\'s Range request inside its download window) passes with that same single write; the seed has no sessions.');
   p();
 
   // -------------------------------------------------------------------------

@@ -23,7 +23,10 @@ export function stageEdgeCode(scope: Construct, config: EdgeStagedConfig): strin
   const hash = createHash('sha256').update(code).update('\0').update(configJson).digest('hex').slice(0, 32);
   const outdir = Stage.of(scope)?.assetOutdir;
   if (!outdir) throw new Error(`OneTimePresignedDistribution at ${scope.node.path} must be inside an App or a Stage`);
-  const dir = path.join(outdir, `otp-edge-source-${hash}`);
+  // Under an `asset.` folder, with the assets CDK stages there, which tools that compare or
+  // clean cloud assemblies already treat as build output. The leaf has no dot: CDK would
+  // read one as a file extension and carry it into the staged asset's name.
+  const dir = path.join(outdir, 'asset.otp-edge-sources', hash);
   fs.mkdirSync(dir, { recursive: true });
   // Rewritten every synth: the folder's content is fully determined by its name.
   fs.writeFileSync(path.join(dir, 'index.js'), code);

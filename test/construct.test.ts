@@ -303,8 +303,8 @@ describe('edge function', () => {
         app.synth();
         return (otp.edgeFunction.lambda.node.tryFindChild('Code')!.node.tryFindChild('Stage') as unknown as { sourcePath: string }).sourcePath;
       });
-      expect(path.dirname(dirs[0])).toBe(outdir);
-      expect(path.basename(dirs[0])).toMatch(/^otp-edge-source-[0-9a-f]{32}$/);
+      expect(path.dirname(dirs[0])).toBe(path.join(outdir, 'asset.otp-edge-sources'));
+      expect(path.basename(dirs[0])).toMatch(/^[0-9a-f]{32}$/);
       // Stable across synths, and still there afterwards for tools that read the source path.
       expect(dirs[1]).toBe(dirs[0]);
       expect(fs.readdirSync(dirs[0]).sort()).toEqual(['config.json', 'index.js']);
