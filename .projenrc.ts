@@ -4,6 +4,7 @@ import { awscdk, javascript } from 'projen';
 // devDependencies: the published package ships the pre-built bundles, never the SDK.
 const handlerDeps = [
   '@aws-sdk/client-dynamodb',
+  '@aws-sdk/client-eventbridge',
   '@aws-sdk/client-s3',
   '@aws-sdk/client-secrets-manager',
   '@aws-sdk/client-ssm',
@@ -103,7 +104,7 @@ project.tsconfigDev.file.addOverride('include', [
 // never need esbuild or Docker. ESM entry points of the SDK (mainFields module
 // first) tree-shake far better than its CommonJS builds; output stays CommonJS so
 // the handler can find its staged config.json beside itself with __dirname.
-for (const fn of ['mint', 'edge']) {
+for (const fn of ['mint', 'edge', 'events']) {
   project.bundler.addBundle(`src/handlers/${fn}.ts`, {
     platform: 'node',
     target: 'node20',

@@ -20,19 +20,23 @@ import {
   aws_cloudwatch as cloudwatch,
   aws_cloudfront_origins as origins,
   aws_dynamodb as dynamodb,
+  aws_events as events,
   aws_iam as iam,
   aws_lambda as lambda,
   aws_logs as logs,
   aws_s3 as s3,
   aws_secretsmanager as secretsmanager,
+  aws_sqs as sqs,
   aws_ssm as ssm,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { ASSETS_DIR, stageEdgeCode } from './edge-staging';
+import { LinkEventPublisher } from './link-events';
 import { createOriginSecrets } from './origin-secrets';
 import { EdgeOperatorConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
 import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE, MAX_USES_LIMIT } from './shared/ledger';
 import { MAX_DOWNLOAD_WINDOW_SECONDS, MAX_KEY_BYTES, MAX_SIGV4_EXPIRES_SECONDS, ORIGIN_VERIFY_HEADER } from './shared/link';
+import { LinkEventType } from './shared/link-events';
 import { previewPatternProblem } from './shared/preview';
 
 /** Every status an origin error can have for which CloudFront allows an error-caching TTL. */
@@ -283,6 +287,26 @@ export interface OneTimePresignedDistributionProps {
   readonly geoRestriction?: cloudfront.GeoRestriction;
 
   /**
+   * Publish link events to EventBridge: `Link Issued`, `Link Redeemed`, `Link Used Up` and
+   * `Link Revoked`, source `cdk-one-time-presigned-url`, with a versioned `detail` (see the
+   * README). They are built from the ledger's DynamoDB stream by a small regional function,
+   * off the download path: a download never waits for an event. Delivery is at least once
+   * (dedupe on `detail.eventId`); undeliverable changes land in a dead-letter queue
+   * (`metricLinkEventDeliveryFailures()`). Subscribe with `onLinkRedeemed()`,
+   * `onLinkUsedUp()` and `onLinkRevoked()`.
+   *
+   * @default false - no stream, no function, no events
+   */
+  readonly linkEvents?: boolean;
+
+  /**
+   * The bus link events go to. Only with `linkEvents: true`.
+   *
+   * @default - the account's default event bus
+   */
+  readonly eventBus?: events.IEventBus;
+
+  /**
    * Throttling of the mint API's default stage.
    *
    * @default - 50 requests per second, bursts of 100
@@ -323,6 +347,12 @@ export class OneTimePresignedDistribution extends Construct {
   public readonly apiEndpoint: string;
   /** Domain name minted links point at: the first custom domain, or the distribution's own. */
   public readonly distributionDomainName: string;
+  /** The bus link events go to, with `linkEvents: true`. */
+  public readonly linkEventBus?: events.IEventBus;
+  /** Descriptions of ledger changes whose link events could not be delivered, with `linkEvents: true`. */
+  public readonly linkEventDeadLetterQueue?: sqs.IQueue;
+
+  private readonly linkEventPublisher?: LinkEventPublisher;
 
   private readonly mintRoutes: apigwv2.HttpRoute[];
   private readonly manageRoutes: apigwv2.HttpRoute[];
@@ -365,7 +395,23 @@ export class OneTimePresignedDistribution extends Construct {
       timeToLiveAttribute: LEDGER_TTL_ATTRIBUTE,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
       removalPolicy: settings.ledgerRemovalPolicy,
+      // Link events are built from the ledger's own changes.
+      stream: props.linkEvents ? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES : undefined,
     });
+    if (props.eventBus && !props.linkEvents) {
+      throw new Error(`eventBus is only used with linkEvents: true; got eventBus ${props.eventBus.node.path} and linkEvents ${props.linkEvents}`);
+    }
+    if (props.linkEvents) {
+      this.linkEventPublisher = new LinkEventPublisher(this, 'LinkEvents', {
+        table: this.table,
+        eventBus: props.eventBus ?? events.EventBus.fromEventBusName(this, 'DefaultEventBus', 'default'),
+        runtime: settings.runtime,
+        removalPolicy: settings.removalPolicy,
+        acknowledge,
+      });
+      this.linkEventBus = this.linkEventPublisher.eventBus;
+      this.linkEventDeadLetterQueue = this.linkEventPublisher.deadLetterQueue;
+    }
 
     // Two deploy-time secrets, never in a URL: one signed into every link
     // (x-origin-verify), one the bucket policy demands of the signer role (Referer).
@@ -450,6 +496,37 @@ export class OneTimePresignedDistribution extends Construct {
    */
   public grantManage(grantee: iam.IGrantable): iam.Grant {
     return this.grantRoutes(grantee, this.manageRoutes);
+  }
+
+  /**
+   * A rule matching `Link Redeemed` events (one per use, with who redeemed it). Needs
+   * `linkEvents: true`.
+   */
+  public onLinkRedeemed(id: string, options?: events.OnEventOptions): events.Rule {
+    return this.requireLinkEvents('onLinkRedeemed').onEvent(this, id, LinkEventType.redeemed, options);
+  }
+
+  /** A rule matching `Link Used Up` events (the last use was spent). Needs `linkEvents: true`. */
+  public onLinkUsedUp(id: string, options?: events.OnEventOptions): events.Rule {
+    return this.requireLinkEvents('onLinkUsedUp').onEvent(this, id, LinkEventType.usedUp, options);
+  }
+
+  /** A rule matching `Link Revoked` events. Needs `linkEvents: true`. */
+  public onLinkRevoked(id: string, options?: events.OnEventOptions): events.Rule {
+    return this.requireLinkEvents('onLinkRevoked').onEvent(this, id, LinkEventType.revoked, options);
+  }
+
+  /**
+   * Ledger changes whose link events could not be delivered after retries (messages in the
+   * dead-letter queue, maximum over 5 minutes). Alarm when it is above 0. Needs `linkEvents: true`.
+   */
+  public metricLinkEventDeliveryFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.requireLinkEvents('metricLinkEventDeliveryFailures').metricDeliveryFailures(props);
+  }
+
+  private requireLinkEvents(method: string): LinkEventPublisher {
+    if (!this.linkEventPublisher) throw new Error(`${method}() needs link events: set linkEvents: true on ${this.node.path}`);
+    return this.linkEventPublisher;
   }
 
   /** Mint API 4xx answers (bad requests, refused keys, missing objects, unauthorized callers). */

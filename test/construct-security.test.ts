@@ -47,6 +47,7 @@ describe('cdk-nag AwsSolutions', () => {
   const cases: Array<[string, (stack: Stack) => OneTimePresignedDistributionProps]> = [
     ['default props', () => ({})],
     ['every option on', allOptions],
+    ['link events on', () => ({ linkEvents: true })],
   ];
 
   function buildForNag(props: (stack: Stack) => OneTimePresignedDistributionProps) {

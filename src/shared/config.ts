@@ -72,3 +72,9 @@ export const MintEnv = {
 export const MINT_ROUTE_KEYS = ['GET /get-url', 'POST /urls'];
 /** Routes that read and revoke issued links. */
 export const MANAGE_ROUTE_KEYS = ['GET /urls/{id}', 'DELETE /urls/{id}'];
+
+/** Environment variables of the link events publisher. */
+export const EventsEnv = {
+  /** Name or ARN of the bus link events go to. */
+  eventBusName: 'OTP_EVENT_BUS_NAME',
+} as const;

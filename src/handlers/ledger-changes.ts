@@ -1,0 +1,46 @@
+// Which link events one change of a ledger item means. Pure: the events handler feeds it
+// the old and new images of a DynamoDB stream record.
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { linkStatus } from './ledger';
+import { LINK_EVENT_DETAIL_VERSION, LinkEvent, LinkEventDetail, LinkEventType } from '../shared/link-events';
+
+type Image = Record<string, AttributeValue>;
+
+/**
+ * The events of one change, in this order: Link Issued (a new item); Link Redeemed for
+ * each use the change added; Link Used Up when it spent the last use; Link Revoked when
+ * it revoked the link. A continuation of a download session changes only counters and
+ * means no event; neither does TTL removing an item, nor a refused request (which writes
+ * nothing, so the stream has no record of it).
+ */
+export function eventsForChange(oldImage: Image | undefined, newImage: Image | undefined, sequenceNumber: string): LinkEvent[] {
+  if (!newImage) return [];
+  const after = linkStatus(newImage);
+  const before = oldImage ? linkStatus(oldImage) : undefined;
+  const base = (index: number): LinkEventDetail => ({
+    version: LINK_EVENT_DETAIL_VERSION,
+    eventId: `${sequenceNumber}#${index}`,
+    id: after.id,
+    key: after.key,
+    uses: after.uses,
+    maxUses: after.maxUses,
+    expiresAt: after.expiresAt,
+    revoked: after.revoked,
+    ...(after.owner === undefined ? {} : { owner: after.owner }),
+  });
+  const out: LinkEvent[] = [];
+  const push = (detailType: string, extra: Partial<LinkEventDetail> = {}) => {
+    out.push({ detailType, detail: { ...base(out.length), ...extra } });
+  };
+  if (!before) {
+    push(LinkEventType.issued);
+    return out;
+  }
+  const seen = new Set(before.redemptions.map((r) => r.requestId));
+  for (const r of after.redemptions) {
+    if (!seen.has(r.requestId)) push(LinkEventType.redeemed, { at: r.at, ip: r.ip, userAgent: r.userAgent, requestId: r.requestId });
+  }
+  if (before.uses < before.maxUses && after.uses >= after.maxUses) push(LinkEventType.usedUp);
+  if (!before.revoked && after.revoked) push(LinkEventType.revoked);
+  return out;
+}

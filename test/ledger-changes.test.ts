@@ -1,0 +1,87 @@
+// Which link events a ledger change means: built from the same writes the handlers make.
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { eventsForChange } from '../src/handlers/ledger-changes';
+
+type Image = Record<string, AttributeValue>;
+
+const issued: Image = {
+  id: { S: 'AAAAAAAAAAAAAAAAAAAAAA' },
+  objectKey: { S: 'reports/q4.pdf' },
+  fingerprint: { S: 'f' },
+  maxUses: { N: '2' },
+  cap: { N: '2' },
+  expiresAt: { N: '2000000000' },
+  ttl: { N: '2000604800' },
+  revoked: { BOOL: false },
+  createdAt: { S: '2026-11-29T10:00:00.000Z' },
+  sessions: { M: {} },
+  sessionUntil: { M: {} },
+  sessionRequests: { M: {} },
+  owner: { S: 'jwt:https://issuer#alice' },
+};
+
+function withSession(image: Image, client: string, requestId: string, requests = 1): Image {
+  const record = { M: { at: { S: `2026-11-29T10:0${requestId.length % 10}:00.000Z` }, ip: { S: '198.51.100.7' }, userAgent: { S: 'curl/8.5.0' }, requestId: { S: requestId } } };
+  return {
+    ...image,
+    sessions: { M: { ...image.sessions.M, [client]: record } },
+    sessionUntil: { M: { ...image.sessionUntil.M, [client]: { N: '1999999999' } } },
+    sessionRequests: { M: { ...image.sessionRequests.M, [client]: { N: String(requests) } } },
+  };
+}
+
+describe('link events from ledger changes', () => {
+  it('announces a new item as Link Issued, with a versioned detail and a stable event id', () => {
+    const events = eventsForChange(undefined, issued, '100');
+    expect(events).toEqual([{
+      detailType: 'Link Issued',
+      detail: {
+        version: '1',
+        eventId: '100#0',
+        id: 'AAAAAAAAAAAAAAAAAAAAAA',
+        key: 'reports/q4.pdf',
+        uses: 0,
+        maxUses: 2,
+        expiresAt: '2033-05-18T03:33:20.000Z',
+        revoked: false,
+        owner: 'jwt:https://issuer#alice',
+      },
+    }]);
+  });
+
+  it('announces each use as Link Redeemed with who redeemed it, and the last one also as Link Used Up', () => {
+    const one = withSession(issued, 'c1', 'req-1');
+    expect(eventsForChange(issued, one, '101')).toEqual([{
+      detailType: 'Link Redeemed',
+      detail: expect.objectContaining({ eventId: '101#0', uses: 1, ip: '198.51.100.7', userAgent: 'curl/8.5.0', requestId: 'req-1', at: expect.any(String) }),
+    }]);
+    const two = withSession(one, 'c2', 'req-22');
+    expect(eventsForChange(one, two, '102').map((e) => [e.detailType, e.detail.eventId, e.detail.uses])).toEqual([
+      ['Link Redeemed', '102#0', 2], ['Link Used Up', '102#1', 2],
+    ]);
+  });
+
+  it('says nothing for a download session continuing (only counters change)', () => {
+    const open = withSession(issued, 'c1', 'req-1');
+    expect(eventsForChange(open, withSession(issued, 'c1', 'req-1', 7), '103')).toEqual([]);
+  });
+
+  it('announces a reopened session (the same client\'s next use) as one Link Redeemed', () => {
+    const first = withSession(issued, 'c1', 'req-1');
+    const reopened: Image = {
+      ...withSession(issued, 'c1', 'req-333'),
+      cap: { N: '1' },
+      redemptions: { L: [{ M: { ...first.sessions.M!.c1.M!, sessionUntil: { N: '1999999999' }, requests: { N: '3' } } }] },
+    };
+    expect(eventsForChange(first, reopened, '104').map((e) => [e.detailType, e.detail.requestId, e.detail.uses])).toEqual([
+      ['Link Redeemed', 'req-333', 2], ['Link Used Up', undefined, 2],
+    ]);
+  });
+
+  it('announces a revocation once, and nothing for its repetition or for TTL removing the item', () => {
+    const revoked: Image = { ...issued, revoked: { BOOL: true }, revokedAt: { S: '2026-11-29T11:00:00.000Z' } };
+    expect(eventsForChange(issued, revoked, '105').map((e) => e.detailType)).toEqual(['Link Revoked']);
+    expect(eventsForChange(revoked, revoked, '106')).toEqual([]);
+    expect(eventsForChange(revoked, undefined, '107')).toEqual([]);
+  });
+});
