@@ -5,7 +5,7 @@ import { startLocalDeployment } from './deployment';
 
 const USAGE = `usage: npm run local -- [--object KEY=FILE]... [--public-api] [--region REGION] [--bucket NAME]
                        [--max-uses-limit N] [--allowed-prefix PREFIX]... [--no-preview-protection]
-                       [--download-window SECONDS]
+                       [--download-window SECONDS] [--events-file PATH]
 
 Starts the one-time link stack on 127.0.0.1 and prints one JSON line with its URLs
 and local credentials. The mint API verifies SigV4 (service execute-api) signed with
@@ -20,6 +20,7 @@ interface CliOptions {
   readonly allowedKeyPrefixes?: string[];
   readonly previewProtection: boolean;
   readonly downloadWindowSeconds?: number;
+  readonly eventsFile?: string;
 }
 
 export function parseArgs(argv: readonly string[]): CliOptions {
@@ -31,6 +32,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   let allowedKeyPrefixes: string[] | undefined;
   let previewProtection = true;
   let downloadWindowSeconds: number | undefined;
+  let eventsFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -59,6 +61,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       const n = value();
       if (!/^\d+$/.test(n) || +n > 86_400) throw new Error(`--download-window expects whole seconds between 0 and 86400; got ${n}`);
       downloadWindowSeconds = +n;
+    } else if (arg === '--events-file') {
+      eventsFile = value();
     } else if (arg === '--no-preview-protection') {
       previewProtection = false;
     } else if (arg === '--help' || arg === '-h') {
@@ -68,7 +72,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       throw new Error(`unknown argument ${arg}\n\n${USAGE}`);
     }
   }
-  return { objects, publicApi, region, bucket, maxUsesLimit, allowedKeyPrefixes, previewProtection, downloadWindowSeconds };
+  return { objects, publicApi, region, bucket, maxUsesLimit, allowedKeyPrefixes, previewProtection, downloadWindowSeconds, eventsFile };
 }
 
 async function main(): Promise<void> {

@@ -3,7 +3,7 @@
 // Handlers are configured only through AWS_ENDPOINT_URL_<SERVICE> variables, the
 // mint function's environment and the edge function's staged config.json.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -11,8 +11,11 @@ import { jwtApiAuthorizer, sigV4ApiAuthorizer, type ApiAuthorizer } from './api-
 import { startLocalCloudFront, type OriginResponseHandler, type ViewerRequestHandler } from './cloudfront';
 import { startLocalHttpApi, type HttpApiHandler } from './http-api';
 import { createLocalJwtIssuer, type LocalJwtIssuer } from './jwt';
-import { startAwsJsonServices, startDynamoDB, startS3, type LocalAwsJson, type LocalDynamoDB, type LocalS3 } from './servers';
-import { EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from '../src/shared/config';
+import {
+  startAwsJsonServices, startDynamoDB, startS3, type LocalAwsJson, type LocalDynamoDB, type LocalEvent, type LocalS3, type LocalStreamConsumer,
+  type LocalStreamHandler,
+} from './servers';
+import { EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, EventsEnv, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from '../src/shared/config';
 import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
 import { ORIGIN_VERIFY_HEADER } from '../src/shared/link';
 
@@ -57,6 +60,16 @@ export interface LocalDeploymentOptions {
    * @default false (a long-term key, shared with the uploads)
    */
   readonly signerSession?: boolean;
+  /**
+   * Publish link events as the construct's `linkEvents: true` does: the ledger gets a
+   * stream, the real events bundle consumes it like Lambda's event source mapping (batches
+   * of 100, in order, partial batch failures retried 10 times, then discarded into
+   * {@link LocalDeployment.linkEventFailures}), and its PutEvents calls reach the local
+   * EventBridge. @default false, or true with eventsFile
+   */
+  readonly linkEvents?: boolean;
+  /** Append one JSON line per published event (`{"source","detail-type","detail"}`) to this file. */
+  readonly eventsFile?: string;
   /** Generation of the origin secrets (the construct's secretGeneration). @default 1 */
   readonly secretGeneration?: number;
   /** Emulate the seed's AllViewer origin request policy (forwards the viewer's Host). @default false */
@@ -109,8 +122,14 @@ export interface LocalDeployment {
   /** The secret CloudFront sends as Referer. For tests that look for leaks. */
   readonly refererSecret: string;
   readonly services: { readonly dynamodb: LocalDynamoDB; readonly awsJson: LocalAwsJson; readonly s3: LocalS3 };
+  /** Stream records whose events could not be published after the retries (the dead-letter queue). */
+  readonly linkEventFailures: ReadonlyArray<unknown>;
   /** The loaded bundles, for tests that invoke them with events directly. */
   readonly handlers: { readonly edge: ViewerRequestHandler; readonly mint: HttpApiHandler };
+  /** Link events published so far (empty unless linkEvents), in the order EventBridge accepted them. */
+  linkEvents(): LocalEvent[];
+  /** Resolves once every ledger change committed so far has been published (or given up on). */
+  linkEventsSettled(): Promise<void>;
   /** An S3 client for the origin, with the local credentials. */
   s3Client(): S3Client;
   close(): Promise<void>;
@@ -151,7 +170,10 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     const originSecret = randomBytes(36).toString('base64url');
     const refererSecret = randomBytes(36).toString('base64url');
 
-    const dynamodb = await startDynamoDB({ tables: [{ name: tableName, hashKey: LEDGER_PARTITION_KEY }] });
+    const linkEvents = opts.linkEvents ?? opts.eventsFile !== undefined;
+    const dynamodb = await startDynamoDB({
+      tables: [{ name: tableName, hashKey: LEDGER_PARTITION_KEY, ...(linkEvents ? { stream: 'NEW_AND_OLD_IMAGES' as const } : {}) }],
+    });
     closers.push(() => dynamodb.close());
     const operatorConfig: EdgeOperatorConfig = opts.operatorConfig ?? { paused: false, previewAgents: [] };
     const awsJson = await startAwsJsonServices({
@@ -180,6 +202,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       AWS_ENDPOINT_URL_SSM: awsJson.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: awsJson.endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: awsJson.endpoint,
       // The SDK nags on Node.js 20, which only local runs use (Lambda runs Node.js 24).
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });
@@ -249,6 +272,28 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     });
     closers.push(() => api.close());
 
+    // Link events: the events bundle on the ledger's stream, configured as the construct's
+    // event source mapping is (src/link-events.ts), publishing to the local EventBridge.
+    let consumer: LocalStreamConsumer | undefined;
+    const failures: unknown[] = [];
+    if (linkEvents) {
+      process.env[EventsEnv.eventBusName] = 'default';
+      copyFileSync(join(assetsDir, 'events', 'index.js'), join(edgeDir, 'events.js'));
+      const publisher = loadBundle<{ handler: LocalStreamHandler }>(join(edgeDir, 'events.js'));
+      consumer = dynamodb.stream(tableName).consume(publisher.handler, {
+        batchSize: 100,
+        startingPosition: 'TRIM_HORIZON',
+        reportBatchItemFailures: true,
+        maximumRetryAttempts: 10,
+        onDiscard: (records) => failures.push(...records),
+      });
+      closers.push(async () => consumer?.stop());
+      const eventsFile = opts.eventsFile;
+      if (eventsFile) {
+        awsJson.onEvent((e) => appendFileSync(eventsFile, JSON.stringify({ 'source': e.source, 'detail-type': e.detailType, 'detail': e.detail }) + '\n'));
+      }
+    }
+
     const s3Client = () => new S3Client({
       region,
       endpoint: s3.endpoint,
@@ -282,6 +327,9 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       refererSecret,
       services: { dynamodb, awsJson, s3 },
       handlers: { edge: edge.handler, mint: mint.handler },
+      linkEvents: () => (linkEvents ? [...awsJson.events] : []),
+      linkEventsSettled: async () => consumer?.drain(),
+      linkEventFailures: failures,
       s3Client,
       close,
     };

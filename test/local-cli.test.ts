@@ -95,6 +95,7 @@ describe('npm run local -- --public-api', () => {
     expect(() => parseArgs(['--max-uses-limit', '0'])).toThrow(/--max-uses-limit expects an integer between 1 and 100; got 0/);
     expect(() => parseArgs(['--object', 'no-equals-sign'])).toThrow(/--object expects KEY=FILE; got no-equals-sign/);
     expect(parseArgs(['--download-window', '0'])).toMatchObject({ downloadWindowSeconds: 0 });
+    expect(parseArgs(['--events-file', '/tmp/events.jsonl'])).toMatchObject({ eventsFile: '/tmp/events.jsonl' });
     expect(parseArgs(['--download-window', '600'])).toMatchObject({ downloadWindowSeconds: 600 });
     expect(() => parseArgs(['--download-window', '86401'])).toThrow(/--download-window expects whole seconds between 0 and 86400; got 86401/);
     expect(() => parseArgs(['--download-window', '1.5'])).toThrow(/--download-window expects whole seconds/);

@@ -14,7 +14,7 @@ const MINUTE = 60_000;
 
 // A consumer's CDK app in TypeScript, compiled by the app's own tsc (strict, library types checked).
 const APP_TS = `
-import { App, Duration, Stack, aws_cloudfront as cloudfront, aws_iam as iam } from 'aws-cdk-lib';
+import { App, Duration, Stack, aws_cloudfront as cloudfront, aws_events_targets as targets, aws_iam as iam, aws_sns as sns } from 'aws-cdk-lib';
 import { OneTimePresignedDistribution, OneTimePresignedDistributionProps } from '${LIBRARY}';
 
 const app = new App({ outdir: process.env.CONSUMER_OUTDIR });
@@ -27,8 +27,10 @@ const props: OneTimePresignedDistributionProps = {
   maxLinkLifetime: Duration.hours(2),
   priceClass: cloudfront.PriceClass.PRICE_CLASS_ALL,
   createOutputs: true,
+  linkEvents: true,
 };
 const otp = new OneTimePresignedDistribution(custom, 'Downloads', props);
+otp.onLinkRedeemed('NotifySender', { target: new targets.SnsTopic(new sns.Topic(custom, 'Downloaded')) });
 const minter = new iam.Role(custom, 'Minter', { assumedBy: new iam.AccountRootPrincipal() });
 otp.grantMint(minter);
 const endpoint: string = otp.mintUrlEndpoint;
@@ -257,6 +259,19 @@ describe(`TypeScript consumer of the npm package ${LIBRARY}`, () => {
       OTP_DEFAULT_EXPIRES_SECONDS: '900', OTP_MAX_EXPIRES_SECONDS: '7200',
     });
     expect(Object.keys(custom.template.Outputs ?? {})).toHaveLength(4);
+  });
+
+  it('publishes link events only where asked: a stream, a publisher and a rule with its target', () => {
+    const defaults = Template.fromJSON(assembly.stack((s) => s.stackName === 'ConsumerDefaults', 'stack ConsumerDefaults').template);
+    const custom = Template.fromJSON(assembly.stack((s) => s.stackName === 'ConsumerCustom', 'stack ConsumerCustom').template);
+    defaults.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+    defaults.resourceCountIs('AWS::Events::Rule', 0);
+    custom.hasResourceProperties('AWS::DynamoDB::Table', { StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' } });
+    custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    custom.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'source': ['cdk-one-time-presigned-url'], 'detail-type': ['Link Redeemed'] },
+      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('^Downloaded') } })],
+    });
   });
 
   it('lets grantMint() give a role execute-api:Invoke on the mint route', () => {
