@@ -13,8 +13,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { FaultInjector, type LocalDynamoDB, startAwsJsonServices, startDynamoDB } from '../local/servers';
+import { rejection, type SdkError } from './util/rejection';
 
-type SdkError = Error & { $metadata?: { httpStatusCode?: number; attempts?: number }; code?: string; Item?: Record<string, AttributeValue> };
 
 let ddb: LocalDynamoDB;
 let client: DynamoDBClient;
@@ -27,19 +27,12 @@ function newClient(opts: { maxAttempts?: number; requestTimeout?: number } = {})
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: opts.maxAttempts ?? 1,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 1000, requestTimeout: opts.requestTimeout ?? 5000, throwOnRequestTimeout: true }),
+    // The SDK starts connectionTimeout when a request is created, so time queued for one of the
+    // pool's sockets counts against it: generous, for the tests that send hundreds at once.
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 10_000, requestTimeout: opts.requestTimeout ?? 10_000, throwOnRequestTimeout: true }),
   });
   clients.push(c);
   return c;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SdkError> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as SdkError;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 let nextId = 0;

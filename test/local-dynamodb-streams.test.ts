@@ -17,8 +17,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { type LocalDynamoDB, type LocalStreamRecord, startDynamoDB } from '../local/servers';
+import { rejection, type SdkError } from './util/rejection';
 
-type SdkError = Error & { $metadata?: { httpStatusCode?: number }; Item?: Record<string, AttributeValue> };
 
 let ddb: LocalDynamoDB;
 let client: DynamoDBClient;
@@ -53,15 +53,6 @@ function freshId(): string {
 /** The ledger stream's records for one item, in stream order. */
 function recordsOf(id: string, table = 'ledger'): LocalStreamRecord[] {
   return ddb.stream(table).records().filter((r) => r.dynamodb.Keys.id?.S === id);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SdkError> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as SdkError;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 async function getItem(id: string): Promise<Record<string, AttributeValue> | undefined> {

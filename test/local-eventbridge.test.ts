@@ -6,8 +6,8 @@ import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/clie
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { type LocalAwsJson, type LocalEvent, startAwsJsonServices, startDynamoDB } from '../local/servers';
+import { rejection } from './util/rejection';
 
-type SdkError = Error & { $metadata?: { httpStatusCode?: number } };
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -30,15 +30,6 @@ afterEach(() => {
   svc.clearEvents();
   svc.calls.reset();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<SdkError> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as SdkError;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 function entry(detail: Record<string, unknown>, extra: Partial<PutEventsRequestEntry> = {}): PutEventsRequestEntry {
   return { Source: 'otp.links', DetailType: 'LinkRedeemed', Detail: JSON.stringify(detail), ...extra };

@@ -2,58 +2,13 @@
 // hides bugs a real bucket would show. Sources for each behaviour are cited in
 // local/servers/sigv4.ts (canonicalUri, parseQuery) and local/servers/s3.ts (parseRange).
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { HttpRequest } from '@smithy/protocol-http';
 import { canonicalUri, type LocalS3, parseQuery, startS3 } from '../local/servers';
-
-function rfc3986(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-/** How SDKs write a key into a path: each segment encoded once, '/' kept ('~' stays raw). */
-function keyPath(key: string): string {
-  return '/' + key.split('/').map(rfc3986).join('/');
-}
-
-function queryString(query: HttpRequest['query']): string {
-  const pieces: string[] = [];
-  for (const [name, value] of Object.entries(query)) {
-    const values = Array.isArray(value) ? value : [value ?? ''];
-    for (const v of values) pieces.push(`${rfc3986(name)}=${rfc3986(v ?? '')}`);
-  }
-  return pieces.join('&');
-}
-
-interface RawResponse {
-  readonly status: number;
-  readonly statusMessage: string;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Buffer;
-}
-
-/** A request to 127.0.0.1 with the path sent byte for byte as given. */
-function send(endpoint: string, opts: { method?: string; path: string; headers?: Record<string, string> }): Promise<RawResponse> {
-  const { hostname, port } = new URL(endpoint);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({
-        status: res.statusCode ?? 0,
-        statusMessage: res.statusMessage ?? '',
-        headers: res.headers,
-        body: Buffer.concat(chunks),
-      }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { keyPath, queryString, type RawResponse, rfc3986, send } from './util/raw-http';
 
 function xmlField(res: RawResponse, name: string): string | undefined {
   const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(res.body.toString('utf8'));

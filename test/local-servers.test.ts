@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import {
   DynamoDBClient,
@@ -30,60 +29,11 @@ import {
   startS3,
   verifySigV4,
 } from '../local/servers';
-
-function rfc3986(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-/** The S3 SDK's path encoding: each key segment encoded, slashes kept. */
-function keyPath(key: string): string {
-  return '/' + key.split('/').map(rfc3986).join('/');
-}
-
-function queryString(query: HttpRequest['query']): string {
-  const pieces: string[] = [];
-  for (const [name, value] of Object.entries(query)) {
-    const values = Array.isArray(value) ? value : [value ?? ''];
-    for (const v of values) pieces.push(`${rfc3986(name)}=${rfc3986(v ?? '')}`);
-  }
-  return pieces.join('&');
-}
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
-/** A plain HTTP request to 127.0.0.1, with full control over Host and the raw path. */
-function send(
-  endpoint: string,
-  opts: { method?: string; path: string; headers?: Record<string, string>; body?: Buffer | string },
-): Promise<RawResponse> {
-  const { hostname, port } = new URL(endpoint);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
+import { keyPath, queryString, type RawResponse, send } from './util/raw-http';
+import { rejection } from './util/rejection';
 
 function errorCode(res: RawResponse): string | undefined {
   return /<Code>([^<]*)<\/Code>/.exec(res.body.toString('utf8'))?.[1];
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 // requestTimeout alone only logs a warning in @smithy/node-http-handler 4.x; throwOnRequestTimeout makes it fail.
