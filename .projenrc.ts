@@ -53,6 +53,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // Users on cdk-nag 2 read suppressions from resource metadata: test both majors.
     'cdk-nag-v2@npm:cdk-nag@^2',
     'fast-check@^4',
+    // Browser tests drive Debian's chromium (/usr/bin/chromium); no browser download.
+    'playwright-core',
     // For the README's backend example, which test/readme.test.ts compiles.
     '@aws-crypto/sha256-js',
     '@aws-sdk/credential-provider-node',
@@ -158,6 +160,14 @@ const demo = project.addTask('demo', {
 demo.spawn(project.bundler.bundleTask);
 demo.exec(`${tsNode} local/demo.ts`);
 
+// Screenshots of the landing page for the README (needs Debian's chromium).
+const screenshots = project.addTask('screenshots', {
+  description: 'Render the landing page and a refusal page in headless chromium into docs/ (apt-get install -y chromium first)',
+  env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+});
+screenshots.spawn(project.bundler.bundleTask);
+screenshots.exec(`${tsNode} local/screenshots.ts`);
+
 // Benchmarks against the local deployment (not part of the test run). Writes BENCHMARKS.md.
 const bench = project.addTask('bench', {
   description: 'Measure edge latency, calls per request, cold start, mint, synth and cost against the seed design',
@@ -166,7 +176,7 @@ const bench = project.addTask('bench', {
 bench.spawn(project.bundler.bundleTask);
 bench.exec(`${tsNode} bench/run.ts`, { receiveArgs: true });
 
-project.npmignore?.exclude('/lib/handlers/', '/local/', '/bench/', '/.ci/');
+project.npmignore?.exclude('/lib/handlers/', '/local/', '/bench/', '/.ci/', '/docs/');
 project.npmignore?.include('/assets/');
 
 project.synth();

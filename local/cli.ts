@@ -5,7 +5,7 @@ import { startLocalDeployment } from './deployment';
 
 const USAGE = `usage: npm run local -- [--object KEY=FILE]... [--public-api] [--region REGION] [--bucket NAME]
                        [--max-uses-limit N] [--allowed-prefix PREFIX]... [--no-preview-protection]
-                       [--download-window SECONDS] [--events-file PATH]
+                       [--download-window SECONDS] [--events-file PATH] [--landing-page]
 
 Starts the one-time link stack on 127.0.0.1 and prints one JSON line with its URLs
 and local credentials. The mint API verifies SigV4 (service execute-api) signed with
@@ -21,6 +21,7 @@ interface CliOptions {
   readonly previewProtection: boolean;
   readonly downloadWindowSeconds?: number;
   readonly eventsFile?: string;
+  readonly landingPage?: boolean;
 }
 
 export function parseArgs(argv: readonly string[]): CliOptions {
@@ -33,6 +34,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   let previewProtection = true;
   let downloadWindowSeconds: number | undefined;
   let eventsFile: string | undefined;
+  let landingPage: boolean | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -61,6 +63,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       const n = value();
       if (!/^\d+$/.test(n) || +n > 86_400) throw new Error(`--download-window expects whole seconds between 0 and 86400; got ${n}`);
       downloadWindowSeconds = +n;
+    } else if (arg === '--landing-page') {
+      landingPage = true;
     } else if (arg === '--events-file') {
       eventsFile = value();
     } else if (arg === '--no-preview-protection') {
@@ -72,7 +76,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       throw new Error(`unknown argument ${arg}\n\n${USAGE}`);
     }
   }
-  return { objects, publicApi, region, bucket, maxUsesLimit, allowedKeyPrefixes, previewProtection, downloadWindowSeconds, eventsFile };
+  return { objects, publicApi, region, bucket, maxUsesLimit, allowedKeyPrefixes, previewProtection, downloadWindowSeconds, eventsFile, landingPage };
 }
 
 async function main(): Promise<void> {

@@ -15,7 +15,7 @@ import {
   startAwsJsonServices, startDynamoDB, startS3, type LocalAwsJson, type LocalDynamoDB, type LocalEvent, type LocalS3, type LocalStreamConsumer,
   type LocalStreamHandler,
 } from './servers';
-import { EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, EventsEnv, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from '../src/shared/config';
+import { DEFAULT_LANDING_PAGE_TITLE, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, EventsEnv, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from '../src/shared/config';
 import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
 import { ORIGIN_VERIFY_HEADER } from '../src/shared/link';
 
@@ -38,6 +38,12 @@ export interface LocalDeploymentOptions {
   readonly maxUsesLimit?: number;
   /** Download window of a link when the caller does not ask for one, in seconds (the construct's downloadWindow). @default 1800 */
   readonly downloadWindowSeconds?: number;
+  /** Links open a landing page unless the caller says otherwise (the construct's landingPage). @default false */
+  readonly landingPage?: boolean;
+  /** The construct's landingPageTitle. @default 'A file was shared with you' */
+  readonly landingPageTitle?: string;
+  /** The construct's landingPageShowsFileName. @default false */
+  readonly landingPageShowsFileName?: boolean;
   /** Key prefixes links may be minted for. @default [''] (the whole bucket) */
   readonly allowedKeyPrefixes?: string[];
   /** Refuse link-preview agents without consuming a use. @default true */
@@ -221,6 +227,8 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       previewProtection: opts.previewProtection ?? true,
       previewAgents: opts.previewAgents ?? [],
       secretGeneration,
+      landingPageTitle: opts.landingPageTitle ?? DEFAULT_LANDING_PAGE_TITLE,
+      landingPageShowsFileName: opts.landingPageShowsFileName ?? false,
       parameterName,
       parameterRegion: region,
     };
@@ -253,6 +261,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       [MintEnv.maxUsesLimit]: String(opts.maxUsesLimit ?? 10),
       [MintEnv.allowedKeyPrefixes]: JSON.stringify(opts.allowedKeyPrefixes ?? ['']),
       [MintEnv.defaultWindowSeconds]: String(opts.downloadWindowSeconds ?? 1800),
+      [MintEnv.defaultLandingPage]: String(opts.landingPage ?? false),
     });
     // A fresh copy per deployment: the bundle caches its settings and clients per container.
     copyFileSync(join(assetsDir, 'mint', 'index.js'), join(edgeDir, 'mint.js'));

@@ -33,7 +33,7 @@ import { Construct, IConstruct } from 'constructs';
 import { ASSETS_DIR, stageEdgeCode } from './edge-staging';
 import { LinkEventPublisher } from './link-events';
 import { createOriginSecrets } from './origin-secrets';
-import { EdgeOperatorConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
+import { DEFAULT_LANDING_PAGE_TITLE, EdgeOperatorConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
 import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE, MAX_USES_LIMIT } from './shared/ledger';
 import { MAX_DOWNLOAD_WINDOW_SECONDS, MAX_KEY_BYTES, MAX_SIGV4_EXPIRES_SECONDS, ORIGIN_VERIFY_HEADER } from './shared/link';
 import { LinkEventType } from './shared/link-events';
@@ -200,6 +200,33 @@ export interface OneTimePresignedDistributionProps {
    * @default Duration.minutes(30)
    */
   readonly downloadWindow?: Duration;
+
+  /**
+   * Make links open a small landing page (a neutral title, the expiry and one Download
+   * button) instead of being the file. Opening the link, and anything a mail scanner or a
+   * chat preview does with it (fetching it and everything the page references, following
+   * redirects, HEAD, prefetch, running the page without clicking), spends nothing: only the
+   * button spends a use and starts the download. Callers may choose per link
+   * (`landingPage` in `POST /urls`). Off by default, so a link stays the file for `curl`.
+   *
+   * @default false
+   */
+  readonly landingPage?: boolean;
+
+  /**
+   * Heading of the landing page, and its OpenGraph title (what a chat preview shows).
+   *
+   * @default 'A file was shared with you'
+   */
+  readonly landingPageTitle?: string;
+
+  /**
+   * Show the file name (the key's last segment) on the landing page. A key can be
+   * sensitive, and the page is shown to whoever opens the link, scanners included.
+   *
+   * @default false
+   */
+  readonly landingPageShowsFileName?: boolean;
 
   /**
    * How many downloads a link allows when the caller does not say.
@@ -592,6 +619,8 @@ export class OneTimePresignedDistribution extends Construct {
         previewProtection: props.linkPreviewProtection ?? true,
         previewAgents: settings.previewAgents,
         secretGeneration: settings.secretGeneration,
+        landingPageTitle: settings.landingPageTitle,
+        landingPageShowsFileName: props.landingPageShowsFileName ?? false,
         parameterName,
         parameterRegion: stack.region,
       })),
@@ -657,7 +686,9 @@ export class OneTimePresignedDistribution extends Construct {
           },
         }),
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-        allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+        // POST presses a landing page's button (answered by the edge itself, never forwarded);
+        // the edge refuses every method but GET and POST before any I/O.
+        allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
         cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD,
         cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
         originRequestPolicy,
@@ -722,6 +753,7 @@ export class OneTimePresignedDistribution extends Construct {
         [MintEnv.maxUsesLimit]: String(settings.maxUsesLimit),
         [MintEnv.allowedKeyPrefixes]: JSON.stringify(settings.allowedKeyPrefixes),
         [MintEnv.defaultWindowSeconds]: String(settings.downloadWindowSeconds),
+        [MintEnv.defaultLandingPage]: String(settings.landingPage),
       },
     });
     this.grantMintFunction(role, settings.allowedKeyPrefixes);
@@ -782,6 +814,8 @@ interface Settings {
   readonly ledgerTableName: string | undefined;
   readonly secretGeneration: number;
   readonly downloadWindowSeconds: number;
+  readonly landingPage: boolean;
+  readonly landingPageTitle: string;
   readonly defaultSeconds: number;
   readonly maxSeconds: number;
   readonly defaultMaxUses: number;
@@ -805,6 +839,8 @@ function resolveSettings(props: OneTimePresignedDistributionProps): Settings {
     ledgerTableName: validateTableName(props.ledgerTableName),
     secretGeneration: validateGeneration(props.secretGeneration ?? 1),
     downloadWindowSeconds: validateDownloadWindow(props.downloadWindow ?? Duration.minutes(30)),
+    landingPage: props.landingPage ?? false,
+    landingPageTitle: validateLandingPageTitle(props.landingPageTitle ?? DEFAULT_LANDING_PAGE_TITLE),
     ...validateLifetimes(props),
     ...validateUses(props),
     allowedKeyPrefixes: validatePrefixes(props.allowedKeyPrefixes ?? ['']),
@@ -915,6 +951,13 @@ function validateDownloadWindow(window: Duration): number {
     throw new Error(`downloadWindow must be a whole number of seconds between 0 and ${MAX_DOWNLOAD_WINDOW_SECONDS} (a day); got ${window.toHumanString()}`);
   }
   return seconds;
+}
+
+function validateLandingPageTitle(title: string): string {
+  if (Token.isUnresolved(title) || title.trim() === '' || title.length > 120 || /[\u0000-\u001f]/.test(title)) {
+    throw new Error(`landingPageTitle must be a concrete, non-empty line of at most 120 characters; got ${JSON.stringify(title)}`);
+  }
+  return title;
 }
 
 function validateGeneration(generation: number): number {

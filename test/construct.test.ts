@@ -49,7 +49,8 @@ describe('distribution', () => {
           CachePolicyId: '4135ea2d-6df8-44a3-9df3-4b5a84be39ad',
           OriginRequestPolicyId: { Ref: Match.stringLikeRegexp('OriginRequestPolicy') },
           ViewerProtocolPolicy: 'redirect-to-https',
-          AllowedMethods: ['GET', 'HEAD'],
+          // POST for a landing page's button; the edge refuses everything but GET and POST itself.
+          AllowedMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE'],
         }),
         PriceClass: 'PriceClass_100',
       },
@@ -126,6 +127,22 @@ describe('bucket and ledger', () => {
       DeletionPolicy: 'Delete',
       UpdateReplacePolicy: 'Delete',
     });
+  });
+
+  it('configures landing pages: off by default, the title and file name staged with the edge, POST allowed for the button', () => {
+    const vars = (t: Template) => Object.values(t.findResources('AWS::Lambda::Function'))
+      .map((f) => f.Properties.Environment?.Variables).find((v) => v?.OTP_DEFAULT_LANDING_PAGE);
+    expect(vars(synth().template).OTP_DEFAULT_LANDING_PAGE).toBe('false');
+    const { template, otp } = synth({ landingPage: true, landingPageTitle: 'Files from ACME', landingPageShowsFileName: true });
+    expect(vars(template).OTP_DEFAULT_LANDING_PAGE).toBe('true');
+    const dir = (otp.edgeFunction.lambda.node.tryFindChild('Code')!.node.tryFindChild('Stage') as unknown as { sourcePath: string }).sourcePath;
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'))).toMatchObject({ landingPageTitle: 'Files from ACME', landingPageShowsFileName: true });
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({ DefaultCacheBehavior: Match.objectLike({ AllowedMethods: Match.arrayWith(['GET', 'HEAD', 'POST']) }) }),
+    });
+    for (const bad of ['', ' ', 'x'.repeat(121), 'two\nlines']) {
+      expect(() => synth({ landingPageTitle: bad })).toThrow(/landingPageTitle must be a concrete, non-empty line of at most 120 characters; got /);
+    }
   });
 
   it('gives links a 30-minute download window unless told otherwise', () => {
@@ -282,6 +299,8 @@ describe('edge function', () => {
       previewProtection: true,
       previewAgents: [],
       secretGeneration: 1,
+      landingPageTitle: 'A file was shared with you',
+      landingPageShowsFileName: false,
       parameterName: expect.stringMatching(/^\/cdk-one-time-presigned-url\/Consumer\/[0-9a-f]+\/edge-operator-config$/),
       parameterRegion: REGION,
     });

@@ -72,6 +72,7 @@ describe('presented links', () => {
         signatureExpiresAt: SIGNED_AT / 1000 + 900,
         generation: 1,
         windowSeconds: 1800,
+        landingPage: false,
         canonicalUri: '/docs/report%202026.pdf',
         canonicalQuery: query,
       },

@@ -11,6 +11,11 @@ import type { PresentedLink } from '../shared/link';
 export interface ViewerRequest extends Redemption {
   /** Whether it asks for a byte range: only those can continue a session. */
   readonly ranged: boolean;
+  /**
+   * A landing page's button press: the single-use download ticket the new session gets,
+   * which the redirect that follows presents.
+   */
+  readonly newTicket?: string;
 }
 
 /**
@@ -38,6 +43,7 @@ function record(who: ViewerRequest): AttributeValue {
       ip: { S: who.ip.slice(0, 64) },
       userAgent: { S: who.userAgent.slice(0, MAX_AUDIT_USER_AGENT) },
       requestId: { S: who.requestId },
+      ...(who.newTicket === undefined ? {} : { ticket: { S: who.newTicket } }),
     },
   };
 }
@@ -86,6 +92,34 @@ export function redeemInput(tableName: string, link: PresentedLink, who: ViewerR
   };
 }
 
+/**
+ * Landing-page links: a GET that presents the download ticket the button's redirect
+ * carries. It spends the ticket (single use: REMOVE, conditional on it being there) and
+ * counts the request in the session the button opened; it never opens a use itself.
+ */
+export function ticketInput(tableName: string, link: PresentedLink, who: ViewerRequest, ticket: string, nowSeconds: number): UpdateItemCommandInput {
+  return {
+    TableName: tableName,
+    Key: { [Attr.id]: { S: link.id } },
+    UpdateExpression: 'REMOVE #s.#c.#t SET #n.#c = #n.#c + :one',
+    ConditionExpression: `${LINK_IS_LIVE} AND #s.#c.#t = :ticket AND #until.#c > :now`,
+    ExpressionAttributeNames: { ...liveNames, '#s': Attr.sessions, '#until': Attr.sessionUntil, '#n': Attr.sessionRequests, '#c': sessionClientKey(link, who), '#t': 'ticket' },
+    ExpressionAttributeValues: { ...liveValues(link, nowSeconds), ':ticket': { S: ticket }, ':one': { N: '1' } },
+  };
+}
+
+/** Landing-page links: a Range GET continues the session the button opened, and never opens a use. */
+export function continueOnlyInput(tableName: string, link: PresentedLink, who: ViewerRequest, nowSeconds: number): UpdateItemCommandInput {
+  return {
+    TableName: tableName,
+    Key: { [Attr.id]: { S: link.id } },
+    UpdateExpression: 'SET #n.#c = #n.#c + :one',
+    ConditionExpression: `${LINK_IS_LIVE} AND #until.#c > :now AND #n.#c < :maxRequests`,
+    ExpressionAttributeNames: { ...liveNames, '#until': Attr.sessionUntil, '#n': Attr.sessionRequests, '#c': sessionClientKey(link, who) },
+    ExpressionAttributeValues: { ...liveValues(link, nowSeconds), ':one': { N: '1' }, ':maxRequests': { N: String(MAX_SESSION_REQUESTS) } },
+  };
+}
+
 const liveNames = { '#id': Attr.id, '#fp': Attr.fingerprint, '#exp': Attr.expiresAt, '#rev': Attr.revoked };
 const liveValues = (link: PresentedLink, nowSeconds: number): Record<string, AttributeValue> => ({
   ':fp': { S: link.fingerprint },
@@ -97,6 +131,8 @@ const liveValues = (link: PresentedLink, nowSeconds: number): Record<string, Att
 export type AfterRefusal =
   | { readonly action: 'pass' }
   | { readonly action: 'refuse' }
+  /** A landing page's button pressed again while its ticket is unspent: redirect with that ticket. */
+  | { readonly action: 'ticket'; readonly ticket: string }
   | { readonly action: 'reopen'; readonly input: UpdateItemCommandInput };
 
 /**
@@ -122,9 +158,10 @@ export function afterRefusal(
   const session = item[Attr.sessions]?.M?.[c]?.M;
   if (!session) return { action: 'refuse' };
   if (session.requestId?.S === who.requestId) return { action: 'pass' };
+  const until = item[Attr.sessionUntil]?.M?.[c]?.N ?? '0';
+  if (who.newTicket !== undefined && session.ticket?.S && Number(until) > nowSeconds) return { action: 'ticket', ticket: session.ticket.S };
   const open = Object.keys(item[Attr.sessions]?.M ?? {}).length;
   if (open >= Number(item[Attr.cap]?.N)) return { action: 'refuse' };
-  const until = item[Attr.sessionUntil]?.M?.[c]?.N ?? '0';
   const served = item[Attr.sessionRequests]?.M?.[c]?.N ?? '0';
   return {
     action: 'reopen',

@@ -7,6 +7,7 @@
 // Everything a redemption needs is staged beside the handler at synth (config.json):
 // a warm or cold request costs exactly one DynamoDB call and no SSM call. The SSM
 // parameter holds only operator switches, read in the background.
+import { randomBytes } from 'crypto';
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { DynamoDBClient, UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
@@ -19,10 +20,11 @@ import type {
   CloudFrontResponseEvent,
   CloudFrontResultResponse,
 } from 'aws-lambda';
-import { afterRefusal, redeemInput, reopenedBy, type ViewerRequest } from './download-session';
+import { afterRefusal, continueOnlyInput, redeemInput, reopenedBy, ticketInput, type ViewerRequest } from './download-session';
 import { boundedHttpHandler } from './sdk';
 import { EDGE_OPERATOR_REFRESH_SECONDS, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig } from '../shared/config';
-import { parsePresentedLink, type PresentedLink } from '../shared/link';
+import { renderLandingPage, renderRefusalPage, wantsHtml } from '../shared/landing-page';
+import { LINK_TICKET_PARAM, parsePresentedLink, type PresentedLink } from '../shared/link';
 import { previewMatcher, previewProbe } from '../shared/preview';
 
 /** Whole-invocation budget: well inside the 5 s viewer-request limit, so we answer 503 ourselves. */
@@ -49,61 +51,79 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
   const deadline = Date.now() + BUDGET_MS;
   const { config, preview } = stagedConfig();
   refreshOperatorConfig();
+  const say = responder(request);
 
-  // Only GET redeems. HEAD and the rest are refused before any I/O, so they never burn a use.
-  if (request.method !== 'GET') return refuse('Only GET is allowed for one-time links.');
+  // Only GET redeems, and POST presses a landing page's button. HEAD, OPTIONS and the rest
+  // are refused before any I/O, so they never burn a use.
+  if (request.method !== 'GET' && request.method !== 'POST') return say.refuse('Only GET is allowed for one-time links.');
 
   const now = Math.floor(Date.now() / 1000);
   const parsed = parsePresentedLink(request.uri, request.querystring, now);
-  if (!parsed.ok) return refuse(`Refused: ${parsed.reason}.`);
+  if (!parsed.ok) return say.refuse(parsed.reason === 'link has expired' ? 'This link has expired.' : `Refused: ${parsed.reason}.`);
   const link = parsed.value;
+  if (request.method === 'POST' && !link.landingPage) return say.refuse('Only GET is allowed for one-time links.');
   if (link.generation !== config.secretGeneration) {
     // CloudFront sends another origin secret than the one this link was signed with:
     // S3 would refuse it, so spend nothing.
-    return refuse('This link was issued before the service rotated its keys. Ask the sender for a new link.');
+    return say.refuse('This link was issued before the service rotated its keys. Ask the sender for a new link.');
   }
-  if (operator.config.paused) return unavailable('Downloads are paused by the operator. Try again later.');
+  if (operator.config.paused) return say.unavailable('Downloads are paused by the operator. Try again later.');
 
   // Speculative prefetch and prerender would spend a use before anyone clicks.
-  if (isPrefetch(request.headers)) return refuse('Prefetched requests do not open one-time links.');
+  if (isPrefetch(request.headers)) return say.refuse('Prefetched requests do not open one-time links.');
+
+  const ranged = /^bytes=/i.test(request.headers.range?.[0]?.value ?? '');
+  // A landing-page link opened without a ticket shows its page: no ledger I/O, whoever asks
+  // (a person, a chat preview, a mail scanner). Only the button's POST spends a use.
+  if (link.landingPage && request.method === 'GET' && link.ticket === undefined && !ranged) return landingPage(link);
 
   const userAgent = request.headers['user-agent']?.[0]?.value ?? '';
   const probe = previewProbe(userAgent);
   if (preview?.test(probe) || operator.preview?.test(probe)) {
-    return refuse('Link previews are not served: this link works once. Open it in a browser.');
+    return say.refuse('Link previews are not served: this link works once. Open it in a browser.');
   }
 
-  const who: ViewerRequest = {
-    at: new Date().toISOString(),
-    ip: request.clientIp,
-    userAgent,
-    requestId,
-    ranged: /^bytes=/i.test(request.headers.range?.[0]?.value ?? ''),
-  };
-  const outcome = await redeemOnce(config.tableName, config.tableRegion, link, who, now, deadline);
-  if (outcome !== 'pass') return outcome;
-  // Forward exactly the canonical form of what was fingerprinted: S3 then computes the
-  // canonical request the mint signed, whatever equivalent encoding the viewer sent.
+  const who: ViewerRequest = { at: new Date().toISOString(), ip: request.clientIp, userAgent, requestId, ranged };
+  const ledgerCall = ledgerCaller(config.tableRegion, deadline);
+  let outcome: Outcome;
+  if (!link.landingPage) {
+    outcome = await redeemOnce(config.tableName, ledgerCall, link, who, now);
+  } else if (request.method === 'POST') {
+    outcome = await redeemOnce(config.tableName, ledgerCall, link, { ...who, ranged: false, newTicket: randomBytes(16).toString('base64url') }, now);
+  } else {
+    // The download the button's redirect asks for (with its ticket), or a Range request
+    // continuing that download. Neither ever opens a use.
+    const input = link.ticket !== undefined
+      ? ticketInput(config.tableName, link, who, link.ticket, now)
+      : continueOnlyInput(config.tableName, link, who, now);
+    const result = await ledgerCall(input);
+    outcome = result === 'failed' ? { kind: 'failed' } : result.refusedItem ? { kind: 'refused' } : { kind: 'pass' };
+    if (outcome.kind === 'refused' && link.ticket === undefined) return landingPage(link);
+  }
+  switch (outcome.kind) {
+    case 'failed': return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
+    case 'refused': return say.refuse('This link has already been used, has expired, or is not valid.');
+    case 'ticket': return seeOther(link, outcome.ticket);
+    case 'pass': break;
+  }
+  if (request.method === 'POST') return seeOther(link, outcome.newTicket!);
+  // Forward exactly the canonical form of what was fingerprinted (without any ticket): S3
+  // then computes the canonical request the mint signed, whatever encoding the viewer sent.
   request.uri = link.canonicalUri;
   request.querystring = link.canonicalQuery;
   return request;
 }
 
-/**
- * One redemption: a single conditional write decides between a new use, a continuation
- * of this client's download session and a refusal; only a client starting another use
- * of a link while holding a session needs a second write (see download-session.ts).
- */
-async function redeemOnce(
-  tableName: string,
-  region: string,
-  link: PresentedLink,
-  who: ViewerRequest,
-  now: number,
-  deadline: number,
-): Promise<'pass' | CloudFrontResultResponse> {
-  const used = (): CloudFrontResultResponse => refuse('This link has already been used, has expired, or is not valid.');
-  const send = async (input: UpdateItemCommandInput): Promise<{ refusedItem?: Record<string, AttributeValue> } | 'failed'> => {
+type Outcome =
+  | { readonly kind: 'pass'; readonly newTicket?: string }
+  | { readonly kind: 'ticket'; readonly ticket: string }
+  | { readonly kind: 'refused' }
+  | { readonly kind: 'failed' };
+
+type LedgerCall = (input: UpdateItemCommandInput) => Promise<{ refusedItem?: Record<string, AttributeValue> } | 'failed'>;
+
+function ledgerCaller(region: string, deadline: number): LedgerCall {
+  return async (input) => {
     try {
       await ledger(region).send(new UpdateItemCommand(input), { abortSignal: AbortSignal.timeout(remaining(deadline)) });
       return {};
@@ -114,20 +134,52 @@ async function redeemOnce(
       return 'failed';
     }
   };
+}
+
+/**
+ * One redemption: a single conditional write decides between a new use, a continuation
+ * of this client's download session and a refusal; only a client starting another use
+ * of a link while holding a session needs a second write (see download-session.ts).
+ */
+async function redeemOnce(tableName: string, send: LedgerCall, link: PresentedLink, who: ViewerRequest, now: number): Promise<Outcome> {
+  const passed: Outcome = { kind: 'pass', newTicket: who.newTicket };
   const first = await send(redeemInput(tableName, link, who, now));
-  if (first === 'failed') return unavailable('The link service is temporarily unavailable. Try again shortly.');
-  if (!first.refusedItem) return 'pass';
+  if (first === 'failed') return { kind: 'failed' };
+  if (!first.refusedItem) return passed;
   const next = afterRefusal(tableName, nonEmpty(first.refusedItem), link, who, now);
-  if (next.action === 'refuse') return used();
+  if (next.action === 'refuse') return { kind: 'refused' };
+  if (next.action === 'ticket') return { kind: 'ticket', ticket: next.ticket };
   if (next.action === 'pass') {
     // This request's own earlier attempt committed; its answer was lost and the SDK retried.
     log('info', { event: 'redeem-retry-recognized', id: link.id });
-    return 'pass';
+    return passed;
   }
   const second = await send(next.input);
-  if (second === 'failed') return unavailable('The link service is temporarily unavailable. Try again shortly.');
-  if (!second.refusedItem || reopenedBy(nonEmpty(second.refusedItem), link, who)) return 'pass';
-  return used();
+  if (second === 'failed') return { kind: 'failed' };
+  if (!second.refusedItem || reopenedBy(nonEmpty(second.refusedItem), link, who)) return passed;
+  return { kind: 'refused' };
+}
+
+function landingPage(link: PresentedLink): CloudFrontResultResponse {
+  const { landingPageTitle, landingPageShowsFileName } = stagedConfig().config;
+  const page = renderLandingPage({
+    title: landingPageTitle,
+    ...(landingPageShowsFileName ? { fileName: link.key.slice(link.key.lastIndexOf('/') + 1) } : {}),
+    expiresAt: new Date(link.signatureExpiresAt * 1000),
+  });
+  return { status: '200', statusDescription: 'OK', headers: cfHeaders(page.headers), body: page.html };
+}
+
+/** After the button's POST: a redirect to the link with its single-use download ticket (S3 only ever sees that GET). */
+function seeOther(link: PresentedLink, ticket: string): CloudFrontResultResponse {
+  return {
+    status: '303',
+    statusDescription: 'See Other',
+    headers: {
+      'location': [{ key: 'Location', value: `${link.canonicalUri}?${link.canonicalQuery}&${LINK_TICKET_PARAM}=${ticket}` }],
+      'cache-control': [{ key: 'Cache-Control', value: 'no-store' }],
+    },
+  };
 }
 
 function nonEmpty(item: Record<string, AttributeValue>): Record<string, AttributeValue> | undefined {
@@ -251,14 +303,28 @@ function plainHeaders(): NonNullable<CloudFrontResultResponse['headers']> {
   };
 }
 
-function respond(status: string, statusDescription: string, body: string): CloudFrontResultResponse {
-  return { status, statusDescription, headers: plainHeaders(), body };
+function cfHeaders(headers: Record<string, string>): NonNullable<CloudFrontResultResponse['headers']> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [{ key: name, value }]]));
 }
 
-function refuse(reason: string): CloudFrontResultResponse {
-  return respond('403', 'Forbidden', reason);
+/**
+ * Refusals in the form the viewer reads: a small page with the same status for a browser
+ * (it asks for HTML), plain text for everything else (scripts, curl, download managers).
+ */
+interface Responder {
+  refuse(reason: string): CloudFrontResultResponse;
+  unavailable(reason: string): CloudFrontResultResponse;
 }
 
-function unavailable(message: string): CloudFrontResultResponse {
-  return respond('503', 'Service Unavailable', message);
+function responder(request: CloudFrontRequest): Responder {
+  const html = wantsHtml(request.headers.accept?.map((h) => h.value).join(','));
+  const respond = (status: string, statusDescription: string, title: string, message: string): CloudFrontResultResponse => {
+    if (!html) return { status, statusDescription, headers: plainHeaders(), body: message };
+    const page = renderRefusalPage({ title, message });
+    return { status, statusDescription, headers: cfHeaders(page.headers), body: page.html };
+  };
+  return {
+    refuse: (reason) => respond('403', 'Forbidden', 'This link cannot be used', reason),
+    unavailable: (reason) => respond('503', 'Service Unavailable', 'Try again shortly', reason),
+  };
 }

@@ -15,8 +15,8 @@ import { getLinkInput, issueLinkInput, linkStatus, revokeLinkInput } from './led
 import { boundedHttpHandler } from './sdk';
 import { MintEnv } from '../shared/config';
 import {
-  buildQuery, isLinkId, keyToPath, LINK_GENERATION_PARAM, LINK_ID_PARAM, LINK_WINDOW_PARAM, linkFingerprint, MAX_DOWNLOAD_WINDOW_SECONDS,
-  ORIGIN_VERIFY_HEADER, parseQuery, validateKey,
+  buildQuery, isLinkId, keyToPath, LINK_GENERATION_PARAM, LINK_ID_PARAM, LINK_PAGE_PARAM, LINK_WINDOW_PARAM, linkFingerprint,
+  MAX_DOWNLOAD_WINDOW_SECONDS, ORIGIN_VERIFY_HEADER, parseQuery, validateKey,
 } from '../shared/link';
 
 /** Signing credentials must outlive a link by at least this margin. */
@@ -42,6 +42,7 @@ interface Settings {
   readonly maxUsesLimit: number;
   readonly allowedKeyPrefixes: string[];
   readonly defaultWindowSeconds: number;
+  readonly defaultLandingPage: boolean;
 }
 
 interface Clients {
@@ -84,7 +85,7 @@ async function getUrl(event: APIGatewayProxyEventV2): Promise<Result> {
   return mintFor({ key: query.value.get('key'), expiresInSeconds: expires === undefined ? undefined : Number(expires) }, 200, callerOf(event));
 }
 
-/** `POST /urls` with `{ "key", "expiresInSeconds"?, "maxUses"?, "downloadWindowSeconds"? }`. */
+/** `POST /urls` with `{ "key", "expiresInSeconds"?, "maxUses"?, "downloadWindowSeconds"?, "landingPage"? }`. */
 async function postUrls(event: APIGatewayProxyEventV2): Promise<Result> {
   let body: unknown;
   try {
@@ -94,9 +95,10 @@ async function postUrls(event: APIGatewayProxyEventV2): Promise<Result> {
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return badRequest('body', 'body must be a JSON object');
   const fields = body as Record<string, unknown>;
-  const unknown = Object.keys(fields).find((k) => !['key', 'expiresInSeconds', 'maxUses', 'downloadWindowSeconds'].includes(k));
+  const unknown = Object.keys(fields).find((k) => !['key', 'expiresInSeconds', 'maxUses', 'downloadWindowSeconds', 'landingPage'].includes(k));
   if (unknown !== undefined) return badRequest(unknown, `unknown field ${unknown}`);
   if (fields.key !== undefined && typeof fields.key !== 'string') return badRequest('key', 'key must be a string');
+  if (fields.landingPage !== undefined && typeof fields.landingPage !== 'boolean') return badRequest('landingPage', 'landingPage must be true or false');
   for (const name of ['expiresInSeconds', 'maxUses', 'downloadWindowSeconds']) {
     if (fields[name] !== undefined && !Number.isSafeInteger(fields[name])) return badRequest(name, `${name} must be an integer`);
   }
@@ -108,6 +110,7 @@ interface MintRequest {
   readonly expiresInSeconds?: number;
   readonly maxUses?: number;
   readonly downloadWindowSeconds?: number;
+  readonly landingPage?: boolean;
 }
 
 async function mintFor(req: MintRequest, status: number, caller: Caller): Promise<Result> {
@@ -137,9 +140,10 @@ async function mintFor(req: MintRequest, status: number, caller: Caller): Promis
     return json(404, { error: 'object not found', key: key.value });
   }
 
-  const link = await issue(key.value, lifetime, uses, window, caller.id);
-  log('issued', { id: link.id, expiresAt: link.expiresAt, maxUses: uses, downloadWindowSeconds: window });
-  return json(status, status === 201 ? { ...link, maxUses: uses, downloadWindowSeconds: window } : link);
+  const landingPage = req.landingPage ?? s.defaultLandingPage;
+  const link = await issue(key.value, lifetime, uses, window, landingPage, caller.id);
+  log('issued', { id: link.id, expiresAt: link.expiresAt, maxUses: uses, downloadWindowSeconds: window, landingPage });
+  return json(status, status === 201 ? { ...link, maxUses: uses, downloadWindowSeconds: window, landingPage } : link);
 }
 
 async function getStatus(id: string | undefined, caller: Caller): Promise<Result> {
@@ -224,7 +228,14 @@ interface MintedLink {
   readonly expiresAt: string;
 }
 
-async function issue(key: string, requestedLifetime: number, maxUses: number, windowSeconds: number, owner: string | undefined): Promise<MintedLink> {
+async function issue(
+  key: string,
+  requestedLifetime: number,
+  maxUses: number,
+  windowSeconds: number,
+  landingPage: boolean,
+  owner: string | undefined,
+): Promise<MintedLink> {
   const s = loadSettings();
   const { presigner, dynamo, s3 } = loadClients();
   const now = Math.floor(Date.now() / 1000);
@@ -246,7 +257,12 @@ async function issue(key: string, requestedLifetime: number, maxUses: number, wi
       protocol: 'https:',
       hostname: s.originDomain,
       path,
-      query: { [LINK_ID_PARAM]: id, [LINK_GENERATION_PARAM]: String(s.secretGeneration), [LINK_WINDOW_PARAM]: String(windowSeconds) },
+      query: {
+        [LINK_ID_PARAM]: id,
+        [LINK_GENERATION_PARAM]: String(s.secretGeneration),
+        [LINK_WINDOW_PARAM]: String(windowSeconds),
+        ...(landingPage ? { [LINK_PAGE_PARAM]: '1' } : {}),
+      },
       headers: { host: s.originDomain, [ORIGIN_VERIFY_HEADER]: await loadOriginSecret() },
     }),
     { expiresIn: lifetime, signingDate: new Date(now * 1000) },
@@ -301,6 +317,7 @@ function loadSettings(): Settings {
     maxUsesLimit: Number(read(MintEnv.maxUsesLimit)),
     allowedKeyPrefixes: JSON.parse(read(MintEnv.allowedKeyPrefixes)) as string[],
     defaultWindowSeconds: Number(read(MintEnv.defaultWindowSeconds)),
+    defaultLandingPage: process.env[MintEnv.defaultLandingPage] === 'true',
   };
   return settings;
 }

@@ -23,6 +23,10 @@ export interface EdgeStagedConfig {
    * edge refuses it without spending a use.
    */
   readonly secretGeneration: number;
+  /** Heading of landing pages (and their OpenGraph title). */
+  readonly landingPageTitle: string;
+  /** Whether landing pages show the file name (the key's last segment). */
+  readonly landingPageShowsFileName: boolean;
   /** SSM parameter holding {@link EdgeOperatorConfig}, read off the request path. */
   readonly parameterName: string;
   /** Region of that parameter (the construct's stack region). */
@@ -42,6 +46,9 @@ export interface EdgeOperatorConfig {
   /** More preview agent patterns, on top of the staged ones. */
   readonly previewAgents?: string[];
 }
+
+/** The landing page's heading unless the construct sets another. */
+export const DEFAULT_LANDING_PAGE_TITLE = 'A file was shared with you';
 
 /** How often a warm edge container re-reads the operator parameter. */
 export const EDGE_OPERATOR_REFRESH_SECONDS = 60;
@@ -66,6 +73,8 @@ export const MintEnv = {
   allowedKeyPrefixes: 'OTP_ALLOWED_KEY_PREFIXES',
   /** Download window of a link when the caller does not ask for one, in seconds. */
   defaultWindowSeconds: 'OTP_DEFAULT_DOWNLOAD_WINDOW_SECONDS',
+  /** `true` when links open a landing page unless the caller says otherwise. */
+  defaultLandingPage: 'OTP_DEFAULT_LANDING_PAGE',
 } as const;
 
 /** Routes of the mint API, as API Gateway route keys. */

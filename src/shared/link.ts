@@ -18,6 +18,16 @@ export const LINK_GENERATION_PARAM = 'x-link-gen';
 /** Signed query parameter carrying the link's download window in seconds (0: no sessions). */
 export const LINK_WINDOW_PARAM = 'x-link-window';
 
+/** Signed query parameter marking a landing-page link (`1`): opening it shows a page, the page's button downloads. */
+export const LINK_PAGE_PARAM = 'x-link-page';
+
+/**
+ * Unsigned query parameter carrying a single-use download ticket, added by the edge's
+ * redirect after a landing page's button was pressed. Never part of the fingerprint and
+ * never forwarded to S3 (S3 ignores `x-` parameters anyway, but the signature would not).
+ */
+export const LINK_TICKET_PARAM = 'x-link-ticket';
+
 /** Longest download window a link may carry: a day. */
 export const MAX_DOWNLOAD_WINDOW_SECONDS = 86_400;
 
@@ -60,6 +70,10 @@ export interface PresentedLink {
   readonly generation: number;
   /** How long a use's download session lasts, in seconds (0: every request is a use). */
   readonly windowSeconds: number;
+  /** Whether opening the link shows a landing page whose button downloads. */
+  readonly landingPage: boolean;
+  /** The download ticket the request carries, if any (landing-page links only). */
+  readonly ticket?: string;
   /**
    * The path and query in their canonical encoding: what the edge forwards, so S3
    * computes exactly the canonical request the mint signed.
@@ -176,6 +190,10 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
   const query = parseQuery(querystring);
   if (!query.ok) return query;
   const params = query.value;
+  // The ticket is the edge's own, not the signer's: out of the fingerprint and the forwarded query.
+  const ticket = params.get(LINK_TICKET_PARAM);
+  params.delete(LINK_TICKET_PARAM);
+  if (ticket !== undefined && !LINK_ID_PATTERN.test(ticket)) return fail('malformed download ticket');
 
   const id = params.get(LINK_ID_PARAM);
   if (id === undefined || !LINK_ID_PATTERN.test(id)) return fail('not a one-time link');
@@ -194,6 +212,9 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
   if (!/^[1-9]\d{0,5}$/.test(generationRaw)) return fail('not a one-time link');
   const windowRaw = params.get(LINK_WINDOW_PARAM) ?? '';
   if (!/^(0|[1-9]\d{0,5})$/.test(windowRaw) || +windowRaw > MAX_DOWNLOAD_WINDOW_SECONDS) return fail('not a one-time link');
+  const pageRaw = params.get(LINK_PAGE_PARAM);
+  if (pageRaw !== undefined && pageRaw !== '1') return fail('not a one-time link');
+  if (ticket !== undefined && pageRaw === undefined) return fail('download tickets belong to landing-page links');
 
   if (signedAt > nowSeconds + MAX_CLOCK_SKEW_SECONDS) return fail('link is not yet valid');
   const signatureExpiresAt = signedAt + +expiresRaw;
@@ -208,6 +229,8 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
       signatureExpiresAt,
       generation: +generationRaw,
       windowSeconds: +windowRaw,
+      landingPage: pageRaw === '1',
+      ...(ticket === undefined ? {} : { ticket }),
       canonicalUri: keyToPath(key.value),
       canonicalQuery: buildQuery(params),
     },

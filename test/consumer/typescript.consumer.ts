@@ -235,6 +235,8 @@ describe(`TypeScript consumer of the npm package ${LIBRARY}`, () => {
         previewProtection: true,
         previewAgents: expect.any(Array),
         secretGeneration: 1,
+        landingPageTitle: 'A file was shared with you',
+        landingPageShowsFileName: false,
         parameterName: parameter.Properties.Name,
         parameterRegion: region,
       });

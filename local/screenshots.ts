@@ -1,0 +1,43 @@
+// `npm run screenshots`: the landing page and a refusal page as a person sees them, in
+// headless Debian chromium, light and dark, phone-sized, written to docs/ for the README.
+import { join, resolve } from 'node:path';
+import { launchChromium } from './browser';
+import { startLocalDeployment } from './deployment';
+
+const OUT = resolve(__dirname, '..', 'docs');
+
+async function main(): Promise<void> {
+  const d = await startLocalDeployment({ objects: { 'reports/q4.pdf': Buffer.from('%PDF-1.7 quarterly report\n') }, publicApi: true, landingPage: true });
+  const browser = await launchChromium();
+  try {
+    const mint = async () => {
+      const res = await fetch(`${d.apiUrl}/urls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'reports/q4.pdf' }) });
+      return ((await res.json()) as { url: string }).url;
+    };
+    const url = await mint();
+    for (const colorScheme of ['light', 'dark'] as const) {
+      const context = await browser.newContext({ viewport: { width: 390, height: 520 }, deviceScaleFactor: 2, colorScheme, acceptDownloads: true });
+      const page = await context.newPage();
+      await page.goto(url);
+      await page.screenshot({ path: join(OUT, `landing-page-${colorScheme}.png`) });
+      if (colorScheme === 'light') {
+        await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()]);
+        const used = await context.newPage();
+        await used.goto(url);
+        await Promise.all([used.waitForResponse((r) => r.request().method() === 'POST'), used.getByRole('button', { name: 'Download' }).click()]);
+        await used.waitForLoadState();
+        await used.screenshot({ path: join(OUT, 'link-used.png') });
+      }
+      await context.close();
+    }
+    process.stderr.write(`screenshots: wrote ${OUT}/landing-page-light.png, landing-page-dark.png, link-used.png\n`);
+  } finally {
+    await browser.close();
+    await d.close();
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`screenshots: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,102 @@
+// The landing page a link shows in landing-page mode, and the refusal pages browsers see.
+// One function per page, returning a string: inline CSS only, no script, no external
+// resource, and a Content-Security-Policy that allows exactly the inlined style.
+import { createHash } from 'crypto';
+
+/** What the page says. */
+export interface LandingPageContent {
+  /** The neutral heading (and OpenGraph title, so chat previews show it instead of a 403). */
+  readonly title: string;
+  /** The file name, only when the construct allows showing it. */
+  readonly fileName?: string;
+  /** When the link stops working. */
+  readonly expiresAt: Date;
+}
+
+/** A refusal shown to a browser. */
+export interface RefusalPageContent {
+  readonly title: string;
+  readonly message: string;
+}
+
+/** A generated page with the headers it must be served with. */
+export interface Page {
+  readonly html: string;
+  readonly headers: Record<string, string>;
+}
+
+const STYLE = [
+  ':root{color-scheme:light dark;--bg:#f6f7f9;--fg:#1b1f24;--muted:#57606a;--card:#fff;--accent:#0b57d0;--accent-fg:#fff;--border:#d0d7de}',
+  '@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9da7b3;--card:#161b22;--accent:#4c8dff;--accent-fg:#0d1117;--border:#30363d}}',
+  '*{box-sizing:border-box}',
+  'body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;padding:1.5rem;',
+  'font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--fg)}',
+  'main{width:100%;max-width:28rem;background:var(--card);border:1px solid var(--border);border-radius:12px;padding:2rem}',
+  'h1{font-size:1.35rem;margin:0 0 .75rem}',
+  'p{margin:.5rem 0;color:var(--muted)}',
+  '.file{color:var(--fg);font-weight:600;word-break:break-all}',
+  '.when{white-space:nowrap}',
+  'form{margin-top:1.5rem}',
+  'button{width:100%;font:inherit;font-weight:600;padding:.8rem 1rem;border:0;border-radius:8px;background:var(--accent);color:var(--accent-fg);cursor:pointer}',
+  'button:focus-visible{outline:3px solid var(--fg);outline-offset:3px}',
+].join('');
+
+/**
+ * Exactly what the page may use: its own inline style, a form posting to itself, nothing
+ * else (no scripts, images, fonts, frames or connections).
+ */
+const CSP = [
+  "default-src 'none'",
+  `style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`,
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const HEADERS: Record<string, string> = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'content-security-policy': CSP,
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  // Search engines and scanners that honour it: this page is not content.
+  'x-robots-tag': 'noindex, nofollow',
+};
+
+function escapeHtml(s: string): string {
+  const entities: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+  return s.replace(/[&<>"']/g, (c) => entities[c]);
+}
+
+function htmlDocument(title: string, body: string): string {
+  const t = escapeHtml(title);
+  return '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    + '<meta name="viewport" content="width=device-width,initial-scale=1">'
+    + '<meta name="robots" content="noindex,nofollow">'
+    + `<title>${t}</title><meta property="og:title" content="${t}"><meta property="og:type" content="website">`
+    + '<meta property="og:description" content="A download link that works a limited number of times.">'
+    + `<style>${STYLE}</style></head><body><main>${body}</main></body></html>`;
+}
+
+/**
+ * The landing page: title, optional file name, expiry, one Download button. The button
+ * posts the form to the link itself; only that POST spends a use.
+ */
+export function renderLandingPage(content: LandingPageContent): Page {
+  const expires = content.expiresAt.toISOString().replace('T', ' ').replace(/:\d\d\.\d{3}Z$/, ' UTC');
+  const file = content.fileName === undefined ? '' : `<p class="file">${escapeHtml(content.fileName)}</p>`;
+  const body = `<h1>${escapeHtml(content.title)}</h1>${file}`
+    + `<p>This link works a limited number of times. Available until <span class="when">${expires}</span>.</p>`
+    + '<form method="post"><button type="submit">Download</button></form>';
+  return { html: htmlDocument(content.title, body), headers: HEADERS };
+}
+
+/** A refusal (used up, expired, revoked, unavailable) as a page, for browsers. */
+export function renderRefusalPage(content: RefusalPageContent): Page {
+  return { html: htmlDocument(content.title, `<h1>${escapeHtml(content.title)}</h1><p>${escapeHtml(content.message)}</p>`), headers: HEADERS };
+}
+
+/** Whether a request comes from a browser navigating (it asks for HTML). */
+export function wantsHtml(accept: string | undefined): boolean {
+  return /\btext\/html\b/i.test(accept ?? '');
+}
