@@ -1,7 +1,7 @@
 // Integration app: the construct with default props in a non-us-east-1 region, plus a
 // second instance with every option on. `npx projen integ:default:snapshot` writes the
 // synthesized templates to test/default.integ.snapshot; the test run asserts they match.
-import { App, Stack, aws_certificatemanager as acm, aws_s3 as s3 } from 'aws-cdk-lib';
+import { App, Duration, Stack, aws_certificatemanager as acm, aws_events_targets as targets, aws_s3 as s3, aws_sns as sns } from 'aws-cdk-lib';
 import { OneTimePresignedDistribution } from '../src';
 
 const app = new App({ context: { 'aws:cdk:disable-creation-stack-traces': true } });
@@ -12,7 +12,7 @@ new OneTimePresignedDistribution(defaults, 'Downloads');
 
 const full = new Stack(app, 'OtpIntegAllOptions', { env });
 const logs = new s3.Bucket(full, 'Logs', { enforceSSL: true, objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED });
-new OneTimePresignedDistribution(full, 'Downloads', {
+const all = new OneTimePresignedDistribution(full, 'Downloads', {
   allowedKeyPrefixes: ['reports/'],
   domainNames: ['downloads.example.com'],
   certificate: acm.Certificate.fromCertificateArn(full, 'Cert', 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555'),
@@ -21,6 +21,12 @@ new OneTimePresignedDistribution(full, 'Downloads', {
   defaultMaxUses: 2,
   maxUsesLimit: 5,
   createOutputs: true,
+  downloadWindow: Duration.minutes(10),
+  landingPage: true,
+  landingPageTitle: 'Files from the integ app',
+  linkEvents: true,
+  secretGeneration: 2,
 });
+all.onLinkRedeemed('NotifySender', { target: new targets.SnsTopic(new sns.Topic(full, 'Downloaded')) });
 
 app.synth();
