@@ -131,7 +131,7 @@ project.testTask.prependSpawn(project.bundler.bundleTask);
 // Consumer tests install the packed library (npm tarball, Python wheel) into fresh
 // apps and synthesize them. They need `package:js` and `package:python` first.
 project.addTask('test:consumer', {
-  description: 'Synthesize fresh TypeScript and Python CDK apps against the packaged library (run package-all first)',
+  description: 'Synthesize fresh TypeScript, Python and Java CDK apps against the packaged library (run package-all first)',
   exec: 'jest --config test/consumer/jest.config.js',
   receiveArgs: true,
 });

@@ -14,7 +14,7 @@ module.exports = {
   },
   testTimeout: 15 * 60 * 1000,
   collectCoverage: false,
-  // The TypeScript and Python consumers mostly wait on npm, pip and synth child processes: run them side by side.
+  // The TypeScript, Python and Java consumers mostly wait on npm, pip and synth child processes: run them side by side.
   maxWorkers: 2,
   testPathIgnorePatterns: ['/node_modules/'],
   watchPathIgnorePatterns: ['/node_modules/'],
