@@ -224,7 +224,8 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
       return;
     }
     // An explicit Deny in the bucket policy answers AccessDenied after authentication
-    // (IAM policy evaluation: an explicit deny overrides any allow).
+    // (IAM User Guide, "Policy evaluation logic": an explicit deny in any policy overrides
+    // any allow, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
     if (opts.requireReferer && (operation === 'GetObject' || operation === 'HeadObject')
       && !opts.requireReferer.includes(String(req.headers.referer ?? ''))) {
       sendXmlError(req, res, 403, 'AccessDenied', 'Access Denied');
