@@ -42,8 +42,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     mavenGroupId: 'io.github.cdk-one-time-presigned-url',
     mavenArtifactId: 'cdk-one-time-presigned-url',
   },
-  // No Go target: jsii-pacmak's Go build needs github.com/cdklabs/cloud-assembly-schema-go
-  // v53.28.0, which the Go module proxy these machines reach does not serve (403).
+  // No Go target: jsii-pacmak pins github.com/cdklabs/cloud-assembly-schema-go v53.28.0 (the
+  // version of the JS @aws-cdk/cloud-assembly-schema installed here), which the Go module
+  // proxy these machines reach refuses (403, tried 2026-11-30). aws-cdk-go v2.257.0 itself
+  // resolves with v53.25.0, which is served.
 
   devDeps: [
     ...handlerDeps,
