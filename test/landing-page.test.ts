@@ -139,6 +139,16 @@ describe('landing-page links over the local deployment', () => {
     expect(await usesOf(link.id)).toBe(2);
   });
 
+  it('delivers through the button with no download window too: the ticket lives for the redirect', async () => {
+    const link = await mint({ downloadWindowSeconds: 0 });
+    const pressed = await press(link.url, '127.0.0.7');
+    expect(pressed.status).toBe(303);
+    expect((await follow(link.url, String(pressed.headers.location), '127.0.0.7')).body.equals(CONTENT)).toBe(true);
+    expect((await follow(link.url, String(pressed.headers.location), '127.0.0.7')).status).toBe(403);
+    expect((await press(link.url, '127.0.0.7')).status).toBe(403);
+    expect(await usesOf(link.id)).toBe(1);
+  });
+
   it('keeps links without a page as they were: the URL is the file, and POST is refused', async () => {
     const link = await mint({ landingPage: false });
     expect(link.url).not.toContain('x-link-page');

@@ -24,16 +24,26 @@ export interface ViewerRequest extends Redemption {
  * so that only a retry of the same request can continue.
  */
 export function sessionClientKey(link: PresentedLink, who: ViewerRequest): string {
-  const identity = link.windowSeconds > 0 ? `client\n${who.ip}\n${who.userAgent}` : `request\n${who.requestId}`;
+  // A landing page's button and the download it redirects to are two requests of one client.
+  const byClient = link.windowSeconds > 0 || link.landingPage;
+  const identity = byClient ? `client\n${who.ip}\n${who.userAgent}` : `request\n${who.requestId}`;
   return createHash('sha256').update(identity).digest('base64url').slice(0, 22);
 }
 
 /**
- * When a session opened now ends: the window, never past the link's own expiry. (An SDK
- * retry of the request that opened it is recognised by its request id, whatever the window.)
+ * How long a landing page's download ticket stays valid after the button is pressed, even
+ * with no download window: the browser follows the redirect at once.
+ */
+const TICKET_SECONDS = 60;
+
+/**
+ * When a session opened now ends: the window (at least the ticket's life for a landing
+ * page), never past the link's own expiry. (An SDK retry of the request that opened it is
+ * recognised by its request id, whatever the window.)
  */
 export function sessionEnd(link: PresentedLink, nowSeconds: number): number {
-  return Math.min(nowSeconds + link.windowSeconds, link.signatureExpiresAt);
+  const window = link.landingPage ? Math.max(link.windowSeconds, TICKET_SECONDS) : link.windowSeconds;
+  return Math.min(nowSeconds + window, link.signatureExpiresAt);
 }
 
 function record(who: ViewerRequest): AttributeValue {
