@@ -11,8 +11,9 @@ import {
   aws_logs as logs,
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
-import { Construct, IConstruct } from 'constructs';
+import { Construct } from 'constructs';
 import { ASSETS_DIR } from './edge-staging';
+import { acknowledge } from './nag';
 import { EventsEnv } from './shared/config';
 import { LINK_EVENT_SOURCE } from './shared/link-events';
 
@@ -21,7 +22,6 @@ export interface LinkEventPublisherProps {
   readonly eventBus: events.IEventBus;
   readonly runtime: lambda.Runtime;
   readonly removalPolicy: RemovalPolicy;
-  readonly acknowledge: (scope: IConstruct, id: string, reason: string) => void;
 }
 
 /**
@@ -50,7 +50,7 @@ export class LinkEventPublisher extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    props.acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3', 'This is the dead-letter queue of the link events publisher: it holds descriptions of stream records whose events could not be delivered.');
+    acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3', 'This is the dead-letter queue of the link events publisher: it holds descriptions of stream records whose events could not be delivered.');
 
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: props.removalPolicy });
     const role = new iam.Role(this, 'Role', {
@@ -87,7 +87,7 @@ export class LinkEventPublisher extends Construct {
       resources: [props.eventBus.eventBusArn],
       conditions: { StringEquals: { 'events:source': LINK_EVENT_SOURCE } },
     }));
-    props.acknowledge(role, 'AwsSolutions-IAM5[Resource::*]',
+    acknowledge(role, 'AwsSolutions-IAM5[Resource::*]',
       'dynamodb:ListStreams, added by the DynamoDB event source, has no resource-level permissions; reading the stream itself is scoped to the ledger\'s stream.');
   }
 

@@ -1,17 +1,13 @@
 import * as path from 'path';
 import {
   Annotations,
-  Arn,
-  ArnFormat,
   Aws,
   CfnOutput,
-  CfnResource,
   Duration,
   Names,
   RemovalPolicy,
   Stack,
   Token,
-  Validations,
   aws_apigatewayv2 as apigwv2,
   aws_apigatewayv2_authorizers as authorizers,
   aws_apigatewayv2_integrations as integrations,
@@ -29,15 +25,16 @@ import {
   aws_sqs as sqs,
   aws_ssm as ssm,
 } from 'aws-cdk-lib';
-import { Construct, IConstruct } from 'constructs';
+import { Construct } from 'constructs';
 import { ASSETS_DIR, stageEdgeCode } from './edge-staging';
 import { LinkEventPublisher } from './link-events';
+import { acknowledge, nagResource } from './nag';
 import { createOriginSecrets } from './origin-secrets';
-import { DEFAULT_LANDING_PAGE_TITLE, EdgeOperatorConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
-import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE, MAX_USES_LIMIT } from './shared/ledger';
-import { MAX_DOWNLOAD_WINDOW_SECONDS, MAX_KEY_BYTES, MAX_SIGV4_EXPIRES_SECONDS, ORIGIN_VERIFY_HEADER } from './shared/link';
+import { resolveSettings, type Settings } from './settings';
+import { EdgeOperatorConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
+import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './shared/ledger';
+import { ORIGIN_VERIFY_HEADER } from './shared/link';
 import { LinkEventType } from './shared/link-events';
-import { previewPatternProblem } from './shared/preview';
 
 /** Every status an origin error can have for which CloudFront allows an error-caching TTL. */
 const ORIGIN_ERROR_CODES = [400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504];
@@ -434,7 +431,6 @@ export class OneTimePresignedDistribution extends Construct {
         eventBus: props.eventBus ?? events.EventBus.fromEventBusName(this, 'DefaultEventBus', 'default'),
         runtime: settings.runtime,
         removalPolicy: settings.removalPolicy,
-        acknowledge,
       });
       this.linkEventBus = this.linkEventPublisher.eventBus;
       this.linkEventDeadLetterQueue = this.linkEventPublisher.deadLetterQueue;
@@ -442,7 +438,7 @@ export class OneTimePresignedDistribution extends Construct {
 
     // Two deploy-time secrets, never in a URL: one signed into every link
     // (x-origin-verify), one the bucket policy demands of the signer role (Referer).
-    const secrets = createOriginSecrets(this, settings.secretGeneration, settings.removalPolicy, acknowledge);
+    const secrets = createOriginSecrets(this, settings.secretGeneration, settings.removalPolicy);
     this.originSecret = secrets.current.origin;
     this.refererSecret = secrets.current.referer;
 
@@ -804,217 +800,4 @@ export class OneTimePresignedDistribution extends Construct {
       : 'Object access is scoped to allowedKeyPrefixes (prefix*), exactly the objects links may point at.';
     for (const arn of objectArns) acknowledge(role, `AwsSolutions-IAM5[Resource::${nagResource(Stack.of(this), arn)}]`, reason);
   }
-}
-
-/** Props validated and defaulted, in the form the construct uses them. */
-interface Settings {
-  readonly runtime: lambda.Runtime;
-  readonly removalPolicy: RemovalPolicy;
-  readonly ledgerRemovalPolicy: RemovalPolicy;
-  readonly ledgerTableName: string | undefined;
-  readonly secretGeneration: number;
-  readonly downloadWindowSeconds: number;
-  readonly landingPage: boolean;
-  readonly landingPageTitle: string;
-  readonly defaultSeconds: number;
-  readonly maxSeconds: number;
-  readonly defaultMaxUses: number;
-  readonly maxUsesLimit: number;
-  readonly allowedKeyPrefixes: string[];
-  readonly previewAgents: string[];
-  readonly publicDomain: string | undefined;
-  readonly throttle: apigwv2.ThrottleSettings;
-}
-
-/** Validates every prop before anything is created; each error names the prop and the value. */
-function resolveSettings(props: OneTimePresignedDistributionProps): Settings {
-  const runtime = props.runtime ?? lambda.Runtime.NODEJS_24_X;
-  validateRuntime(runtime);
-  const throttle = props.mintThrottle ?? { rateLimit: 50, burstLimit: 100 };
-  validateThrottle(throttle);
-  return {
-    runtime,
-    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-    ledgerRemovalPolicy: validateLedgerRemovalPolicy(props.ledgerRemovalPolicy ?? RemovalPolicy.DESTROY),
-    ledgerTableName: validateTableName(props.ledgerTableName),
-    secretGeneration: validateGeneration(props.secretGeneration ?? 1),
-    downloadWindowSeconds: validateDownloadWindow(props.downloadWindow ?? Duration.minutes(30)),
-    landingPage: props.landingPage ?? false,
-    landingPageTitle: validateLandingPageTitle(props.landingPageTitle ?? DEFAULT_LANDING_PAGE_TITLE),
-    ...validateLifetimes(props),
-    ...validateUses(props),
-    allowedKeyPrefixes: validatePrefixes(props.allowedKeyPrefixes ?? ['']),
-    previewAgents: validatePreviewAgents(props.additionalPreviewAgents ?? []),
-    publicDomain: validateDomain(props),
-    throttle,
-  };
-}
-
-/**
- * Records a reviewed cdk-nag finding on the resource it concerns, in both places cdk-nag
- * looks: CDK's acknowledgements (cdk-nag 3) and each CloudFormation resource's
- * `cdk_nag.rules_to_suppress` metadata (cdk-nag 2). A finding for one resource
- * (`Rule[Resource::arn]`) covers that resource only, never the whole rule.
- */
-function acknowledge(scope: IConstruct, id: string, reason: string): void {
-  if (!id.includes('::')) {
-    Validations.of(scope).acknowledge({ id, reason });
-  } else {
-    // acknowledge() reserves '::' for its prefix; write the entry it would write.
-    scope.node.addMetadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, { [`annotation::${id}`]: reason });
-  }
-  const [, rule, finding] = /^([^[]+)(?:\[(.+)\])?$/.exec(id)!;
-  const suppression = { id: rule, reason, ...(finding ? { appliesTo: [finding] } : {}) };
-  for (const child of scope.node.findAll()) {
-    if (CfnResource.isCfnResource(child)) {
-      const existing = (child.getMetadata('cdk_nag') as { rules_to_suppress?: unknown[] } | undefined)?.rules_to_suppress ?? [];
-      child.addMetadata('cdk_nag', { rules_to_suppress: [...existing, suppression] });
-    }
-  }
-}
-
-/**
- * Renders an ARN the way cdk-nag names it in a finding (`<Logical.Arn>/prefix*`), so an
- * acknowledgement covers exactly that resource and nothing broader.
- */
-function nagResource(stack: Stack, arn: string): string {
-  const render = (v: unknown): string => {
-    if (typeof v === 'string') return v;
-    const o = v as Record<string, unknown>;
-    if (o.Ref !== undefined) return `<${o.Ref}>`;
-    if (o['Fn::GetAtt'] !== undefined) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
-    if (o['Fn::Join'] !== undefined) {
-      const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
-      return parts.map(render).join(sep);
-    }
-    return JSON.stringify(v);
-  };
-  return render(stack.resolve(arn));
-}
-
-function validatePrefixes(prefixes: string[]): string[] {
-  if (prefixes.length === 0) {
-    throw new Error('allowedKeyPrefixes must name at least one prefix ([\'\'] allows the whole bucket); got []');
-  }
-  for (const prefix of prefixes) {
-    if (Token.isUnresolved(prefix)) throw new Error(`allowedKeyPrefixes must be concrete strings; got ${prefix}`);
-    if (/[*?]/.test(prefix) || Buffer.byteLength(prefix, 'utf8') > MAX_KEY_BYTES) {
-      throw new Error(`allowedKeyPrefixes entries must be literal key prefixes of at most ${MAX_KEY_BYTES} bytes, without * or ?; got ${JSON.stringify(prefix)}`);
-    }
-  }
-  return prefixes;
-}
-
-function validateUses(props: OneTimePresignedDistributionProps): { defaultMaxUses: number; maxUsesLimit: number } {
-  const maxUsesLimit = props.maxUsesLimit ?? 10;
-  if (!Number.isInteger(maxUsesLimit) || maxUsesLimit < 1 || maxUsesLimit > MAX_USES_LIMIT) {
-    throw new Error(`maxUsesLimit must be an integer between 1 and ${MAX_USES_LIMIT}; got ${maxUsesLimit}`);
-  }
-  const defaultMaxUses = props.defaultMaxUses ?? 1;
-  if (!Number.isInteger(defaultMaxUses) || defaultMaxUses < 1 || defaultMaxUses > maxUsesLimit) {
-    throw new Error(`defaultMaxUses must be an integer between 1 and maxUsesLimit (${maxUsesLimit}); got ${defaultMaxUses}`);
-  }
-  return { defaultMaxUses, maxUsesLimit };
-}
-
-function validatePreviewAgents(patterns: string[]): string[] {
-  for (const pattern of patterns) {
-    if (Token.isUnresolved(pattern)) throw new Error(`additionalPreviewAgents must be concrete strings; got ${pattern}`);
-    const problem = previewPatternProblem(pattern);
-    if (problem) {
-      throw new Error(`additionalPreviewAgents entries must be regular expressions that match some user agent and not the empty string; got ${JSON.stringify(pattern)} (${problem})`);
-    }
-  }
-  return patterns;
-}
-
-function validateLedgerRemovalPolicy(policy: RemovalPolicy): RemovalPolicy {
-  if (policy !== RemovalPolicy.DESTROY && policy !== RemovalPolicy.RETAIN && policy !== RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE) {
-    throw new Error(`ledgerRemovalPolicy must be RemovalPolicy.DESTROY, RETAIN or RETAIN_ON_UPDATE_OR_DELETE (DynamoDB tables have no snapshots); got ${policy}`);
-  }
-  return policy;
-}
-
-function validateTableName(name: string | undefined): string | undefined {
-  if (name === undefined) return undefined;
-  // The edge function's staged configuration needs the name itself, not a token.
-  if (Token.isUnresolved(name) || !/^[A-Za-z0-9_.-]{3,255}$/.test(name)) {
-    throw new Error(`ledgerTableName must be a concrete DynamoDB table name of 3 to 255 letters, digits, '_', '-' or '.'; got ${JSON.stringify(name)}`);
-  }
-  return name;
-}
-
-function validateDownloadWindow(window: Duration): number {
-  if (window.isUnresolved()) throw new Error('downloadWindow must be a concrete duration; got a token');
-  const seconds = window.toSeconds({ integral: false });
-  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_DOWNLOAD_WINDOW_SECONDS) {
-    throw new Error(`downloadWindow must be a whole number of seconds between 0 and ${MAX_DOWNLOAD_WINDOW_SECONDS} (a day); got ${window.toHumanString()}`);
-  }
-  return seconds;
-}
-
-function validateLandingPageTitle(title: string): string {
-  if (Token.isUnresolved(title) || title.trim() === '' || title.length > 120 || /[\u0000-\u001f]/.test(title)) {
-    throw new Error(`landingPageTitle must be a concrete, non-empty line of at most 120 characters; got ${JSON.stringify(title)}`);
-  }
-  return title;
-}
-
-function validateGeneration(generation: number): number {
-  if (!Number.isInteger(generation) || generation < 1 || generation > 999_999) {
-    throw new Error(`secretGeneration must be an integer between 1 and 999999; got ${generation}`);
-  }
-  return generation;
-}
-
-function validateDomain(props: OneTimePresignedDistributionProps): string | undefined {
-  const names = props.domainNames ?? [];
-  if (names.length > 0 && !props.certificate) {
-    throw new Error(`domainNames needs a certificate (in us-east-1) covering them; got domainNames ${JSON.stringify(names)} and no certificate`);
-  }
-  if (props.certificate && names.length === 0) {
-    throw new Error('certificate is only used with domainNames; got a certificate and no domainNames');
-  }
-  const arn = props.certificate?.certificateArn;
-  if (arn && !Token.isUnresolved(arn)) {
-    const region = Arn.split(arn, ArnFormat.SLASH_RESOURCE_NAME).region;
-    if (region && region !== 'us-east-1') {
-      throw new Error(`certificate must be in us-east-1 for CloudFront; got ${arn}`);
-    }
-  }
-  return names[0];
-}
-
-function validateThrottle(throttle: apigwv2.ThrottleSettings): void {
-  for (const [name, value] of Object.entries(throttle)) {
-    if (value !== undefined && !Token.isUnresolved(value) && !(Number.isFinite(value) && value >= 0)) {
-      throw new Error(`mintThrottle.${name} must be a non-negative number; got ${value}`);
-    }
-  }
-}
-
-function validateRuntime(runtime: lambda.Runtime): void {
-  const major = /^nodejs(\d+)\.x$/.exec(runtime.name)?.[1];
-  if (runtime.family !== lambda.RuntimeFamily.NODEJS || major === undefined || Number(major) < 20) {
-    throw new Error(`runtime must be a Node.js runtime, version 20 or later (for example lambda.Runtime.NODEJS_24_X); got ${runtime.name}`);
-  }
-}
-
-function validateLifetimes(props: OneTimePresignedDistributionProps): { defaultSeconds: number; maxSeconds: number } {
-  const seconds = (name: string, d: Duration): number => {
-    if (d.isUnresolved()) {
-      throw new Error(`${name} must be a concrete duration (it is written into the mint function's configuration); got a token`);
-    }
-    const s = d.toSeconds({ integral: false });
-    if (!Number.isInteger(s) || s < 1 || s > MAX_SIGV4_EXPIRES_SECONDS) {
-      throw new Error(`${name} must be a whole number of seconds between 1 and ${MAX_SIGV4_EXPIRES_SECONDS} (7 days, the SigV4 limit); got ${d.toHumanString()}`);
-    }
-    return s;
-  };
-  const maxSeconds = seconds('maxLinkLifetime', props.maxLinkLifetime ?? Duration.hours(1));
-  const defaultSeconds = seconds('defaultLinkLifetime', props.defaultLinkLifetime ?? Duration.seconds(Math.min(900, maxSeconds)));
-  if (defaultSeconds > maxSeconds) {
-    throw new Error(`defaultLinkLifetime must not exceed maxLinkLifetime (${maxSeconds} seconds); got ${defaultSeconds} seconds`);
-  }
-  return { defaultSeconds, maxSeconds };
 }

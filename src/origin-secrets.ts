@@ -1,5 +1,6 @@
 import { RemovalPolicy, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
-import { Construct, IConstruct } from 'constructs';
+import { Construct } from 'constructs';
+import { acknowledge } from './nag';
 import { ORIGIN_VERIFY_HEADER } from './shared/link';
 
 /** The two deploy-time secrets CloudFront sends to S3, for one generation. */
@@ -26,7 +27,6 @@ export function createOriginSecrets(
   scope: Construct,
   generation: number,
   removalPolicy: RemovalPolicy,
-  acknowledge: (scope: IConstruct, id: string, reason: string) => void,
 ): { current: OriginSecretPair; previousReferer: secretsmanager.Secret | undefined } {
   const suffix = (gen: number) => (gen === 1 ? '' : `Gen${gen}`);
   const secret = (id: string, description: string) => {

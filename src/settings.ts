@@ -1,0 +1,179 @@
+// The construct's props validated and defaulted before anything is created: each error
+// names the prop and the value.
+import { Arn, ArnFormat, Duration, RemovalPolicy, Token, aws_apigatewayv2 as apigwv2, aws_lambda as lambda } from 'aws-cdk-lib';
+import type { OneTimePresignedDistributionProps } from './one-time-presigned-distribution';
+import { DEFAULT_LANDING_PAGE_TITLE } from './shared/config';
+import { MAX_USES_LIMIT } from './shared/ledger';
+import { MAX_DOWNLOAD_WINDOW_SECONDS, MAX_KEY_BYTES, MAX_SIGV4_EXPIRES_SECONDS } from './shared/link';
+import { previewPatternProblem } from './shared/preview';
+
+/** Props validated and defaulted, in the form the construct uses them. */
+export interface Settings {
+  readonly runtime: lambda.Runtime;
+  readonly removalPolicy: RemovalPolicy;
+  readonly ledgerRemovalPolicy: RemovalPolicy;
+  readonly ledgerTableName: string | undefined;
+  readonly secretGeneration: number;
+  readonly downloadWindowSeconds: number;
+  readonly landingPage: boolean;
+  readonly landingPageTitle: string;
+  readonly defaultSeconds: number;
+  readonly maxSeconds: number;
+  readonly defaultMaxUses: number;
+  readonly maxUsesLimit: number;
+  readonly allowedKeyPrefixes: string[];
+  readonly previewAgents: string[];
+  readonly publicDomain: string | undefined;
+  readonly throttle: apigwv2.ThrottleSettings;
+}
+
+/** Validates every prop before anything is created; each error names the prop and the value. */
+export function resolveSettings(props: OneTimePresignedDistributionProps): Settings {
+  const runtime = props.runtime ?? lambda.Runtime.NODEJS_24_X;
+  validateRuntime(runtime);
+  const throttle = props.mintThrottle ?? { rateLimit: 50, burstLimit: 100 };
+  validateThrottle(throttle);
+  return {
+    runtime,
+    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    ledgerRemovalPolicy: validateLedgerRemovalPolicy(props.ledgerRemovalPolicy ?? RemovalPolicy.DESTROY),
+    ledgerTableName: validateTableName(props.ledgerTableName),
+    secretGeneration: validateGeneration(props.secretGeneration ?? 1),
+    downloadWindowSeconds: validateDownloadWindow(props.downloadWindow ?? Duration.minutes(30)),
+    landingPage: props.landingPage ?? false,
+    landingPageTitle: validateLandingPageTitle(props.landingPageTitle ?? DEFAULT_LANDING_PAGE_TITLE),
+    ...validateLifetimes(props),
+    ...validateUses(props),
+    allowedKeyPrefixes: validatePrefixes(props.allowedKeyPrefixes ?? ['']),
+    previewAgents: validatePreviewAgents(props.additionalPreviewAgents ?? []),
+    publicDomain: validateDomain(props),
+    throttle,
+  };
+}
+
+function validatePrefixes(prefixes: string[]): string[] {
+  if (prefixes.length === 0) {
+    throw new Error('allowedKeyPrefixes must name at least one prefix ([\'\'] allows the whole bucket); got []');
+  }
+  for (const prefix of prefixes) {
+    if (Token.isUnresolved(prefix)) throw new Error(`allowedKeyPrefixes must be concrete strings; got ${prefix}`);
+    if (/[*?]/.test(prefix) || Buffer.byteLength(prefix, 'utf8') > MAX_KEY_BYTES) {
+      throw new Error(`allowedKeyPrefixes entries must be literal key prefixes of at most ${MAX_KEY_BYTES} bytes, without * or ?; got ${JSON.stringify(prefix)}`);
+    }
+  }
+  return prefixes;
+}
+
+function validateUses(props: OneTimePresignedDistributionProps): { defaultMaxUses: number; maxUsesLimit: number } {
+  const maxUsesLimit = props.maxUsesLimit ?? 10;
+  if (!Number.isInteger(maxUsesLimit) || maxUsesLimit < 1 || maxUsesLimit > MAX_USES_LIMIT) {
+    throw new Error(`maxUsesLimit must be an integer between 1 and ${MAX_USES_LIMIT}; got ${maxUsesLimit}`);
+  }
+  const defaultMaxUses = props.defaultMaxUses ?? 1;
+  if (!Number.isInteger(defaultMaxUses) || defaultMaxUses < 1 || defaultMaxUses > maxUsesLimit) {
+    throw new Error(`defaultMaxUses must be an integer between 1 and maxUsesLimit (${maxUsesLimit}); got ${defaultMaxUses}`);
+  }
+  return { defaultMaxUses, maxUsesLimit };
+}
+
+function validatePreviewAgents(patterns: string[]): string[] {
+  for (const pattern of patterns) {
+    if (Token.isUnresolved(pattern)) throw new Error(`additionalPreviewAgents must be concrete strings; got ${pattern}`);
+    const problem = previewPatternProblem(pattern);
+    if (problem) {
+      throw new Error(`additionalPreviewAgents entries must be regular expressions that match some user agent and not the empty string; got ${JSON.stringify(pattern)} (${problem})`);
+    }
+  }
+  return patterns;
+}
+
+function validateLedgerRemovalPolicy(policy: RemovalPolicy): RemovalPolicy {
+  if (policy !== RemovalPolicy.DESTROY && policy !== RemovalPolicy.RETAIN && policy !== RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE) {
+    throw new Error(`ledgerRemovalPolicy must be RemovalPolicy.DESTROY, RETAIN or RETAIN_ON_UPDATE_OR_DELETE (DynamoDB tables have no snapshots); got ${policy}`);
+  }
+  return policy;
+}
+
+function validateTableName(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  // The edge function's staged configuration needs the name itself, not a token.
+  if (Token.isUnresolved(name) || !/^[A-Za-z0-9_.-]{3,255}$/.test(name)) {
+    throw new Error(`ledgerTableName must be a concrete DynamoDB table name of 3 to 255 letters, digits, '_', '-' or '.'; got ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+function validateDownloadWindow(window: Duration): number {
+  if (window.isUnresolved()) throw new Error('downloadWindow must be a concrete duration; got a token');
+  const seconds = window.toSeconds({ integral: false });
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_DOWNLOAD_WINDOW_SECONDS) {
+    throw new Error(`downloadWindow must be a whole number of seconds between 0 and ${MAX_DOWNLOAD_WINDOW_SECONDS} (a day); got ${window.toHumanString()}`);
+  }
+  return seconds;
+}
+
+function validateLandingPageTitle(title: string): string {
+  if (Token.isUnresolved(title) || title.trim() === '' || title.length > 120 || /[\u0000-\u001f]/.test(title)) {
+    throw new Error(`landingPageTitle must be a concrete, non-empty line of at most 120 characters; got ${JSON.stringify(title)}`);
+  }
+  return title;
+}
+
+function validateGeneration(generation: number): number {
+  if (!Number.isInteger(generation) || generation < 1 || generation > 999_999) {
+    throw new Error(`secretGeneration must be an integer between 1 and 999999; got ${generation}`);
+  }
+  return generation;
+}
+
+function validateDomain(props: OneTimePresignedDistributionProps): string | undefined {
+  const names = props.domainNames ?? [];
+  if (names.length > 0 && !props.certificate) {
+    throw new Error(`domainNames needs a certificate (in us-east-1) covering them; got domainNames ${JSON.stringify(names)} and no certificate`);
+  }
+  if (props.certificate && names.length === 0) {
+    throw new Error('certificate is only used with domainNames; got a certificate and no domainNames');
+  }
+  const arn = props.certificate?.certificateArn;
+  if (arn && !Token.isUnresolved(arn)) {
+    const region = Arn.split(arn, ArnFormat.SLASH_RESOURCE_NAME).region;
+    if (region && region !== 'us-east-1') {
+      throw new Error(`certificate must be in us-east-1 for CloudFront; got ${arn}`);
+    }
+  }
+  return names[0];
+}
+
+function validateThrottle(throttle: apigwv2.ThrottleSettings): void {
+  for (const [name, value] of Object.entries(throttle)) {
+    if (value !== undefined && !Token.isUnresolved(value) && !(Number.isFinite(value) && value >= 0)) {
+      throw new Error(`mintThrottle.${name} must be a non-negative number; got ${value}`);
+    }
+  }
+}
+
+function validateRuntime(runtime: lambda.Runtime): void {
+  const major = /^nodejs(\d+)\.x$/.exec(runtime.name)?.[1];
+  if (runtime.family !== lambda.RuntimeFamily.NODEJS || major === undefined || Number(major) < 20) {
+    throw new Error(`runtime must be a Node.js runtime, version 20 or later (for example lambda.Runtime.NODEJS_24_X); got ${runtime.name}`);
+  }
+}
+
+function validateLifetimes(props: OneTimePresignedDistributionProps): { defaultSeconds: number; maxSeconds: number } {
+  const seconds = (name: string, d: Duration): number => {
+    if (d.isUnresolved()) {
+      throw new Error(`${name} must be a concrete duration (it is written into the mint function's configuration); got a token`);
+    }
+    const s = d.toSeconds({ integral: false });
+    if (!Number.isInteger(s) || s < 1 || s > MAX_SIGV4_EXPIRES_SECONDS) {
+      throw new Error(`${name} must be a whole number of seconds between 1 and ${MAX_SIGV4_EXPIRES_SECONDS} (7 days, the SigV4 limit); got ${d.toHumanString()}`);
+    }
+    return s;
+  };
+  const maxSeconds = seconds('maxLinkLifetime', props.maxLinkLifetime ?? Duration.hours(1));
+  const defaultSeconds = seconds('defaultLinkLifetime', props.defaultLinkLifetime ?? Duration.seconds(Math.min(900, maxSeconds)));
+  if (defaultSeconds > maxSeconds) {
+    throw new Error(`defaultLinkLifetime must not exceed maxLinkLifetime (${maxSeconds} seconds); got ${defaultSeconds} seconds`);
+  }
+  return { defaultSeconds, maxSeconds };
+}
