@@ -8,6 +8,7 @@ const handlerDeps = [
   '@aws-sdk/client-s3',
   '@aws-sdk/client-secrets-manager',
   '@aws-sdk/client-ssm',
+  '@aws-sdk/client-sts',
   '@aws-sdk/credential-provider-env',
   '@aws-sdk/s3-request-presigner',
   '@smithy/node-http-handler',

@@ -1,15 +1,23 @@
 // `npm run local`: the local emulated deployment, until SIGINT or SIGTERM.
 // stdout carries exactly one JSON line (the contract); everything else goes to stderr.
 import { existsSync, readFileSync } from 'node:fs';
-import { startLocalDeployment } from './deployment';
+import { LOCAL_SIGNING_MODES, startLocalDeployment, type LocalSigning } from './deployment';
 
 const USAGE = `usage: npm run local -- [--object KEY=FILE]... [--public-api] [--region REGION] [--bucket NAME]
                        [--max-uses-limit N] [--allowed-prefix PREFIX]... [--no-preview-protection]
                        [--download-window SECONDS] [--events-file PATH] [--landing-page]
+                       [--signing dedicated-key|signer-role|function-role] [--session-seconds N]
 
 Starts the one-time link stack on 127.0.0.1 and prints one JSON line with its URLs
 and local credentials. The mint API verifies SigV4 (service execute-api) signed with
-those credentials, as the deployed API does by default; --public-api serves it open.`;
+those credentials, as the deployed API does by default; --public-api serves it open.
+
+--signing chooses who signs links, as the construct's linkSigning (default
+dedicated-key, the construct's default); function-role signs with the mint function's
+own role session, whose end Lambda does not reveal, so the mint refuses every link.
+--session-seconds sets how long every role session lasts (default 3600): the mint
+function's own credentials and the signer role's STS sessions really end, and S3
+answers ExpiredToken to anything signed with them afterwards.`;
 
 interface CliOptions {
   readonly objects: Record<string, Buffer>;
@@ -22,6 +30,8 @@ interface CliOptions {
   readonly downloadWindowSeconds?: number;
   readonly eventsFile?: string;
   readonly landingPage?: boolean;
+  readonly signing?: LocalSigning;
+  readonly sessionSeconds?: number;
 }
 
 export function parseArgs(argv: readonly string[]): CliOptions {
@@ -35,6 +45,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   let downloadWindowSeconds: number | undefined;
   let eventsFile: string | undefined;
   let landingPage: boolean | undefined;
+  let signing: LocalSigning | undefined;
+  let sessionSeconds: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -63,6 +75,16 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       const n = value();
       if (!/^\d+$/.test(n) || +n > 86_400) throw new Error(`--download-window expects whole seconds between 0 and 86400; got ${n}`);
       downloadWindowSeconds = +n;
+    } else if (arg === '--signing') {
+      const mode = value();
+      if (!(LOCAL_SIGNING_MODES as readonly string[]).includes(mode)) {
+        throw new Error(`--signing expects one of ${LOCAL_SIGNING_MODES.join(', ')}; got ${mode}`);
+      }
+      signing = mode as LocalSigning;
+    } else if (arg === '--session-seconds') {
+      const n = value();
+      if (!/^\d+$/.test(n) || +n < 1 || +n > 43_200) throw new Error(`--session-seconds expects whole seconds between 1 and 43200; got ${n}`);
+      sessionSeconds = +n;
     } else if (arg === '--landing-page') {
       landingPage = true;
     } else if (arg === '--events-file') {
@@ -76,7 +98,20 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       throw new Error(`unknown argument ${arg}\n\n${USAGE}`);
     }
   }
-  return { objects, publicApi, region, bucket, maxUsesLimit, allowedKeyPrefixes, previewProtection, downloadWindowSeconds, eventsFile, landingPage };
+  return {
+    objects,
+    publicApi,
+    region,
+    bucket,
+    maxUsesLimit,
+    allowedKeyPrefixes,
+    previewProtection,
+    downloadWindowSeconds,
+    eventsFile,
+    landingPage,
+    signing,
+    sessionSeconds,
+  };
 }
 
 async function main(): Promise<void> {
@@ -108,6 +143,7 @@ async function main(): Promise<void> {
     accessKeyId: deployment.accessKeyId,
     secretAccessKey: deployment.secretAccessKey,
     apiAuth: opts.publicApi ? 'none' : 'sigv4',
+    signing: deployment.signing,
     objects: Object.keys(opts.objects),
   }) + '\n');
   process.stderr.write(`local: ready. mint API ${deployment.apiUrl}${opts.publicApi ? ' (no auth)' : ' (SigV4, service execute-api)'}, distribution ${deployment.distributionUrl}, origin ${deployment.originUrl}. Ctrl-C to stop.\n`);

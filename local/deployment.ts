@@ -11,11 +11,15 @@ import { jwtApiAuthorizer, sigV4ApiAuthorizer, type ApiAuthorizer } from './api-
 import { startLocalCloudFront, type OriginResponseHandler, type ViewerRequestHandler } from './cloudfront';
 import { startLocalHttpApi, type HttpApiHandler } from './http-api';
 import { createLocalJwtIssuer, type LocalJwtIssuer } from './jwt';
+import { LocalLambdaFunction } from './lambda';
 import {
-  startAwsJsonServices, startDynamoDB, startS3, type LocalAwsJson, type LocalDynamoDB, type LocalEvent, type LocalS3, type LocalStreamConsumer,
-  type LocalStreamHandler,
+  LocalIdentities, startAwsJsonServices, startDynamoDB, startS3, startSts, type LocalAwsJson, type LocalDynamoDB, type LocalEvent, type LocalS3,
+  type LocalStreamConsumer, type LocalStreamHandler, type LocalSts,
 } from './servers';
-import { DEFAULT_LANDING_PAGE_TITLE, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, EventsEnv, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from '../src/shared/config';
+import {
+  DEFAULT_LANDING_PAGE_TITLE, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, EventsEnv, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv,
+  ROLE_CHAINING_MAX_SECONDS, SigningMode,
+} from '../src/shared/config';
 import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
 import { ORIGIN_VERIFY_HEADER } from '../src/shared/link';
 
@@ -60,12 +64,28 @@ export interface LocalDeploymentOptions {
    */
   readonly bucketOwnership?: 'owned' | 'brought';
   /**
-   * Sign links with temporary credentials (an ASIA key id and a session token, as a
-   * Lambda role's are), so every link carries X-Amz-Security-Token: base64, often with
-   * `+` and `/`, which is where S3's and a decoder's readings of `+` differ.
-   * @default false (a long-term key, shared with the uploads)
+   * How the mint signs links, as the construct's `linkSigning`:
+   * - `dedicated-key` (LinkSigning.dedicatedKey()): an IAM user's long-term key pair, read
+   *   from Secrets Manager. Links live until their expiresAt, however short the function's
+   *   own sessions are.
+   * - `signer-role` (LinkSigning.signerRole()): sessions of a role the mint assumes through
+   *   the local STS; every link carries X-Amz-Security-Token (base64, often with `+` and
+   *   `/`, where S3's and a decoder's readings of `+` differ).
+   * - `function-role`: the function's own role session, as the library signed before it had
+   *   signing modes. Lambda does not tell a function when that session ends, so the mint
+   *   refuses to issue links (503) rather than issue links that may die early.
+   * @default 'dedicated-key' (the construct's default)
    */
-  readonly signerSession?: boolean;
+  readonly signing?: LocalSigning;
+  /**
+   * Lifetime of every role session, in seconds: the mint function's own credentials (each
+   * container gets a new session and is retired before it ends) and the signer role's STS
+   * sessions. Sessions really end: the local S3 and STS answer ExpiredToken afterwards.
+   * Tests compress the clock with a few seconds. @default 3600
+   */
+  readonly sessionSeconds?: number;
+  /** How long signing credentials must outlive a link, in seconds (60 in AWS; tests compress it). @default 60 */
+  readonly signingMarginSeconds?: number;
   /**
    * Publish link events as the construct's `linkEvents: true` does: the ledger gets a
    * stream, the real events bundle consumes it like Lambda's event source mapping (batches
@@ -102,6 +122,8 @@ export interface LocalDeploymentOptions {
 }
 
 export type LocalApiAuth = 'iam' | 'jwt' | 'none';
+export type LocalSigning = 'dedicated-key' | 'signer-role' | 'function-role';
+export const LOCAL_SIGNING_MODES: readonly LocalSigning[] = ['dedicated-key', 'signer-role', 'function-role'];
 
 export interface LocalDeployment {
   /** The mint API, e.g. `${apiUrl}/get-url?key=...`. */
@@ -127,11 +149,26 @@ export interface LocalDeployment {
   readonly originSecret: string;
   /** The secret CloudFront sends as Referer. For tests that look for leaks. */
   readonly refererSecret: string;
-  readonly services: { readonly dynamodb: LocalDynamoDB; readonly awsJson: LocalAwsJson; readonly s3: LocalS3 };
+  readonly services: { readonly dynamodb: LocalDynamoDB; readonly awsJson: LocalAwsJson; readonly s3: LocalS3; readonly sts: LocalSts };
   /** Stream records whose events could not be published after the retries (the dead-letter queue). */
   readonly linkEventFailures: ReadonlyArray<unknown>;
   /** The loaded bundles, for tests that invoke them with events directly. */
   readonly handlers: { readonly edge: ViewerRequestHandler; readonly mint: HttpApiHandler };
+  /** The account's users, roles, keys and sessions. */
+  readonly identities: LocalIdentities;
+  /** How links are signed. */
+  readonly signing: LocalSigning;
+  /** Containers the mint function has started so far (each with a new role session). */
+  mintContainers(): number;
+  /**
+   * `dedicated-key` only: what deploying `LinkSigning.dedicatedKey({ keyGeneration: n + 1 })`
+   * does: a new user, key and secret; new containers sign with the new key, and the previous
+   * generation's key stays unless `keepPreviousKey` is false (the one before it is deleted).
+   * Returns the new key's access key id.
+   */
+  rotateSigningKey(opts?: { keepPreviousKey?: boolean }): string;
+  /** `dedicated-key` only: what deploying `keepPreviousKey: false` does: deletes the previous generation's key. */
+  retirePreviousSigningKey(): void;
   /** Link events published so far (empty unless linkEvents), in the order EventBridge accepted them. */
   linkEvents(): LocalEvent[];
   /** Resolves once every ledger change committed so far has been published (or given up on). */
@@ -188,22 +225,32 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       secrets: { [secretName]: originSecret },
     });
     closers.push(() => awsJson.close());
-    // A session token that always has '+' and '/' in it, like many real ones.
-    const signer = opts.signerSession
-      ? { accessKeyId: 'ASIA' + randomBytes(8).toString('hex').toUpperCase(), secretAccessKey: randomBytes(30).toString('base64'), sessionToken: `IQoJb3JpZ2luX2Vj+/${randomBytes(96).toString('base64')}+/` }
-      : { accessKeyId, secretAccessKey };
+
+    // The account, as the construct leaves it (src/link-signing.ts): an administrator who
+    // uploads and calls the API, the mint function's role (which reads no object unless it
+    // signs), and whoever signs, with s3:GetObject on the allowed prefixes only.
+    const identities = new LocalIdentities();
+    identities.createAccessKey(identities.createUser('otp-local-admin'), { accessKeyId, secretAccessKey });
+    const signing = opts.signing ?? 'dedicated-key';
+    const sessionSeconds = opts.sessionSeconds ?? 3600;
+    const allowedKeyPrefixes = opts.allowedKeyPrefixes ?? [''];
+    const mintRoleArn = identities.createRole('otp-local-mint', { readPrefixes: signing === 'function-role' ? allowedKeyPrefixes : [] });
+    const sts = await startSts({ region, identities, sessionSeconds });
+    closers.push(() => sts.close());
     const s3 = await startS3({
       region,
       bucket,
-      credentials: opts.signerSession ? [{ accessKeyId, secretAccessKey }, signer] : { accessKeyId, secretAccessKey },
+      credentials: (id) => identities.find(id),
+      mayRead: (principalArn, key) => identities.mayRead(principalArn, key),
       requireReferer: (opts.bucketOwnership ?? 'owned') === 'owned' ? [refererSecret] : undefined,
     });
     closers.push(() => s3.close());
 
     Object.assign(process.env, {
       AWS_REGION: region,
-      AWS_ACCESS_KEY_ID: signer.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: signer.secretAccessKey,
+      AWS_ACCESS_KEY_ID: accessKeyId,
+      AWS_SECRET_ACCESS_KEY: secretAccessKey,
+      AWS_ENDPOINT_URL_STS: sts.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       AWS_ENDPOINT_URL_SSM: awsJson.endpoint,
@@ -212,8 +259,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       // The SDK nags on Node.js 20, which only local runs use (Lambda runs Node.js 24).
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });
-    if ('sessionToken' in signer) process.env.AWS_SESSION_TOKEN = signer.sessionToken;
-    else delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
 
     // Stage the edge bundle with its config.json, as the construct does at synth.
@@ -259,13 +305,51 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       [MintEnv.maxExpiresSeconds]: String(opts.maxExpiresSeconds ?? 3600),
       [MintEnv.defaultMaxUses]: String(opts.defaultMaxUses ?? 1),
       [MintEnv.maxUsesLimit]: String(opts.maxUsesLimit ?? 10),
-      [MintEnv.allowedKeyPrefixes]: JSON.stringify(opts.allowedKeyPrefixes ?? ['']),
+      [MintEnv.allowedKeyPrefixes]: JSON.stringify(allowedKeyPrefixes),
       [MintEnv.defaultWindowSeconds]: String(opts.downloadWindowSeconds ?? 1800),
       [MintEnv.defaultLandingPage]: String(opts.landingPage ?? false),
+      [MintEnv.signingMarginSeconds]: String(opts.signingMarginSeconds ?? 60),
     });
-    // A fresh copy per deployment: the bundle caches its settings and clients per container.
-    copyFileSync(join(assetsDir, 'mint', 'index.js'), join(edgeDir, 'mint.js'));
-    const mint = loadBundle<{ handler: HttpApiHandler }>(join(edgeDir, 'mint.js'));
+    for (const name of [MintEnv.signingMode, MintEnv.signingSecretArn, MintEnv.signerRoleArn, MintEnv.signerSessionSeconds]) delete process.env[name];
+
+    // Signing, as each LinkSigning mode configures the mint function.
+    const signingKeys: Array<{ generation: number; accessKeyId: string }> = [];
+    const issueSigningKey = (generation: number): string => {
+      const user = identities.createUser(`otp-local-signer-gen${generation}`, allowedKeyPrefixes);
+      const key = identities.createAccessKey(user);
+      const keySecretName = `otp-local-signing-key-gen${generation}`;
+      awsJson.setSecret(keySecretName, JSON.stringify({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }));
+      process.env[MintEnv.signingSecretArn] = keySecretName;
+      signingKeys.push({ generation, accessKeyId: key.accessKeyId });
+      return key.accessKeyId;
+    };
+    if (signing === 'dedicated-key') {
+      process.env[MintEnv.signingMode] = SigningMode.KEY_SECRET;
+      issueSigningKey(1);
+    } else if (signing === 'signer-role') {
+      const signerRoleArn = identities.createRole('otp-local-signer', { trusted: [mintRoleArn], readPrefixes: allowedKeyPrefixes });
+      Object.assign(process.env, {
+        [MintEnv.signingMode]: SigningMode.SIGNER_ROLE,
+        [MintEnv.signerRoleArn]: signerRoleArn,
+        [MintEnv.signerSessionSeconds]: String(ROLE_CHAINING_MAX_SECONDS),
+      });
+    }
+    const mint = new LocalLambdaFunction<HttpApiHandler>({
+      bundle: join(assetsDir, 'mint', 'index.js'), dir: edgeDir, name: 'mint', identities, roleArn: mintRoleArn, sessionSeconds,
+    });
+    const rotateSigningKey = ({ keepPreviousKey = true } = {}): string => {
+      if (signing !== 'dedicated-key') throw new Error(`rotateSigningKey needs signing 'dedicated-key'; this deployment signs with ${signing}`);
+      const generation = signingKeys[signingKeys.length - 1].generation + 1;
+      const newKey = issueSigningKey(generation);
+      // Only the previous generation survives a rotation, and only if asked to.
+      for (const old of signingKeys.filter((k) => k.generation < generation - (keepPreviousKey ? 1 : 0))) identities.deleteAccessKey(old.accessKeyId);
+      mint.redeploy();
+      return newKey;
+    };
+    const retirePreviousSigningKey = (): void => {
+      const current = signingKeys[signingKeys.length - 1];
+      for (const old of signingKeys.filter((k) => k.generation < current.generation)) identities.deleteAccessKey(old.accessKeyId);
+    };
     const jwtIssuer = createLocalJwtIssuer();
     const authorizers: Record<LocalApiAuth, ApiAuthorizer | null> = {
       iam: sigV4ApiAuthorizer({ accessKeyId, secretAccessKey }, region),
@@ -334,7 +418,12 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       edgeConfig: staged,
       originSecret,
       refererSecret,
-      services: { dynamodb, awsJson, s3 },
+      services: { dynamodb, awsJson, s3, sts },
+      identities,
+      signing,
+      mintContainers: () => mint.containers,
+      rotateSigningKey,
+      retirePreviousSigningKey,
       handlers: { edge: edge.handler, mint: mint.handler },
       linkEvents: () => (linkEvents ? [...awsJson.events] : []),
       linkEventsSettled: async () => consumer?.drain(),

@@ -1,1 +1,2 @@
+export * from './link-signing';
 export * from './one-time-presigned-distribution';

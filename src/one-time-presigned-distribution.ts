@@ -28,7 +28,8 @@ import {
 import { Construct } from 'constructs';
 import { ASSETS_DIR, stageEdgeCode } from './edge-staging';
 import { LinkEventPublisher } from './link-events';
-import { acknowledge, nagResource } from './nag';
+import { LinkSigning } from './link-signing';
+import { acknowledge } from './nag';
 import { createOriginSecrets } from './origin-secrets';
 import { resolveSettings, type Settings } from './settings';
 import { EdgeOperatorConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
@@ -38,9 +39,6 @@ import { LinkEventType } from './shared/link-events';
 
 /** Every status an origin error can have for which CloudFront allows an error-caching TTL. */
 const ORIGIN_ERROR_CODES = [400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504];
-
-/** Role credentials rarely outlive this; longer links may stop working before they expire. */
-const ROLE_SESSION_WARNING_SECONDS = 6 * 3600;
 
 /**
  * Properties of a {@link OneTimePresignedDistribution}. Every property is optional.
@@ -115,13 +113,23 @@ export interface OneTimePresignedDistributionProps {
   readonly defaultLinkLifetime?: Duration;
 
   /**
-   * Longest lifetime a caller may ask for. At most 7 days (the SigV4 limit). A URL
-   * signed with role credentials also stops working when the role session ends; the
-   * mint function shortens `expiresAt` to the session's end when it knows it.
+   * Longest lifetime a caller may ask for. At most what `linkSigning` guarantees: 7 days
+   * (the SigV4 limit) with a dedicated or brought key, 59 minutes with a signer role.
+   * A value the signing mode cannot keep fails synth: links live exactly until their
+   * `expiresAt`.
    *
-   * @default Duration.hours(1)
+   * @default - 1 hour, or 59 minutes with LinkSigning.signerRole()
    */
   readonly maxLinkLifetime?: Duration;
+
+  /**
+   * Which credentials sign links. A presigned URL stops working when the credentials that
+   * signed it expire, so this decides how long links can live; see {@link LinkSigning}
+   * and the README's "How long can a link live".
+   *
+   * @default LinkSigning.dedicatedKey()
+   */
+  readonly linkSigning?: LinkSigning;
 
   /**
    * CloudFront price class of the distribution.
@@ -397,10 +405,6 @@ export class OneTimePresignedDistribution extends Construct {
       );
     }
     const settings = resolveSettings(props);
-    if (settings.maxSeconds > ROLE_SESSION_WARNING_SECONDS) {
-      Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:longLinks',
-        `maxLinkLifetime is ${settings.maxSeconds} seconds: links are signed with the mint function's role credentials, which usually end sooner, and a link dies with them.`);
-    }
     if (settings.ledgerRemovalPolicy !== RemovalPolicy.DESTROY) {
       Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:retainedLedger',
         'The ledger table is kept when it leaves the stack (ledgerRemovalPolicy): after cdk destroy, deploy again with a new ledgerTableName, or delete the table first.');
@@ -461,7 +465,8 @@ export class OneTimePresignedDistribution extends Construct {
         actions: ['s3:GetObject'],
         resources: [ownedBucket.arnForObjects('*')],
         conditions: {
-          ArnEquals: { 'aws:PrincipalArn': mint.role.roleArn },
+          // Whoever signs, and the mint function's role, which never needs to read objects.
+          ArnEquals: { 'aws:PrincipalArn': [mint.role.roleArn, ...mint.signerArns] },
           // The previous generation stays accepted, so a rotation never refuses a request
           // while CloudFront's edge locations switch to the new value.
           StringNotEquals: {
@@ -716,15 +721,16 @@ export class OneTimePresignedDistribution extends Construct {
     return distribution;
   }
 
-  private createMintFunction(settings: Settings): { fn: lambda.Function; role: iam.Role } {
+  private createMintFunction(settings: Settings): { fn: lambda.Function; role: iam.Role; signerArns: string[] } {
     const logGroup = new logs.LogGroup(this, 'MintLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: settings.removalPolicy });
     // An explicit role: log permissions scoped to this function's log group instead of
     // the AWSLambdaBasicExecutionRole managed policy.
     const role = new iam.Role(this, 'MintRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Signs one-time links: every link carries this role\'s permission to read the object',
+      description: 'Runs the mint function: checks keys and records links; the linkSigning principal signs them',
     });
     logGroup.grantWrite(role);
+    const signing = settings.linkSigning._bind(this, { mintRole: role, bucket: this.bucket, allowedKeyPrefixes: settings.allowedKeyPrefixes });
     const fn = new lambda.Function(this, 'MintFunction', {
       code: lambda.Code.fromAsset(path.join(ASSETS_DIR, 'mint')),
       handler: 'index.handler',
@@ -750,10 +756,11 @@ export class OneTimePresignedDistribution extends Construct {
         [MintEnv.allowedKeyPrefixes]: JSON.stringify(settings.allowedKeyPrefixes),
         [MintEnv.defaultWindowSeconds]: String(settings.downloadWindowSeconds),
         [MintEnv.defaultLandingPage]: String(settings.landingPage),
+        ...signing.environment,
       },
     });
     this.grantMintFunction(role, settings.allowedKeyPrefixes);
-    return { fn, role };
+    return { fn, role, signerArns: signing.signerArns };
   }
 
   private createApi(settings: Settings): apigwv2.HttpApi {
@@ -780,24 +787,17 @@ export class OneTimePresignedDistribution extends Construct {
   }
 
   private grantMintFunction(role: iam.Role, prefixes: string[]): void {
-    // GetObject: the presigned URL carries the signer's permission. ListBucket: the
-    // existence check; both limited to the allowed prefixes.
-    const objectArns = prefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`));
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objectArns }));
+    // ListBucket only, for the existence check, limited to the allowed prefixes: links
+    // carry the signer's permission to read (link-signing.ts), never this role's.
     role.addToPolicy(new iam.PolicyStatement({
       actions: ['s3:ListBucket'],
       resources: [this.bucket.bucketArn],
       ...(prefixes.includes('') ? {} : { conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } }),
     }));
-    this.bucket.encryptionKey?.grantDecrypt(role);
     role.addToPolicy(new iam.PolicyStatement({
       actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
       resources: [this.table.tableArn],
     }));
     role.addToPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.originSecret.secretArn] }));
-    const reason = prefixes.includes('')
-      ? 'Presigned URLs carry the signer\'s permission, so the mint role must read every object it may link to: the whole bucket unless allowedKeyPrefixes narrows it.'
-      : 'Object access is scoped to allowedKeyPrefixes (prefix*), exactly the objects links may point at.';
-    for (const arn of objectArns) acknowledge(role, `AwsSolutions-IAM5[Resource::${nagResource(Stack.of(this), arn)}]`, reason);
   }
 }

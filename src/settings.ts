@@ -1,6 +1,7 @@
 // The construct's props validated and defaulted before anything is created: each error
 // names the prop and the value.
 import { Arn, ArnFormat, Duration, RemovalPolicy, Token, aws_apigatewayv2 as apigwv2, aws_lambda as lambda } from 'aws-cdk-lib';
+import { LinkSigning } from './link-signing';
 import type { OneTimePresignedDistributionProps } from './one-time-presigned-distribution';
 import { DEFAULT_LANDING_PAGE_TITLE } from './shared/config';
 import { MAX_USES_LIMIT } from './shared/ledger';
@@ -25,6 +26,7 @@ export interface Settings {
   readonly previewAgents: string[];
   readonly publicDomain: string | undefined;
   readonly throttle: apigwv2.ThrottleSettings;
+  readonly linkSigning: LinkSigning;
 }
 
 /** Validates every prop before anything is created; each error names the prop and the value. */
@@ -33,6 +35,7 @@ export function resolveSettings(props: OneTimePresignedDistributionProps): Setti
   validateRuntime(runtime);
   const throttle = props.mintThrottle ?? { rateLimit: 50, burstLimit: 100 };
   validateThrottle(throttle);
+  const linkSigning = props.linkSigning ?? LinkSigning.dedicatedKey();
   return {
     runtime,
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
@@ -42,12 +45,13 @@ export function resolveSettings(props: OneTimePresignedDistributionProps): Setti
     downloadWindowSeconds: validateDownloadWindow(props.downloadWindow ?? Duration.minutes(30)),
     landingPage: props.landingPage ?? false,
     landingPageTitle: validateLandingPageTitle(props.landingPageTitle ?? DEFAULT_LANDING_PAGE_TITLE),
-    ...validateLifetimes(props),
+    ...validateLifetimes(props, linkSigning),
     ...validateUses(props),
     allowedKeyPrefixes: validatePrefixes(props.allowedKeyPrefixes ?? ['']),
     previewAgents: validatePreviewAgents(props.additionalPreviewAgents ?? []),
     publicDomain: validateDomain(props),
     throttle,
+    linkSigning,
   };
 }
 
@@ -159,7 +163,7 @@ function validateRuntime(runtime: lambda.Runtime): void {
   }
 }
 
-function validateLifetimes(props: OneTimePresignedDistributionProps): { defaultSeconds: number; maxSeconds: number } {
+function validateLifetimes(props: OneTimePresignedDistributionProps, signing: LinkSigning): { defaultSeconds: number; maxSeconds: number } {
   const seconds = (name: string, d: Duration): number => {
     if (d.isUnresolved()) {
       throw new Error(`${name} must be a concrete duration (it is written into the mint function's configuration); got a token`);
@@ -170,7 +174,16 @@ function validateLifetimes(props: OneTimePresignedDistributionProps): { defaultS
     }
     return s;
   };
-  const maxSeconds = seconds('maxLinkLifetime', props.maxLinkLifetime ?? Duration.hours(1));
+  const guaranteed = signing.maxLinkLifetime.toSeconds();
+  const maxSeconds = seconds('maxLinkLifetime', props.maxLinkLifetime ?? Duration.seconds(Math.min(3600, guaranteed)));
+  if (maxSeconds > guaranteed) {
+    // A link must not die before its expiresAt: refuse what the signing mode cannot keep.
+    const longer = guaranteed < MAX_SIGV4_EXPIRES_SECONDS
+      ? ' LinkSigning.dedicatedKey() or LinkSigning.fromSecret() keep links for up to 7 days.'
+      : '';
+    throw new Error(`maxLinkLifetime ${props.maxLinkLifetime!.toHumanString()} cannot be guaranteed by ${signing.mode}, whose links live at most `
+      + `${signing.maxLinkLifetime.toHumanString()} (a link stops working when the credentials that signed it expire).${longer}`);
+  }
   const defaultSeconds = seconds('defaultLinkLifetime', props.defaultLinkLifetime ?? Duration.seconds(Math.min(900, maxSeconds)));
   if (defaultSeconds > maxSeconds) {
     throw new Error(`defaultLinkLifetime must not exceed maxLinkLifetime (${maxSeconds} seconds); got ${defaultSeconds} seconds`);

@@ -1,10 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, Aspects, Duration, RemovalPolicy, Stack, Validations, aws_apigatewayv2_authorizers as authorizers, aws_certificatemanager as acm, aws_cloudfront as cloudfront, aws_iam as iam, aws_s3 as s3 } from 'aws-cdk-lib';
+import { App, Aspects, Duration, RemovalPolicy, Stack, Validations, aws_apigatewayv2_authorizers as authorizers, aws_certificatemanager as acm, aws_cloudfront as cloudfront, aws_iam as iam, aws_s3 as s3, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AwsSolutionsChecks as AwsSolutionsChecksV2 } from 'cdk-nag-v2';
-import { OneTimePresignedDistribution, OneTimePresignedDistributionProps } from '../src';
+import { LinkSigning, OneTimePresignedDistribution, OneTimePresignedDistributionProps } from '../src';
 
 const REGION = 'eu-west-1';
 const CERT_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
@@ -48,6 +48,11 @@ describe('cdk-nag AwsSolutions', () => {
     ['default props', () => ({})],
     ['every option on', allOptions],
     ['link events on', () => ({ linkEvents: true })],
+    ['a signer role', () => ({ linkSigning: LinkSigning.signerRole() })],
+    ['a rotated dedicated key', () => ({ linkSigning: LinkSigning.dedicatedKey({ keyGeneration: 2 }), maxLinkLifetime: Duration.days(7) })],
+    ['a key pair in your own secret', (stack) => ({
+      linkSigning: LinkSigning.fromSecret(secretsmanager.Secret.fromSecretNameV2(stack, 'SigningKey', 'otp/signing-key'), iam.User.fromUserName(stack, 'Signer', 'otp-signer')),
+    })],
   ];
 
   function buildForNag(props: (stack: Stack) => OneTimePresignedDistributionProps) {
@@ -97,7 +102,7 @@ describe('cdk-nag AwsSolutions', () => {
 });
 
 describe('defence in depth on the origin', () => {
-  it('denies GetObject to the signer role unless CloudFront\'s Referer secret is present', () => {
+  it('denies GetObject to the signer and the mint role unless CloudFront\'s Referer secret is present', () => {
     const { stack } = build();
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
@@ -107,7 +112,12 @@ describe('defence in depth on the origin', () => {
           Effect: 'Deny',
           Action: 's3:GetObject',
           Condition: {
-            ArnEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [Match.stringLikeRegexp('DownloadsMintRole'), 'Arn'] } },
+            ArnEquals: {
+              'aws:PrincipalArn': [
+                { 'Fn::GetAtt': [Match.stringLikeRegexp('DownloadsMintRole'), 'Arn'] },
+                { 'Fn::GetAtt': [Match.stringLikeRegexp('DownloadsSigningUser'), 'Arn'] },
+              ],
+            },
             StringNotEquals: { 'aws:Referer': { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: Match.stringLikeRegexp('RefererSecret') }, ':SecretString:::}}']] } },
           },
         })]),
@@ -122,7 +132,7 @@ describe('defence in depth on the origin', () => {
   it('rotates both secrets with secretGeneration: new secrets, CloudFront and the policy follow, the old Referer stays accepted', () => {
     const template = Template.fromStack(build(() => ({ secretGeneration: 2 })).stack);
     const secrets = Object.keys(template.findResources('AWS::SecretsManager::Secret'));
-    expect(secrets.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['DownloadsOriginSecretGen2', 'DownloadsRefererSecret', 'DownloadsRefererSecretGen2']);
+    expect(secrets.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['DownloadsOriginSecretGen2', 'DownloadsRefererSecret', 'DownloadsRefererSecretGen2', 'DownloadsSigningKeySecret']);
     const ref = (name: string) => ({ 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: Match.stringLikeRegexp(`^Downloads${name}[0-9A-F]{8}$`) }, ':SecretString:::}}']] });
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: {
@@ -161,9 +171,10 @@ describe('allowed key prefixes', () => {
   it('scopes the signer\'s object and list permissions to the prefixes', () => {
     const { stack } = build(() => ({ allowedKeyPrefixes: ['reports/', 'invoices/'] }));
     const template = Template.fromStack(stack);
-    const statements = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('MintRole') } }))[0]
+    const policy = (name: string) => Object.values(template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp(name) } }))[0]
       .Properties.PolicyDocument.Statement as Array<{ Action: string; Resource: unknown; Condition?: unknown }>;
-    const get = statements.find((s) => s.Action === 's3:GetObject')!;
+    const statements = policy('MintRole');
+    const get = policy('SigningUser').find((s) => s.Action === 's3:GetObject')!;
     expect(JSON.stringify(get.Resource)).toMatch(/\/reports\/\*".*\/invoices\/\*"/);
     const list = statements.find((s) => s.Action === 's3:ListBucket')!;
     expect(list.Condition).toEqual({ StringLike: { 's3:prefix': ['reports/*', 'invoices/*'] } });

@@ -219,18 +219,20 @@ describe('mint function and API', () => {
     expect(fn.Properties.Runtime).toBe('nodejs24.x');
   });
 
-  it('grants the mint function exactly what it needs', () => {
+  it('grants the mint function exactly what it needs: the ledger, its logs, the existence check and two secrets', () => {
     const policies = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('MintRole') } });
     const statements = Object.values(policies)[0].Properties.PolicyDocument.Statement;
     const actions = statements.flatMap((s: { Action: string | string[] }) => [s.Action].flat()).sort();
     expect(actions).toEqual([
       'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
       'logs:CreateLogStream', 'logs:PutLogEvents',
-      's3:GetObject', 's3:ListBucket', 'secretsmanager:GetSecretValue',
+      's3:ListBucket', 'secretsmanager:GetSecretValue', 'secretsmanager:GetSecretValue',
     ]);
+    // Links carry the signer's permission, never the mint role's: it reads no objects.
+    expect(JSON.stringify(statements)).not.toContain('s3:GetObject');
     for (const s of statements) expect(JSON.stringify(s.Resource)).not.toContain('"*"');
     // No managed policies: log permissions are scoped to the function's own log group.
-    template.hasResourceProperties('AWS::IAM::Role', { Description: Match.stringLikeRegexp('Signs one-time links'), ManagedPolicyArns: Match.absent() });
+    template.hasResourceProperties('AWS::IAM::Role', { Description: Match.stringLikeRegexp('^Runs the mint function'), ManagedPolicyArns: Match.absent() });
   });
 
   it('serves GET /get-url behind IAM authorization by default', () => {
@@ -350,9 +352,9 @@ describe('synth-time errors', () => {
     expect(() => synth(props as OneTimePresignedDistributionProps)).toThrow(message);
   });
 
-  it('warns when links may outlive the signing role session', () => {
-    const { stack } = synth({ maxLinkLifetime: Duration.days(1) });
-    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('maxLinkLifetime is 86400 seconds'));
+  it('accepts the longest lifetime its default signing guarantees, without a warning', () => {
+    const { stack } = synth({ maxLinkLifetime: Duration.days(7) });
+    Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('maxLinkLifetime'));
   });
 });
 

@@ -37,7 +37,8 @@ describe('npm run local', () => {
   beforeAll(async () => {
     const file = join(tmpdir(), `otp-cli-object-${process.pid}.txt`);
     writeFileSync(file, 'preloaded bytes');
-    s = await startCli(['--object', `docs/hello world.txt=${file}`]);
+    // Two-second role sessions: the mint function's own credentials end while the test runs.
+    s = await startCli(['--object', `docs/hello world.txt=${file}`, '--session-seconds', '2']);
     rmSync(file);
   });
   afterAll(() => { if (s.child.exitCode === null) s.child.kill('SIGKILL'); });
@@ -60,6 +61,16 @@ describe('npm run local', () => {
     const first = await http(url);
     expect([first.status, first.text()]).toEqual([200, 'preloaded bytes']);
     expect((await http(url)).status).toBe(403);
+  });
+
+  it('signs with the construct\'s default, a dedicated key: a link outlives the session of the function that minted it', async () => {
+    expect(s.info.signing).toBe('dedicated-key');
+    const creds = { accessKeyId: s.info.accessKeyId, secretAccessKey: s.info.secretAccessKey };
+    const minted = await callApi(`${s.info.apiUrl}/get-url?key=docs%2Fhello%20world.txt&expiresInSeconds=60`, s.info.region, creds);
+    expect(minted.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const res = await http(minted.json<{ url: string }>().url);
+    expect([res.status, res.text()]).toEqual([200, 'preloaded bytes']);
   });
 
   it('exits cleanly on SIGTERM, leaving no temp files behind', async () => {
@@ -99,6 +110,10 @@ describe('npm run local -- --public-api', () => {
     expect(parseArgs(['--download-window', '600'])).toMatchObject({ downloadWindowSeconds: 600 });
     expect(() => parseArgs(['--download-window', '86401'])).toThrow(/--download-window expects whole seconds between 0 and 86400; got 86401/);
     expect(() => parseArgs(['--download-window', '1.5'])).toThrow(/--download-window expects whole seconds/);
+    expect(parseArgs([])).toMatchObject({ signing: undefined, sessionSeconds: undefined });
+    expect(parseArgs(['--signing', 'function-role', '--session-seconds', '5'])).toMatchObject({ signing: 'function-role', sessionSeconds: 5 });
+    expect(() => parseArgs(['--signing', 'root-key'])).toThrow(/--signing expects one of dedicated-key, signer-role, function-role; got root-key/);
+    expect(() => parseArgs(['--session-seconds', '0'])).toThrow(/--session-seconds expects whole seconds between 1 and 43200; got 0/);
   });
 
   it('refuses unknown arguments with usage', async () => {

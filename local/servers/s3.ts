@@ -33,6 +33,7 @@ import {
   hasMalformedEscape,
   parseQuery,
   S3AuthError,
+  type CredentialLookup,
   type SigV4Credentials,
   verifySigV4,
 } from './sigv4';
@@ -42,8 +43,16 @@ export interface StartS3Options {
   readonly region: string;
   /** The one bucket this S3 serves (created at start, empty). */
   readonly bucket: string;
-  /** The only credentials whose signatures are accepted. */
-  readonly credentials: SigV4Credentials | readonly SigV4Credentials[];
+  /**
+   * The only credentials whose signatures are accepted, or a lookup into the account's
+   * identities (local/servers/identities.ts): keys may come and go, and sessions end.
+   */
+  readonly credentials: SigV4Credentials | readonly SigV4Credentials[] | CredentialLookup;
+  /**
+   * The signer's identity policy: whether the principal may s3:GetObject this key (HEAD
+   * included). Unset: every known key may read everything.
+   */
+  readonly mayRead?: (principalArn: string, key: string) => boolean;
   /** Clock for expiry and skew checks (ms since the epoch); defaults to Date.now. */
   readonly now?: () => number;
   /**
@@ -116,9 +125,10 @@ type ByteRange =
  */
 export async function startS3(opts: StartS3Options): Promise<LocalS3> {
   const { region, bucket } = opts;
-  const credentials = Array.isArray(opts.credentials)
-    ? opts.credentials as readonly SigV4Credentials[]
-    : [opts.credentials as SigV4Credentials];
+  const credentials: readonly SigV4Credentials[] | CredentialLookup = typeof opts.credentials === 'function'
+    ? opts.credentials
+    : Array.isArray(opts.credentials) ? opts.credentials as readonly SigV4Credentials[] : [opts.credentials as SigV4Credentials];
+  const lookup = (id: string) => (typeof credentials === 'function' ? credentials(id) : credentials.find((c) => c.accessKeyId === id));
   const now = opts.now ?? Date.now;
   const maxBuffered = opts.maxBufferedBodyBytes ?? 64 * 1024 * 1024;
   const regionalHost = `${bucket}.s3.${region}.amazonaws.com`;
@@ -208,8 +218,9 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
     if (handled) return;
 
     let payloadHash: string;
+    let accessKeyId: string;
     try {
-      ({ payloadHash } = verifySigV4({ method, rawPath, rawQuery, rawHeaders: req.rawHeaders },
+      ({ payloadHash, accessKeyId } = verifySigV4({ method, rawPath, rawQuery, rawHeaders: req.rawHeaders },
         { credentials, region, service: 's3', now: now() }));
     } catch (err) {
       if (err instanceof S3AuthError) {
@@ -228,6 +239,13 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
     // any allow, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
     if (opts.requireReferer && (operation === 'GetObject' || operation === 'HeadObject')
       && !opts.requireReferer.includes(String(req.headers.referer ?? ''))) {
+      sendXmlError(req, res, 403, 'AccessDenied', 'Access Denied');
+      return;
+    }
+    // No identity-policy allow for this object: an implicit deny, the same AccessDenied.
+    const principalArn = lookup(accessKeyId)?.principalArn;
+    if (opts.mayRead && principalArn && (operation === 'GetObject' || operation === 'HeadObject')
+      && !opts.mayRead(principalArn, (decodeS3Path(route.keyPath) ?? '').slice(1))) {
       sendXmlError(req, res, 403, 'AccessDenied', 'Access Denied');
       return;
     }

@@ -8,19 +8,19 @@ import { randomBytes } from 'crypto';
 import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { STSClient } from '@aws-sdk/client-sts';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { HttpRequest } from '@smithy/protocol-http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { getLinkInput, issueLinkInput, linkStatus, revokeLinkInput } from './ledger';
 import { boundedHttpHandler } from './sdk';
+import { LinkSigner, signingConfigFromEnv, SigningUnavailable, type Signing } from './signing';
 import { MintEnv } from '../shared/config';
 import {
   buildQuery, isLinkId, keyToPath, LINK_GENERATION_PARAM, LINK_ID_PARAM, LINK_PAGE_PARAM, LINK_WINDOW_PARAM, linkFingerprint,
   MAX_DOWNLOAD_WINDOW_SECONDS, ORIGIN_VERIFY_HEADER, parseQuery, validateKey,
 } from '../shared/link';
 
-/** Signing credentials must outlive a link by at least this margin. */
-const CREDENTIAL_MARGIN_SECONDS = 60;
 /**
  * The origin secret is read once per container and re-read after this long. Rotation
  * (the construct's secretGeneration) points the function at a new secret, so a new
@@ -47,7 +47,7 @@ interface Settings {
 
 interface Clients {
   readonly s3: S3Client;
-  readonly presigner: S3RequestPresigner;
+  readonly signer: LinkSigner;
   readonly dynamo: DynamoDBClient;
   readonly secrets: SecretsManagerClient;
 }
@@ -55,6 +55,8 @@ interface Clients {
 let settings: Settings | undefined;
 let clients: Clients | undefined;
 let originSecret: { value: string; freshUntil: number } | undefined;
+/** One presigner per signing key (a renewed session or a rotated key gets a new one). */
+let presigner: { accessKeyId: string; value: S3RequestPresigner } | undefined;
 
 type Result = APIGatewayProxyStructuredResultV2;
 
@@ -70,6 +72,10 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<Result> {
     }
   } catch (err) {
     const e = err as Error;
+    if (e instanceof SigningUnavailable) {
+      log('refused', { route, reason: 'signing-credentials', message: e.message });
+      return json(503, { error: e.message });
+    }
     log('error', { route, error: e.name, message: e.message });
     return json(500, { error: 'internal error: no link was issued or changed' });
   }
@@ -237,21 +243,17 @@ async function issue(
   owner: string | undefined,
 ): Promise<MintedLink> {
   const s = loadSettings();
-  const { presigner, dynamo, s3 } = loadClients();
+  const { signer, dynamo } = loadClients();
   const now = Math.floor(Date.now() / 1000);
+  const lifetime = requestedLifetime;
 
-  // A URL signed with temporary credentials dies with them, whatever X-Amz-Expires says.
-  const credentials = await s3.config.credentials();
-  let lifetime = requestedLifetime;
-  if (credentials.expiration) {
-    const credentialSeconds = Math.floor(credentials.expiration.getTime() / 1000) - now - CREDENTIAL_MARGIN_SECONDS;
-    lifetime = Math.min(lifetime, credentialSeconds);
-    if (lifetime < 1) throw new Error('signing credentials expire too soon to issue a link');
-  }
+  // A URL dies with the credentials that signed it, whatever X-Amz-Expires says: sign only
+  // with credentials that outlive the link (src/handlers/signing.ts), so expiresAt is exact.
+  const credentials = await signer.credentialsFor(lifetime, now);
 
   const id = randomBytes(16).toString('base64url');
   const path = keyToPath(key);
-  const signed = await presigner.presign(
+  const signed = await presignerFor(credentials).presign(
     new HttpRequest({
       method: 'GET',
       protocol: 'https:',
@@ -322,6 +324,19 @@ function loadSettings(): Settings {
   return settings;
 }
 
+function presignerFor(credentials: Signing): S3RequestPresigner {
+  if (presigner?.accessKeyId !== credentials.accessKeyId) {
+    const s = loadSettings();
+    // The presigner signs a request we build ourselves, so the host comes from our
+    // configuration, never from endpoint resolution (which local runs redirect).
+    presigner = {
+      accessKeyId: credentials.accessKeyId,
+      value: new S3RequestPresigner({ region: s.bucketRegion, credentials, sha256: loadClients().s3.config.sha256 }),
+    };
+  }
+  return presigner.value;
+}
+
 function loadClients(): Clients {
   if (clients) return clients;
   const s = loadSettings();
@@ -333,13 +348,16 @@ function loadClients(): Clients {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
+  const secrets = new SecretsManagerClient({ requestHandler });
+  let sts: STSClient | undefined;
   clients = {
     s3,
-    // The presigner signs a request we build ourselves, so the host comes from our
-    // configuration, never from endpoint resolution (which local runs redirect).
-    presigner: new S3RequestPresigner({ region: s.bucketRegion, credentials: s3.config.credentials, sha256: s3.config.sha256 }),
+    signer: new LinkSigner(signingConfigFromEnv(process.env), {
+      secrets,
+      sts: () => (sts ??= new STSClient({ requestHandler })),
+    }, () => s3.config.credentials()),
     dynamo: new DynamoDBClient({ requestHandler }),
-    secrets: new SecretsManagerClient({ requestHandler }),
+    secrets,
   };
   return clients;
 }

@@ -75,7 +75,35 @@ export const MintEnv = {
   defaultWindowSeconds: 'OTP_DEFAULT_DOWNLOAD_WINDOW_SECONDS',
   /** `true` when links open a landing page unless the caller says otherwise. */
   defaultLandingPage: 'OTP_DEFAULT_LANDING_PAGE',
+  /** How links are signed: a {@link SigningMode}. Unset: the function's own credentials. */
+  signingMode: 'OTP_SIGNING_MODE',
+  /** key-secret mode: the secret holding the access key pair. */
+  signingSecretArn: 'OTP_SIGNING_SECRET_ARN',
+  /** signer-role mode: the role the mint assumes to sign. */
+  signerRoleArn: 'OTP_SIGNER_ROLE_ARN',
+  /** signer-role mode: session length asked of STS, in seconds. @default 3600 */
+  signerSessionSeconds: 'OTP_SIGNER_SESSION_SECONDS',
+  /** How long signing credentials must outlive a link, in seconds. @default 60; the local deployment compresses it. */
+  signingMarginSeconds: 'OTP_SIGNING_MARGIN_SECONDS',
 } as const;
+
+/** How the mint signs links (MintEnv.signingMode). */
+export const SigningMode = {
+  /** An access key pair read from Secrets Manager. */
+  KEY_SECRET: 'key-secret',
+  /** Credentials of a role assumed through STS, with a known expiration. */
+  SIGNER_ROLE: 'signer-role',
+  /** The function's own credentials (no mode configured). */
+  FUNCTION_ROLE: 'function-role',
+} as const;
+export type SigningMode = typeof SigningMode[keyof typeof SigningMode];
+
+/**
+ * Longest session a role assumed by a Lambda function can have: its credentials come from
+ * a role, so assuming another is role chaining, which STS limits to one hour (IAM User
+ * Guide, "Role chaining": https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles.html#iam-term-role-chaining).
+ */
+export const ROLE_CHAINING_MAX_SECONDS = 3600;
 
 /** Routes of the mint API, as API Gateway route keys. */
 export const MINT_ROUTE_KEYS = ['GET /get-url', 'POST /urls'];

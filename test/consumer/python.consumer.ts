@@ -23,7 +23,7 @@ from aws_cdk import aws_cloudfront as cloudfront
 from constructs import Construct
 
 import ${MODULE}
-from ${MODULE} import OneTimePresignedDistribution
+from ${MODULE} import LinkSigning, OneTimePresignedDistribution
 
 
 class DownloadsStack(Stack):
@@ -34,6 +34,7 @@ class DownloadsStack(Stack):
             "Downloads",
             max_link_lifetime=Duration.hours(3),
             default_link_lifetime=Duration.minutes(5),
+            link_signing=LinkSigning.dedicated_key(key_generation=2),
             price_class=cloudfront.PriceClass.PRICE_CLASS_200,
             create_outputs=True,
         )
@@ -51,11 +52,11 @@ import os
 
 from aws_cdk import App, Duration, Environment, Stack
 
-from ${MODULE} import OneTimePresignedDistribution
+from ${MODULE} import LinkSigning, OneTimePresignedDistribution
 
 app = App(outdir=os.environ["CONSUMER_OUTDIR"])
 stack = Stack(app, "PythonConsumerBad", env=Environment(region="eu-central-1"))
-OneTimePresignedDistribution(stack, "Downloads", max_link_lifetime=Duration.days(8))
+OneTimePresignedDistribution(stack, "Downloads", max_link_lifetime=Duration.hours(2), link_signing=LinkSigning.signer_role())
 app.synth()
 print("SYNTHESIZED")
 `;
@@ -185,6 +186,13 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
       expect(Object.keys(stack.template.Outputs ?? {})).toHaveLength(4);
     });
 
+    it('takes LinkSigning.dedicated_key(key_generation=2): the rotated signer and the previous one, the key pair by reference', () => {
+      const users = Object.keys(template.findResources('AWS::IAM::User')).map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort();
+      expect(users).toEqual(['DownloadsSigningUser', 'DownloadsSigningUserGen2']);
+      expect(mintFunction(stack.template).Properties.Environment.Variables).toMatchObject({ OTP_SIGNING_MODE: 'key-secret' });
+      expect(JSON.stringify(stack.template)).toContain('"SecretAccessKey"]');
+    });
+
     it('stages the edge bundle with a config.json holding the ledger and the stack\'s operator parameter', () => {
       const dir = lambdaAssetDir(edge, onlyResource(edge.template, 'AWS::Lambda::Function'));
       expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'index.js']);
@@ -209,11 +217,11 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
     expect(mint?.Properties?.Environment?.Variables?.OTP_DEFAULT_EXPIRES_SECONDS).toBe('600');
   });
 
-  it('app_bad.py with max_link_lifetime=Duration.days(8) fails with the construct\'s message', () => {
+  it('app_bad.py asking a signer role for 2-hour links fails with the construct\'s message', () => {
     const summary = describeRun(bad);
     expect(bad.timedOut ? summary : 'not timed out').toBe('not timed out');
     expect(bad.code === 0 ? `exited 0: ${summary}` : 'non-zero exit').toBe('non-zero exit');
-    expect(bad.stderr.includes('maxLinkLifetime must be a whole number of seconds') ? 'has message' : summary).toBe('has message');
+    expect(bad.stderr.includes('maxLinkLifetime 2 hours cannot be guaranteed by LinkSigning.signerRole()') ? 'has message' : summary).toBe('has message');
     expect(bad.stdout).not.toContain('SYNTHESIZED');
   });
 });

@@ -1,0 +1,67 @@
+// A regional Lambda function as the local deployment runs it. Each container loads the
+// bundle afresh (its own settings, clients and caches) with its execution role's session in
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, as Lambda hands them
+// (Lambda Developer Guide, "Defined runtime environment variables"). Lambda does not tell the
+// function when that session ends (there is no expiration variable), and a container never
+// outlives its credentials: it is retired before its session ends and the next request
+// starts a new one.
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LocalIdentities } from './servers';
+
+export interface LocalLambdaOptions {
+  /** The handler bundle (CommonJS, exports `handler`). */
+  readonly bundle: string;
+  /** Where containers' copies of the bundle go. */
+  readonly dir: string;
+  readonly name: string;
+  readonly identities: LocalIdentities;
+  /** The execution role. */
+  readonly roleArn: string;
+  /** Lifetime of each container's role session, in seconds. */
+  readonly sessionSeconds: number;
+}
+
+interface Container<H> {
+  readonly handler: H;
+  readonly sessionEndsAt: number;
+}
+
+export class LocalLambdaFunction<H extends (...args: never[]) => unknown> {
+  private current: Container<H> | undefined;
+  private started = 0;
+
+  /** Invokes the function in a container whose credentials are still good. */
+  public readonly handler = ((...args: Parameters<H>) => this.container().handler(...args)) as unknown as H;
+
+  constructor(private readonly opts: LocalLambdaOptions) {}
+
+  /** Containers started so far. */
+  public get containers(): number {
+    return this.started;
+  }
+
+  /** A deployment changed the function's configuration: the next request starts a new container. */
+  public redeploy(): void {
+    this.current = undefined;
+  }
+
+  private container(): Container<H> {
+    const retireBeforeMs = Math.min(60_000, (this.opts.sessionSeconds * 1000) / 4);
+    if (this.current && this.current.sessionEndsAt - Date.now() > retireBeforeMs) return this.current;
+    const session = this.opts.identities.createSession(this.opts.roleArn, this.opts.sessionSeconds);
+    // The SDK's environment provider reads these when a container's clients first need credentials.
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: session.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: session.secretAccessKey,
+      AWS_SESSION_TOKEN: session.sessionToken,
+    });
+    delete process.env.AWS_CREDENTIAL_EXPIRATION;
+    const file = join(this.opts.dir, `${this.opts.name}-${++this.started}.js`);
+    copyFileSync(this.opts.bundle, file);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { handler } = require(file) as { handler: H };
+    this.current = { handler, sessionEndsAt: session.sessionEndsAt };
+    return this.current;
+  }
+}
