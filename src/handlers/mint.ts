@@ -137,8 +137,8 @@ async function mintFor(req: MintRequest, status: number, caller: Caller): Promis
     return json(403, { error: 'key is outside the prefixes this API may mint links for', field: 'key' });
   }
 
-  // Existence via ListObjectsV2 (s3:ListBucket), so the signer role itself never needs
-  // to read objects without going through CloudFront.
+  // Existence via ListObjectsV2 (s3:ListBucket) with the function's own role, which reads
+  // no object: only the signer (src/handlers/signing.ts) may, and only through CloudFront.
   const { s3 } = loadClients();
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: s.bucketName, Prefix: key.value, MaxKeys: 1 }));
   if (listed.Contents?.[0]?.Key !== key.value) {
