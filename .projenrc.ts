@@ -158,6 +158,8 @@ local.spawn(project.bundler.bundleTask);
 local.exec(`${tsNode} local/cli.ts`, { receiveArgs: true });
 const demo = project.addTask('demo', {
   description: 'Walk through upload, mint, download, replay and bypass against the local deployment',
+  // The demo's own S3 client would print the SDK's Node.js support warning mid-walkthrough.
+  env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
 });
 demo.spawn(project.bundler.bundleTask);
 demo.exec(`${tsNode} local/demo.ts`);
