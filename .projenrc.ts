@@ -126,6 +126,32 @@ for (const fn of ['mint', 'edge', 'events']) {
     },
   });
 }
+// ---- cdk-otp: the links API from the command line (issue 14, item 4) ----
+// A `bin` of the npm package, pre-bundled into assets/ like the handlers and outside the
+// jsii API (src/index.ts does not export it), so other languages never see it. Unlike the
+// handlers it keeps the SDK's whole default credential chain (environment, shared config
+// and credentials files, SSO, credential_process, web identity, container, IMDS): no alias.
+const cdkOtp = project.bundler.addBundle('src/cli/cdk-otp.ts', {
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  mainFields: ['module', 'main'],
+  externals: [],
+  sourcemap: false,
+  banner: '#!/usr/bin/env node',
+  executable: true,
+});
+project.addBins({ 'cdk-otp': cdkOtp.outfile });
+// jsii still compiles src/cli/ into lib/cli/; the package ships only the bundle.
+project.npmignore?.exclude('/lib/cli/');
+// Bundled at build time: its SDK imports are devDependencies on purpose.
+project.eslint?.addOverride({
+  files: ['src/cli/**'],
+  rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true, optionalDependencies: false, peerDependencies: true }] },
+});
+// ---- end cdk-otp ----
+
 // Tests synthesize the construct (which loads the bundles) and drive the bundles
 // themselves, so a fresh clone's `npx projen test` must bundle first.
 project.testTask.prependSpawn(project.bundler.bundleTask);
