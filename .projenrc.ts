@@ -143,8 +143,9 @@ const cdkOtp = project.bundler.addBundle('src/cli/cdk-otp.ts', {
   executable: true,
 });
 project.addBins({ 'cdk-otp': cdkOtp.outfile });
-// jsii still compiles src/cli/ into lib/cli/; the package ships only the bundle.
-project.npmignore?.exclude('/lib/cli/');
+// jsii still compiles src/cli/ into lib/cli/; the package ships only the bundle. .tmp/ holds
+// the README Python test's venv (and CI's cfn-lint one): never pack it.
+project.npmignore?.exclude('/lib/cli/', '/.tmp/');
 // Bundled at build time: its SDK imports are devDependencies on purpose.
 project.eslint?.addOverride({
   files: ['src/cli/**'],
