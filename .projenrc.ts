@@ -128,7 +128,8 @@ for (const fn of ['mint', 'edge', 'events']) {
 }
 // ---- cdk-otp: the links API from the command line (issue 14, item 4) ----
 // A `bin` of the npm package, pre-bundled into assets/ like the handlers and outside the
-// jsii API (src/index.ts does not export it), so other languages never see it. Unlike the
+// jsii API (src/index.ts does not export it): no types in any language. jsii-pacmak does
+// turn the bin into a script of the Python wheel (test:consumer runs it). Unlike the
 // handlers it keeps the SDK's whole default credential chain (environment, shared config
 // and credentials files, SSO, credential_process, web identity, container, IMDS): no alias.
 const cdkOtp = project.bundler.addBundle('src/cli/cdk-otp.ts', {
