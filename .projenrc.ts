@@ -127,6 +127,34 @@ for (const fn of ['mint', 'edge', 'events']) {
     },
   });
 }
+// ---- cdk-otp: the links API from the command line (issue 14, item 4) ----
+// A `bin` of the npm package, pre-bundled into assets/ like the handlers and outside the
+// jsii API (src/index.ts does not export it): no types in any language. jsii-pacmak does
+// turn the bin into a script of the Python wheel (test:consumer runs it). Unlike the
+// handlers it keeps the SDK's whole default credential chain (environment, shared config
+// and credentials files, SSO, credential_process, web identity, container, IMDS): no alias.
+const cdkOtp = project.bundler.addBundle('src/cli/cdk-otp.ts', {
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  mainFields: ['module', 'main'],
+  externals: [],
+  sourcemap: false,
+  banner: '#!/usr/bin/env node',
+  executable: true,
+});
+project.addBins({ 'cdk-otp': cdkOtp.outfile });
+// jsii still compiles src/cli/ into lib/cli/; the package ships only the bundle. .tmp/ holds
+// the README Python test's venv (and CI's cfn-lint one): never pack it.
+project.npmignore?.exclude('/lib/cli/', '/.tmp/');
+// Bundled at build time: its SDK imports are devDependencies on purpose.
+project.eslint?.addOverride({
+  files: ['src/cli/**'],
+  rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true, optionalDependencies: false, peerDependencies: true }] },
+});
+// ---- end cdk-otp ----
+
 // Tests synthesize the construct (which loads the bundles) and drive the bundles
 // themselves, so a fresh clone's `npx projen test` must bundle first.
 project.testTask.prependSpawn(project.bundler.bundleTask);
@@ -159,6 +187,8 @@ local.spawn(project.bundler.bundleTask);
 local.exec(`${tsNode} local/cli.ts`, { receiveArgs: true });
 const demo = project.addTask('demo', {
   description: 'Walk through upload, mint, download, replay and bypass against the local deployment',
+  // The demo's own S3 client would print the SDK's Node.js support warning mid-walkthrough.
+  env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
 });
 demo.spawn(project.bundler.bundleTask);
 demo.exec(`${tsNode} local/demo.ts`);

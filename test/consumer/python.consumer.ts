@@ -217,6 +217,22 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
     expect(mint?.Properties?.Environment?.Variables?.OTP_DEFAULT_EXPIRES_SECONDS).toBe('600');
   });
 
+  it('installs a cdk-otp script that runs the npm package\'s bin through the jsii runtime', async () => {
+    // jsii-pacmak turns the package.json bin into a script of the wheel.
+    const cdkOtp = (args: string[]) => run(path.join(venv, 'bin', 'cdk-otp'), args, {
+      cwd: scratch!.dir,
+      env: { ...consumerEnv(scratch!.dir), VIRTUAL_ENV: venv, JSII_RUNTIME_PACKAGE_CACHE_ROOT: path.join(scratch!.dir, 'bin.jsii-cache') },
+      timeoutMs: 2 * MINUTE,
+    });
+    const help = await cdkOtp(['--help']);
+    expect(help.code === 0 ? 'exit 0' : describeRun(help)).toBe('exit 0');
+    expect(help.stdout).toMatch(/^usage: cdk-otp <command>/);
+    expect(help.stdout).toMatch(/^ {2}3 {2}no credentials/m);
+    const usage = await cdkOtp(['mint']);
+    expect([usage.code, usage.stdout]).toEqual([2, '']);
+    expect(usage.stderr).toContain('cdk-otp: mint needs the link\'s object key: cdk-otp mint <key>');
+  });
+
   it('app_bad.py asking a signer role for 2-hour links fails with the construct\'s message', () => {
     const summary = describeRun(bad);
     expect(bad.timedOut ? summary : 'not timed out').toBe('not timed out');

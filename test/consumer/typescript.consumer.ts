@@ -144,6 +144,19 @@ describe(`TypeScript consumer of the npm package ${LIBRARY}`, () => {
     expect(tree.dependencies ?? {}).toEqual({});
   });
 
+  it('installs the cdk-otp bin: it runs from node_modules/.bin and through npx, and refuses bad usage with exit code 2', async () => {
+    const bin = path.join(appDir, 'node_modules', '.bin', 'cdk-otp');
+    const help = await run(bin, ['--help'], { cwd: appDir, env, timeoutMs: MINUTE });
+    expect([help.code, help.stderr]).toEqual([0, '']);
+    expect(help.stdout).toMatch(/^usage: cdk-otp <command>/);
+    for (const command of ['mint <key>', 'status <id>', 'revoke <id>']) expect(help.stdout).toContain(command);
+    expect(help.stdout).toMatch(/^ {2}5 {2}not found \(404\)/m);
+    const bad = await run('npx', ['--no-install', 'cdk-otp', 'status', 'not-an-id'], { cwd: appDir, env, timeoutMs: MINUTE });
+    expect([bad.code, bad.stdout, bad.stderr.split('\n')[0]]).toEqual([
+      2, '', 'cdk-otp: "not-an-id" is not a link id (22 characters of A-Z a-z 0-9 _ -, the "id" mint printed)',
+    ]);
+  });
+
   it('synthesizes with the libraries of the consumer app, not of this repository', () => {
     const line = synthOutput.split('\n').find((l) => l.startsWith('RESOLVED '));
     expect(line).toBeDefined();

@@ -1,0 +1,358 @@
+// `cdk-otp`, the package's bin, as a user runs it: the built bundle in a child process,
+// against the local deployment's IAM-authorized links API, with credentials from the
+// SDK's default chain. A counting server stands in for the API where the test proves
+// that nothing was sent.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_CALLER_ARN } from '../local/api-auth';
+import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
+import { http } from './util/http';
+import { parseInvocation } from '../src/cli/cdk-otp';
+
+const ROOT = join(__dirname, '..');
+const BIN = join(ROOT, 'assets', 'cli', 'cdk-otp', 'index.js');
+const CONTENT = 'quarterly numbers\n';
+const UNKNOWN_ID = 'AAAAAAAAAAAAAAAAAAAAAA';
+
+interface Run { readonly code: number | null; readonly stdout: string; readonly stderr: string; readonly ms: number }
+
+let d: LocalDeployment;
+let tmp: string;
+/** Requests that reached the counting server. */
+let counted: Array<{ method?: string; url?: string; authorization?: string }>;
+let counter: Server;
+let counterUrl: string;
+/** What the counting server answers (API Gateway's own bodies are `{"message"}`). */
+let counterAnswer: { status: number; body: unknown };
+
+/**
+ * A clean environment: no inherited AWS variables, empty shared config and credentials
+ * files, no instance metadata, a home of its own. `extra` adds what a case needs.
+ */
+function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: tmp,
+    AWS_CONFIG_FILE: join(tmp, 'empty-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(tmp, 'empty-credentials'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...extra,
+  };
+}
+
+/** The local deployment's credentials, as a user would export them. */
+function localEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return cleanEnv({
+    OTP_API_URL: d.apiUrl,
+    AWS_REGION: d.region,
+    AWS_ACCESS_KEY_ID: d.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: d.secretAccessKey,
+    ...extra,
+  });
+}
+
+async function cdkOtp(args: string[], env: Record<string, string>): Promise<Run> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout, stderr, ms: Date.now() - started };
+}
+
+const jsonOf = <T = Record<string, unknown>>(run: Run): T => JSON.parse(run.stdout) as T;
+
+beforeAll(async () => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npx projen bundle\` first`);
+  tmp = mkdtempSync(join(tmpdir(), 'otp-cdk-otp-'));
+  writeFileSync(join(tmp, 'empty-config'), '');
+  writeFileSync(join(tmp, 'empty-credentials'), '');
+  d = await startLocalDeployment({
+    mintAuth: 'iam',
+    manageAuth: 'iam',
+    objects: { 'reports/q4.pdf': CONTENT, 'private/secret.txt': 'no' },
+    allowedKeyPrefixes: ['reports/'],
+  });
+  counted = [];
+  counter = createServer((req: IncomingMessage, res) => {
+    counted.push({ method: req.method, url: req.url, authorization: req.headers.authorization });
+    req.resume();
+    res.writeHead(counterAnswer.status, { 'content-type': 'application/json' }).end(JSON.stringify(counterAnswer.body));
+  });
+  counter.listen(0, '127.0.0.1');
+  await once(counter, 'listening');
+  counterUrl = `http://127.0.0.1:${(counter.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  counter?.close();
+  await d?.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  counted.length = 0;
+  counterAnswer = { status: 503, body: { message: 'Service Unavailable' } };
+});
+
+describe('cdk-otp --help', () => {
+  it('documents every command, option, environment variable and exit code', async () => {
+    const run = await cdkOtp(['--help'], cleanEnv());
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    for (const text of ['mint <key>', 'status <id>', 'revoke <id>', 'POST /urls', 'GET /urls/{id}', 'DELETE /urls/{id}',
+      '--api URL', '--region REGION', '--profile NAME', 'OTP_API_URL', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE',
+      'AWS_ACCESS_KEY_ID', 'AWS_EC2_METADATA_DISABLED']) {
+      expect([text, run.stdout.includes(text)]).toEqual([text, true]);
+    }
+    expect(run.stdout).toMatch(/^ {2}0 {2}success/m);
+    expect(run.stdout).toMatch(/^ {2}1 {2}other failure: network error, timeout, server error \(5xx\)/m);
+    expect(run.stdout).toMatch(/^ {2}2 {2}bad usage or bad input/m);
+    expect(run.stdout).toMatch(/^ {2}3 {2}no credentials/m);
+    expect(run.stdout).toMatch(/^ {2}4 {2}refused \(401\/403\)/m);
+    expect(run.stdout).toMatch(/^ {2}5 {2}not found \(404\)/m);
+  });
+
+  it('has a page per command, also as `cdk-otp help <command>`', async () => {
+    const mint = await cdkOtp(['mint', '--help'], cleanEnv());
+    expect(mint.code).toBe(0);
+    expect(mint.stdout).toMatch(/^usage: cdk-otp mint <key> \[--expires SECONDS\] \[--max-uses N\] \[--download-window SECONDS\]/);
+    for (const flag of ['--expires SECONDS', '--max-uses N', '--download-window SECONDS', '--landing-page', '--no-landing-page', '4  refused']) {
+      expect([flag, mint.stdout.includes(flag)]).toEqual([flag, true]);
+    }
+    const status = await cdkOtp(['status', '--help'], cleanEnv());
+    expect(status.stdout).toMatch(/^usage: cdk-otp status <id> \[options\]/);
+    expect((await cdkOtp(['help', 'status'], cleanEnv())).stdout).toBe(status.stdout);
+    expect((await cdkOtp(['revoke', '-h'], cleanEnv())).stdout).toMatch(/^usage: cdk-otp revoke <id>[\s\S]*\{"id","revoked":true\}/);
+  });
+
+  it('is an executable file that starts with a node shebang', () => {
+    // Owner, group and others may execute it (npm sets the bin's mode again on install).
+    expect(statSync(BIN).mode.toString(8).slice(-3)).toBe('755');
+    expect(readFileSync(BIN, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+  });
+});
+
+describe('cdk-otp against the local links API', () => {
+  it('mints a link whose URL downloads exactly once through the local CloudFront, and reports its status', async () => {
+    const minted = await cdkOtp(['mint', 'reports/q4.pdf', '--expires', '600', '--max-uses', '1'], localEnv());
+    expect([minted.code, minted.stderr]).toEqual([0, '']);
+    const link = jsonOf<{ url: string; id: string; expiresAt: string }>(minted);
+    expect(link).toEqual({
+      url: expect.stringMatching(new RegExp(`^${d.distributionUrl}/reports/q4\\.pdf\\?x-link-id=${link.id}&`)),
+      id: expect.stringMatching(/^[\w-]{22}$/),
+      expiresAt: expect.any(String),
+      maxUses: 1,
+      downloadWindowSeconds: 1800,
+      landingPage: false,
+    });
+    const lifetime = Date.parse(link.expiresAt) - Date.now();
+    expect(lifetime).toBeGreaterThan(590_000);
+    expect(lifetime).toBeLessThanOrEqual(600_000);
+
+    const status = await cdkOtp(['status', link.id], localEnv());
+    expect([status.code, status.stderr]).toEqual([0, '']);
+    expect(jsonOf(status)).toEqual({
+      id: link.id, key: 'reports/q4.pdf', maxUses: 1, uses: 0, expiresAt: link.expiresAt, revoked: false, redemptions: [], owner: `iam:${DEFAULT_CALLER_ARN}`,
+    });
+
+    const first = await http(link.url);
+    expect([first.status, first.text()]).toEqual([200, CONTENT]);
+    expect((await http(link.url)).status).toBe(403);
+    const used = jsonOf<{ uses: number; redemptions: Array<{ ip: string }> }>(await cdkOtp(['status', link.id], localEnv()));
+    expect([used.uses, used.redemptions.map((r) => r.ip)]).toEqual([1, ['127.0.0.1']]);
+  });
+
+  it('revokes a link: status shows it revoked and the next download is refused', async () => {
+    // --api given as a flag (with a trailing slash) instead of OTP_API_URL.
+    const env = localEnv({ OTP_API_URL: 'http://127.0.0.1:1' });
+    const link = jsonOf<{ url: string; id: string }>(await cdkOtp(['mint', 'reports/q4.pdf', '--max-uses', '3', '--api', `${d.apiUrl}/`], env));
+    expect((await http(link.url)).status).toBe(200);
+
+    const revoked = await cdkOtp(['revoke', link.id, '--api', d.apiUrl], env);
+    expect([revoked.code, revoked.stdout, revoked.stderr]).toEqual([0, `{"id":"${link.id}","revoked":true}\n`, '']);
+    expect(jsonOf(await cdkOtp(['status', link.id, '--api', d.apiUrl], env))).toMatchObject({ id: link.id, revoked: true, uses: 1, maxUses: 3 });
+    const refused = await http(link.url);
+    expect(refused.status).toBe(403);
+    expect(refused.text()).toMatch(/already been used, has expired, or is not valid/);
+    // Revoking again is harmless.
+    expect((await cdkOtp(['revoke', link.id, '--api', d.apiUrl], env)).code).toBe(0);
+  });
+
+  it('sends the mint options as the API\'s fields', async () => {
+    const run = await cdkOtp(['mint', 'reports/q4.pdf', '--download-window', '0', '--landing-page', '--max-uses', '2'], localEnv());
+    expect(run.code).toBe(0);
+    expect(jsonOf(run)).toMatchObject({ maxUses: 2, downloadWindowSeconds: 0, landingPage: true });
+    expect(jsonOf(await cdkOtp(['mint', 'reports/q4.pdf', '--no-landing-page'], localEnv()))).toMatchObject({ maxUses: 1, landingPage: false });
+  });
+
+  it('takes credentials from a profile of the shared credentials file (the full chain, not only the environment)', async () => {
+    const credentials = join(tmp, 'credentials-with-profile');
+    writeFileSync(credentials, `[otp-local]\naws_access_key_id = ${d.accessKeyId}\naws_secret_access_key = ${d.secretAccessKey}\n`);
+    const base = cleanEnv({ OTP_API_URL: d.apiUrl, AWS_DEFAULT_REGION: d.region, AWS_SHARED_CREDENTIALS_FILE: credentials });
+    const viaEnv = await cdkOtp(['mint', 'reports/q4.pdf'], { ...base, AWS_PROFILE: 'otp-local' });
+    expect([viaEnv.code, viaEnv.stderr]).toEqual([0, '']);
+    expect(jsonOf(viaEnv).url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/reports\/q4\.pdf\?/);
+    const viaFlag = await cdkOtp(['status', jsonOf<{ id: string }>(viaEnv).id, '--profile', 'otp-local'], base);
+    expect([viaFlag.code, jsonOf(viaFlag).uses]).toEqual([0, 0]);
+  });
+
+  it('passes the API\'s 400 message on with exit code 2', async () => {
+    const tooLong = await cdkOtp(['mint', 'reports/q4.pdf', '--expires', '999999'], localEnv());
+    expect([tooLong.code, tooLong.stdout, tooLong.stderr]).toEqual([
+      2, '', 'cdk-otp: bad input (400): expiresInSeconds must be an integer between 1 and 3600 (field expiresInSeconds)\n',
+    ]);
+    const tooMany = await cdkOtp(['mint', 'reports/q4.pdf', '--max-uses', '11'], localEnv());
+    expect([tooMany.code, tooMany.stderr]).toEqual([2, 'cdk-otp: bad input (400): maxUses must be an integer between 1 and 10 (field maxUses)\n']);
+    const dots = await cdkOtp(['mint', 'reports/../private/secret.txt'], localEnv());
+    expect([dots.code, dots.stderr]).toEqual([
+      2, 'cdk-otp: bad input (400): key must not contain "." or ".." path segments: browsers remove them from links (field key)\n',
+    ]);
+  });
+
+  it('says not found with exit code 5 for an unknown link or object', async () => {
+    for (const command of ['status', 'revoke']) {
+      const run = await cdkOtp([command, UNKNOWN_ID], localEnv());
+      expect([command, run.code, run.stdout, run.stderr]).toEqual([command, 5, '', 'cdk-otp: not found (404): no such link\n']);
+    }
+    const missing = await cdkOtp(['mint', 'reports/q5.pdf'], localEnv());
+    expect([missing.code, missing.stderr]).toEqual([5, 'cdk-otp: not found (404): object not found (key "reports/q5.pdf")\n']);
+  });
+
+  it('says refused with exit code 4 for wrong credentials, a wrong region, and a key the API may not mint', async () => {
+    const wrongKey = await cdkOtp(['mint', 'reports/q4.pdf'], localEnv({ AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }));
+    expect([wrongKey.code, wrongKey.stdout]).toEqual([4, '']);
+    expect(wrongKey.stderr).toBe(
+      'cdk-otp: refused (403): Forbidden\nThe API did not accept the SigV4 signature (service execute-api, region eu-west-1) or the caller is not allowed this route: '
+      + 'check the credentials, the region, and that the caller was granted grantMint.\n',
+    );
+    // The secret never reaches the output.
+    expect(wrongKey.stderr).not.toContain('wJalrXUtnFEMI');
+
+    const wrongSecret = await cdkOtp(['status', UNKNOWN_ID], localEnv({ AWS_SECRET_ACCESS_KEY: 'not-the-secret' }));
+    expect([wrongSecret.code, wrongSecret.stderr.split('\n')[0]]).toEqual([4, 'cdk-otp: refused (403): Forbidden']);
+    expect(wrongSecret.stderr).toContain('granted grantManage');
+
+    const wrongRegion = await cdkOtp(['mint', 'reports/q4.pdf', '--region', 'us-east-1'], localEnv());
+    expect([wrongRegion.code, wrongRegion.stderr]).toEqual([4, expect.stringContaining('region us-east-1')]);
+
+    const outside = await cdkOtp(['mint', 'private/secret.txt'], localEnv());
+    expect([outside.code, outside.stderr]).toEqual([4, 'cdk-otp: refused (403): key is outside the prefixes this API may mint links for (field key)\n']);
+  });
+});
+
+describe('cdk-otp sends nothing', () => {
+  it('without credentials: exit code 3, promptly, and the server sees no request', async () => {
+    const run = await cdkOtp(['mint', 'reports/q4.pdf'], cleanEnv({ OTP_API_URL: counterUrl, AWS_REGION: 'eu-west-1' }));
+    expect([run.code, run.stdout]).toEqual([3, '']);
+    expect(run.stderr).toBe(
+      'cdk-otp: no AWS credentials found (Could not load credentials from any providers); nothing was sent.\n'
+      + 'Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE / --profile (run `aws sso login` for an SSO profile).\n',
+    );
+    expect(run.ms).toBeLessThan(10_000);
+    const profile = await cdkOtp(['status', UNKNOWN_ID, '--profile', 'nobody'], cleanEnv({ OTP_API_URL: counterUrl, AWS_REGION: 'eu-west-1' }));
+    expect([profile.code, profile.stderr.split('\n')[0]]).toEqual([3, 'cdk-otp: no AWS credentials found for profile nobody (Could not load credentials from any providers); nothing was sent.']);
+    expect(counted).toEqual([]);
+  });
+
+  it.each([
+    [['frobnicate', 'x'], 'unknown command "frobnicate": the commands are mint, status, revoke'],
+    [[], 'no command given: cdk-otp mint|status|revoke'],
+    [['mint'], 'mint needs the link\'s object key: cdk-otp mint <key>'],
+    [['mint', 'a', 'b'], 'mint takes one key; got 2 arguments: a b'],
+    [['mint', 'reports/q4.pdf', '--expires', '-1'], '--expires expects a whole number of seconds, at least 1; got "-1"'],
+    [['mint', 'reports/q4.pdf', '--expires', '0'], '--expires expects a whole number of seconds, at least 1; got "0"'],
+    [['mint', 'reports/q4.pdf', '--expires', '1.5'], '--expires expects a whole number of seconds, at least 1; got "1.5"'],
+    [['mint', 'reports/q4.pdf', '--max-uses', 'abc'], '--max-uses expects a whole number, at least 1; got "abc"'],
+    [['mint', 'reports/q4.pdf', '--download-window', '-5'], '--download-window expects a whole number of seconds, at least 0; got "-5"'],
+    [['mint', 'reports/q4.pdf', '--landing-page', '--no-landing-page'], '--landing-page and --no-landing-page contradict each other'],
+    [['mint', 'reports/q4.pdf', '--bogus'], 'Unknown option \'--bogus\'. To specify a positional argument starting with a \'-\', place it at the end of the command after \'--\', as in \'-- "--bogus"'],
+    [['mint', 'reports/q4.pdf', '--expires'], 'Option \'--expires <value>\' argument missing'],
+    [['status'], 'status needs the link\'s id: cdk-otp status <id>'],
+    [['status', '../get-url'], '"../get-url" is not a link id (22 characters of A-Z a-z 0-9 _ -, the "id" mint printed)'],
+    [['revoke', UNKNOWN_ID, '--max-uses', '2'], '--max-uses is an option of mint, not of revoke'],
+  ])('on bad usage %j: exit code 2 and the reason', async (args, reason) => {
+    const run = await cdkOtp(args, localEnv({ OTP_API_URL: counterUrl }));
+    expect([run.code, run.stdout]).toEqual([2, '']);
+    expect(run.stderr.split('\n')[0]).toBe(`cdk-otp: ${reason}`);
+    expect(run.stderr).toMatch(/Run `cdk-otp (\w+ )?--help` for usage\.\n$/);
+    expect(counted).toEqual([]);
+  });
+
+  it('without an API URL or a region: exit code 2', async () => {
+    const noApi = await cdkOtp(['mint', 'k'], localEnv({ OTP_API_URL: '' }));
+    expect([noApi.code, noApi.stderr.split('\n')[0]]).toEqual([2, 'cdk-otp: no API URL: pass --api URL or set OTP_API_URL (the construct\'s apiEndpoint)']);
+    const noRegion = await cdkOtp(['mint', 'k'], localEnv({ OTP_API_URL: counterUrl, AWS_REGION: '' }));
+    expect([noRegion.code, noRegion.stderr.split('\n')[0]]).toEqual([2, 'cdk-otp: no region: pass --region or set AWS_REGION (the region the API is deployed in)']);
+    const notUrl = await cdkOtp(['mint', 'k', '--api', 'ftp://example.com'], localEnv());
+    expect([notUrl.code, notUrl.stderr.split('\n')[0]]).toEqual([2, 'cdk-otp: --api must be an http(s) URL; got ftp://example.com']);
+    expect(counted).toEqual([]);
+  });
+});
+
+describe('cdk-otp other failures', () => {
+  it('exits 1 when the API cannot be reached or answers 5xx', async () => {
+    // A port that was just free: nothing listens there.
+    const closed = createServer().listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const port = (closed.address() as AddressInfo).port;
+    closed.close();
+    await once(closed, 'close');
+    const unreachable = await cdkOtp(['status', UNKNOWN_ID], localEnv({ OTP_API_URL: `http://127.0.0.1:${port}` }));
+    expect([unreachable.code, unreachable.stdout, unreachable.stderr]).toEqual([
+      1, '', `cdk-otp: could not reach the API at http://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+    ]);
+
+    const unavailable = await cdkOtp(['status', UNKNOWN_ID], localEnv({ OTP_API_URL: counterUrl }));
+    expect([unavailable.code, unavailable.stderr]).toEqual([1, 'cdk-otp: the API answered 503: Service Unavailable\n']);
+    // It was a signed GET of the link's status.
+    expect(counted).toEqual([{
+      method: 'GET',
+      url: `/urls/${UNKNOWN_ID}`,
+      authorization: expect.stringMatching(new RegExp(`^AWS4-HMAC-SHA256 Credential=${d.accessKeyId}/\\d{8}/eu-west-1/execute-api/aws4_request, SignedHeaders=host;`)),
+    }]);
+  });
+
+});
+
+describe('cdk-otp explains API Gateway\'s own refusals', () => {
+  it('401: the API wants a bearer token, which cdk-otp does not send (exit code 4)', async () => {
+    counterAnswer = { status: 401, body: { message: 'Unauthorized' } };
+    const run = await cdkOtp(['mint', 'reports/q4.pdf'], localEnv({ OTP_API_URL: counterUrl }));
+    expect([run.code, run.stderr]).toEqual([4, 'cdk-otp: refused (401): Unauthorized\n'
+      + 'This API wants a bearer token (a JWT or Lambda authorizer), not a SigV4 signature: cdk-otp speaks IAM authorization only.\n']);
+  });
+
+  it('404 without a route: points at --api (exit code 5)', async () => {
+    counterAnswer = { status: 404, body: { message: 'Not Found' } };
+    const run = await cdkOtp(['revoke', UNKNOWN_ID], localEnv({ OTP_API_URL: `${counterUrl}/prod` }));
+    expect([run.code, run.stderr]).toEqual([5, 'cdk-otp: not found (404): Not Found\n'
+      + `The API has no route DELETE /urls/${UNKNOWN_ID}: is --api the construct's apiEndpoint?\n`]);
+    // A base path in the API URL is kept.
+    expect(counted.map((r) => `${r.method} ${r.url}`)).toEqual([`DELETE /prod/urls/${UNKNOWN_ID}`]);
+  });
+});
+
+describe('cdk-otp region', () => {
+  const target = (args: string[], env: Record<string, string>) => {
+    const invocation = parseInvocation(['status', UNKNOWN_ID, ...args], env);
+    if (invocation.kind !== 'call') throw new Error('not a call');
+    return invocation.target;
+  };
+
+  it('is --region, else the region an execute-api host names, else AWS_REGION, then AWS_DEFAULT_REGION', () => {
+    const host = 'https://abc123.execute-api.ap-southeast-2.amazonaws.com';
+    expect(target(['--region', 'us-west-2'], { OTP_API_URL: host, AWS_REGION: 'eu-west-1' }).region).toBe('us-west-2');
+    // The signature covers the region, and that host can only verify its own.
+    expect(target([], { OTP_API_URL: host, AWS_REGION: 'eu-west-1' }).region).toBe('ap-southeast-2');
+    expect(target([], { OTP_API_URL: 'https://links.example.com', AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'us-east-1' }).region).toBe('eu-west-1');
+    expect(target([], { OTP_API_URL: 'https://links.example.com', AWS_REGION: '', AWS_DEFAULT_REGION: 'us-east-1' }).region).toBe('us-east-1');
+    expect(target([], { OTP_API_URL: 'https://x.execute-api.cn-north-1.amazonaws.com.cn' }).region).toBe('cn-north-1');
+  });
+});
