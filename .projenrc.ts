@@ -1,4 +1,4 @@
-import { awscdk, javascript } from 'projen';
+import { awscdk, javascript, ReleasableCommits } from 'projen';
 
 // Versions of the AWS SDK v3 pieces bundled into the Lambda assets. They are
 // devDependencies: the published package ships the pre-built bundles, never the SDK.
@@ -16,6 +16,12 @@ const handlerDeps = [
   '@smithy/signature-v4',
   '@types/aws-lambda',
 ];
+
+// Workflow step: make /usr/bin/chromium available for the browser tests (see buildWorkflowOptions).
+const chromiumStep = {
+  name: 'Install chromium for the browser tests',
+  run: '[ -x /usr/bin/chromium ] || { sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }',
+};
 
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-one-time-presigned-url',
@@ -37,6 +43,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   publishToPypi: {
     distName: 'cdk-one-time-presigned-url',
     module: 'cdk_one_time_presigned_url',
+    // PyPI trusted publisher (OIDC): no TWINE_* secrets. See README "Releasing".
+    trustedPublishing: true,
   },
   publishToMaven: {
     javaPackage: 'io.github.cdk_one_time_presigned_url',
@@ -89,11 +97,42 @@ const project = new awscdk.AwsCdkConstructLibrary({
     },
   },
 
-  github: false,
-  release: false,
+  // Releases (README "Releasing"): every push to main runs `npx projen release`; a new version
+  // is published only when feat/fix commits landed since the last tag. Pre-1.0 (0.x, where a
+  // breaking change bumps the minor and a feature the patch); majorVersion 0 makes a bump that
+  // would leave 0.x fail, so going to 1.0 is a decision made here, not by a commit message.
+  // With no tag yet, projen would release the placeholder 0.0.0: the first release is 0.1.0.
+  github: true,
+  release: true,
+  majorVersion: 0,
+  nextVersionCommand: 'node -e "process.env.LATEST_TAG || process.stdout.write(\'0.1.0\')"',
+  releasableCommits: ReleasableCommits.featuresAndFixes(),
+  // npm trusted publisher (OIDC): no NPM_TOKEN. It needs npm >= 11.5.1, which Node 24 ships;
+  // Node 20 (minNodeVersion, and what the dev machines run) is end-of-life.
+  npmTrustedPublishing: true,
+  workflowNodeVersion: '24.x',
+  githubOptions: {
+    // PR titles become squash-merge commit messages, which decide releases: keep them conventional.
+    pullRequestLint: true,
+    mergify: false,
+  },
+  depsUpgradeOptions: {
+    workflowOptions: { schedule: javascript.UpgradeDependenciesSchedule.WEEKLY },
+  },
+  // The browser tests drive /usr/bin/chromium. GitHub's Ubuntu runners ship one; elsewhere
+  // Debian's package provides it (Ubuntu's apt `chromium` is a snap wrapper).
+  buildWorkflowOptions: { preBuildSteps: [chromiumStep] },
+  releaseWorkflowSetupSteps: [chromiumStep],
   sampleCode: false,
   gitignore: ['cdk.out', '.tmp/', 'test-reports/', '*.tgz'],
 });
+
+// Pull requests also build the wheel and the jar (the build job packages only js in CI) and run
+// the consumer tests against all three, as .ci/run does. The runners have python3, java and mvn.
+project.buildWorkflow?.addPostBuildSteps(
+  { name: 'Package python and java', run: 'npx projen package:python && npx projen package:java' },
+  { name: 'Consumer tests (TypeScript, Python, Java apps synthesize the packaged library)', run: 'npx projen test:consumer' },
+);
 
 // tsconfig.dev.json sits at the root, so spell out what it type-checks.
 project.tsconfigDev.file.addOverride('include', [

@@ -15,7 +15,18 @@ interface RepoPackageJson {
   readonly peerDependencies: Record<string, string>;
 }
 
-export const REPO_PACKAGE: RepoPackageJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+const packageJson: RepoPackageJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+
+/**
+ * package.json, with the version the packages in dist/ carry. That is package.json's own
+ * (0.0.0 between releases) unless CONSUMER_PACKAGE_VERSION names another: `npx projen release`
+ * bumps the version, packages, then resets package.json to 0.0.0, so after a release the
+ * caller passes the released version (dist/version.txt), as .ci/run does.
+ */
+export const REPO_PACKAGE: RepoPackageJson = {
+  ...packageJson,
+  version: process.env.CONSUMER_PACKAGE_VERSION || packageJson.version,
+};
 
 /** The version of a package installed in the repository's node_modules. */
 export function installedVersion(pkg: string): string {
@@ -60,10 +71,10 @@ export function pythonWheel(): string {
   const dir = path.join(REPO_ROOT, 'dist', 'python');
   const distName = REPO_PACKAGE.name.replace(/-/g, '_');
   const wheels = fs.existsSync(dir)
-    ? fs.readdirSync(dir).filter((f) => f.startsWith(`${distName}-`) && f.endsWith('.whl'))
+    ? fs.readdirSync(dir).filter((f) => f.startsWith(`${distName}-${REPO_PACKAGE.version}-`) && f.endsWith('.whl'))
     : [];
   if (wheels.length !== 1) {
-    throw new Error(`Expected exactly one ${distName}-*.whl in dist/python, found ${wheels.length} (${listDir(dir)}). `
+    throw new Error(`Expected exactly one ${distName}-${REPO_PACKAGE.version}-*.whl in dist/python, found ${wheels.length} (${listDir(dir)}). `
       + 'The consumer tests install the packaged library: run `npx projen bundle && npx projen compile && npx projen package:python` '
       + '(after removing dist/python if it holds stale wheels) first.');
   }
