@@ -287,6 +287,18 @@ export interface Assembly {
   stack(predicate: (s: AssemblyStack) => boolean, what: string): AssemblyStack;
 }
 
+/**
+ * With CONSUMER_TEMPLATES_DIR set (.ci/run sets it), copies a template the consumer apps
+ * synthesized there, named after its scratch folder, so cfn-lint can read every one of them.
+ */
+function keepTemplateForLint(outdir: string, templateFile: string): void {
+  const dir = process.env.CONSUMER_TEMPLATES_DIR;
+  if (!dir) return;
+  fs.mkdirSync(dir, { recursive: true });
+  const label = `${path.basename(path.dirname(outdir))}-${path.basename(outdir)}`.replace(/[^\w.-]/g, '_');
+  fs.copyFileSync(path.join(outdir, templateFile), path.join(path.resolve(dir), `${label}-${path.basename(templateFile)}`));
+}
+
 /** Reads manifest.json, the stack templates and their asset manifests from a cloud assembly folder. */
 export function readAssembly(outdir: string): Assembly {
   const manifestFile = path.join(outdir, 'manifest.json');
@@ -311,6 +323,7 @@ export function readAssembly(outdir: string): Assembly {
         assets.set(hash, path.join(outdir, file.source.path));
       }
     }
+    keepTemplateForLint(outdir, artifact.properties.templateFile);
     stacks.push({
       artifactId,
       stackName: artifact.properties?.stackName ?? artifactId,
