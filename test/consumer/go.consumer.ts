@@ -2,7 +2,8 @@
 // repository builds with), constructs-go and jsii-runtime-go from the Go module proxy, and the
 // built module from dist/go through a `replace` directive; a Go CDK app synthesizes the
 // construct with props in ap-northeast-1 through the jsii runtime. The same binary, asked for
-// a link lifetime its signer cannot keep, must fail with the construct's own message.
+// a link lifetime its signer cannot keep, must fail with the construct's own message; the
+// README's Go example, built as a second main package of the module, synthesizes as printed.
 //
 // Module and build caches are Go's defaults (GOMODCACHE, GOCACHE; set them to move them), shared
 // with `npx projen package:go`, whose `go build` already compiled the aws-cdk-go packages the app
@@ -124,6 +125,14 @@ func main() {
 }
 `;
 
+/** The README's Go example, exactly as printed there. */
+function readmeGoExample(): string {
+  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  const block = /```go\n([\s\S]*?)```/.exec(readme);
+  if (!block) throw new Error('README.md has no ```go example');
+  return block[1];
+}
+
 const timings: Record<string, number> = {};
 
 describe(`Go consumer of the module ${MODULE}`, () => {
@@ -132,6 +141,7 @@ describe(`Go consumer of the module ${MODULE}`, () => {
   let selected: Map<string, { version: string; replace?: string }>;
   let good: RunResult;
   let bad: RunResult;
+  let readmeRun: RunResult;
   let assembly: Assembly;
 
   beforeAll(async () => {
@@ -142,6 +152,8 @@ describe(`Go consumer of the module ${MODULE}`, () => {
     fs.mkdirSync(appDir);
     fs.writeFileSync(path.join(appDir, 'go.mod'), goMod(lib));
     fs.writeFileSync(path.join(appDir, 'main.go'), MAIN_GO);
+    fs.mkdirSync(path.join(appDir, 'readme'));
+    fs.writeFileSync(path.join(appDir, 'readme', 'main.go'), readmeGoExample());
     // No go.work of a folder above may join this module with others.
     const env = consumerEnv(dir, { GOWORK: 'off' });
 
@@ -153,21 +165,27 @@ describe(`Go consumer of the module ${MODULE}`, () => {
     for (const m of list.stdout.split(/\n(?=\{)/).map((j) => JSON.parse(j))) {
       selected.set(m.Path, { version: m.Version, replace: m.Replace?.Path });
     }
-    const build = await runOk(GO, ['build', '-o', 'consumer-app', '.'], { cwd: appDir, env, timeoutMs: 20 * MINUTE });
+    // Both main packages, into bin/consumer and bin/readme.
+    const build = await runOk(GO, ['build', '-o', 'bin/', '.', './readme'], { cwd: appDir, env, timeoutMs: 20 * MINUTE });
     timings['go build'] = build.seconds;
 
-    const synth = (args: string[], name: string) => run(path.join(appDir, 'consumer-app'), args, {
+    const synth = (binary: string, args: string[], name: string) => run(path.join(appDir, 'bin', binary), args, {
       cwd: appDir,
       env: {
         ...env,
         CONSUMER_OUTDIR: path.join(dir, `${name}.out`),
+        // The README's app takes the CLI's CDK_OUTDIR, as `cdk synth` would pass it.
+        CDK_OUTDIR: path.join(dir, `${name}.out`),
         JSII_RUNTIME_PACKAGE_CACHE_ROOT: path.join(dir, `${name}.jsii-cache`),
       },
       timeoutMs: 5 * MINUTE,
     });
-    [good, bad] = await Promise.all([synth([], 'good'), synth(['bad'], 'bad')]);
+    [good, bad, readmeRun] = await Promise.all([
+      synth('consumer', [], 'good'), synth('consumer', ['bad'], 'bad'), synth('readme', [], 'readme'),
+    ]);
     timings.synth = good.seconds;
     timings['synth (bad)'] = bad.seconds;
+    timings['synth (README)'] = readmeRun.seconds;
     if (good.code !== 0 || good.timedOut) {
       throw new Error(`The Go app did not synthesize: ${describeRun(good)}`);
     }
@@ -253,6 +271,18 @@ describe(`Go consumer of the module ${MODULE}`, () => {
         .filter(([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: minter![0] }]));
       expect(JSON.stringify(policies.map(([, p]) => p.Properties.PolicyDocument))).toContain('execute-api:Invoke');
     });
+  });
+
+  it('runs the README\'s Go example as printed', () => {
+    expect(readmeRun.code === 0 && !readmeRun.timedOut ? 'synthesized' : describeRun(readmeRun)).toBe('synthesized');
+    const readme = readAssembly(path.join(scratch!.dir, 'readme.out'));
+    const stack = readme.stack((s) => s.stackName === 'Downloads', 'stack Downloads');
+    expect(stack.environment).toBe('aws://unknown-account/eu-west-1');
+    expect(mintFunction(stack.template).Properties.Environment.Variables).toMatchObject({
+      OTP_DEFAULT_MAX_USES: '3', OTP_MAX_EXPIRES_SECONDS: '172800', OTP_SIGNING_MODE: 'key-secret',
+    });
+    const backend = resourcesOf(stack.template, 'AWS::IAM::Role').find(([id]) => id.startsWith('Backend'));
+    expect(backend?.[1].Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'lambda.amazonaws.com' });
   });
 
   it('asking LinkSigning_SignerRole() for 2-hour links fails with the construct\'s message', () => {
