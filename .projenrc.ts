@@ -51,13 +51,27 @@ const project = new awscdk.AwsCdkConstructLibrary({
     mavenGroupId: 'io.github.cdk-one-time-presigned-url',
     mavenArtifactId: 'cdk-one-time-presigned-url',
   },
-  // No Go target: jsii-pacmak pins github.com/cdklabs/cloud-assembly-schema-go v53.28.0 (the
-  // version of the JS @aws-cdk/cloud-assembly-schema installed here), which the Go module
-  // proxy these machines reach refuses (403, tried 2026-11-30). aws-cdk-go v2.257.0 itself
-  // resolves with v53.25.0, which is served.
+  // Go: jsii-pacmak writes a go.mod that requires the Go twin of every JS package in the
+  // dependency closure at the version installed here, including
+  // github.com/cdklabs/cloud-assembly-schema-go/awscdkcloudassemblyschema/v53. The Go module
+  // proxy refuses v53.28.0 (403, re-checked 2026-11-30), which npm picked for aws-cdk-lib
+  // 2.257.0's `^53.25.0`; aws-cdk-go v2.257.0 itself requires v53.25.0, which is served. So the
+  // JS schema is pinned to 53.25.0 (the floor aws-cdk-lib 2.257.0 asks for) as a devDependency
+  // below: see there.
+  publishToGo: {
+    moduleName: 'github.com/cdk-one-time-presigned-url/cdk-one-time-presigned-url-go',
+    packageName: 'cdkonetimepresignedurl',
+  },
 
   devDeps: [
     ...handlerDeps,
+    // Exact, so npm dedupes aws-cdk-lib's `^53.25.0` onto it and jsii-pacmak's go.mod requires
+    // cloud-assembly-schema-go v53.25.0 (see publishToGo). Not an npm `overrides` entry: npm
+    // 11.19 applies an override of this package to an existing lockfile by nesting it under
+    // aws-cdk-lib as if bundled (its bundled cloud-assembly-api peer-depends on it) and never
+    // installs it. Only this repository's install is shaped: consumers resolve their own. When
+    // cdkVersion rises, move this to the schema version aws-cdk-go's go.mod of that release names.
+    '@aws-cdk/cloud-assembly-schema@53.25.0',
     'dynalite@^4',
     's3rver@^3',
     'cdk-nag@^3',
@@ -127,11 +141,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['cdk.out', '.tmp/', 'test-reports/', '*.tgz'],
 });
 
-// Pull requests also build the wheel and the jar (the build job packages only js in CI) and run
-// the consumer tests against all three, as .ci/run does. The runners have python3, java and mvn.
+// Pull requests also build the wheel, the jar and the Go module (the build job packages only js
+// in CI) and run the consumer tests against all four, as .ci/run does. The runners have python3,
+// java and mvn; Go is set up as projen's own package-go job does.
 project.buildWorkflow?.addPostBuildSteps(
-  { name: 'Package python and java', run: 'npx projen package:python && npx projen package:java' },
-  { name: 'Consumer tests (TypeScript, Python, Java apps synthesize the packaged library)', run: 'npx projen test:consumer' },
+  { name: 'Set up Go', uses: 'actions/setup-go@v7.0.0', with: { 'go-version': '^1.25.0', 'cache': false } },
+  { name: 'Package python, java and go', run: 'npx projen package:python && npx projen package:java && npx projen package:go' },
+  { name: 'Consumer tests (TypeScript, Python, Java, Go apps synthesize the packaged library)', run: 'npx projen test:consumer' },
 );
 
 // tsconfig.dev.json sits at the root, so spell out what it type-checks.
@@ -201,7 +217,7 @@ project.testTask.prependSpawn(project.bundler.bundleTask);
 // Consumer tests install the packed library (npm tarball, Python wheel) into fresh
 // apps and synthesize them. They need `package:js` and `package:python` first.
 project.addTask('test:consumer', {
-  description: 'Synthesize fresh TypeScript, Python and Java CDK apps against the packaged library (run package-all first)',
+  description: 'Synthesize fresh TypeScript, Python, Java and Go CDK apps against the packaged library (run package-all first)',
   exec: 'jest --config test/consumer/jest.config.js',
   receiveArgs: true,
 });
