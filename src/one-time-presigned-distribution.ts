@@ -47,9 +47,9 @@ export interface OneTimePresignedDistributionProps {
   /**
    * The bucket that holds the objects links point at.
    *
-   * The mint function is granted `s3:GetObject` on its objects and `s3:ListBucket`
-   * (so a missing key answers 404). If the bucket is encrypted with a KMS key,
-   * the mint function is granted `kms:Decrypt` on it as well.
+   * Whoever signs links (see `linkSigning`) is granted `s3:GetObject` on the objects of
+   * `allowedKeyPrefixes`, and `kms:Decrypt` on the bucket's KMS key if it has one; the
+   * mint function only `s3:ListBucket` (so a missing key answers 404).
    *
    * @default - a new bucket that blocks all public access, enforces TLS, uses
    * S3-managed encryption and bucket-owner-enforced object ownership
@@ -371,7 +371,7 @@ export class OneTimePresignedDistribution extends Construct {
   public readonly configParameter: ssm.StringParameter;
   /** Deploy-time secret signed into every link and sent by CloudFront to S3 as a header (current generation). */
   public readonly originSecret: secretsmanager.Secret;
-  /** Deploy-time secret CloudFront sends to S3 as `Referer`; the bucket policy requires it of the signer role (current generation). */
+  /** Deploy-time secret CloudFront sends to S3 as `Referer`; the bucket policy requires it of whoever signs links (current generation). */
   public readonly refererSecret: secretsmanager.Secret;
   /** Full URL of the `GET /get-url?key=...` mint route. */
   public readonly mintUrlEndpoint: string;
@@ -441,7 +441,7 @@ export class OneTimePresignedDistribution extends Construct {
     }
 
     // Two deploy-time secrets, never in a URL: one signed into every link
-    // (x-origin-verify), one the bucket policy demands of the signer role (Referer).
+    // (x-origin-verify), one the bucket policy demands of whoever signs (Referer).
     const secrets = createOriginSecrets(this, settings.secretGeneration, settings.removalPolicy);
     this.originSecret = secrets.current.origin;
     this.refererSecret = secrets.current.referer;

@@ -7,7 +7,7 @@ import { ORIGIN_VERIFY_HEADER } from './shared/link';
 export interface OriginSecretPair {
   /** Signed into every link as the x-origin-verify header. */
   readonly origin: secretsmanager.Secret;
-  /** Sent as Referer; the bucket policy refuses the signer role without it. */
+  /** Sent as Referer; the bucket policy refuses whoever signs links without it. */
   readonly referer: secretsmanager.Secret;
 }
 
@@ -38,7 +38,7 @@ export function createOriginSecrets(
     acknowledge(s, 'AwsSolutions-SMG4', 'Rotated by raising secretGeneration, which updates CloudFront, the bucket policy and the mint function together; a value rotated in place would reach none of them.');
     return s;
   };
-  const refererDescription = 'Sent by CloudFront to S3 as Referer; the bucket policy refuses the signer role without it';
+  const refererDescription = 'Sent by CloudFront to S3 as Referer; the bucket policy refuses whoever signs links without it';
   return {
     current: {
       origin: secret(`OriginSecret${suffix(generation)}`,
