@@ -17,7 +17,9 @@ dedicated-key, the construct's default); function-role signs with the mint funct
 own role session, whose end Lambda does not reveal, so the mint refuses every link.
 --session-seconds sets how long every role session lasts (default 3600): the mint
 function's own credentials and the signer role's STS sessions really end, and S3
-answers ExpiredToken to anything signed with them afterwards.`;
+answers ExpiredToken to anything signed with them afterwards. A signer role session
+must outlive each link it signs by 60 seconds: with short sessions, ask for short
+links (expiresInSeconds), or the mint answers 503.`;
 
 interface CliOptions {
   readonly objects: Record<string, Buffer>;

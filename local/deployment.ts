@@ -18,7 +18,7 @@ import {
 } from './servers';
 import {
   DEFAULT_LANDING_PAGE_TITLE, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, EventsEnv, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv,
-  ROLE_CHAINING_MAX_SECONDS, SigningMode,
+  ROLE_CHAINING_MAX_SECONDS, SIGNER_ROLE_MAX_LINK_SECONDS, SigningMode,
 } from '../src/shared/config';
 import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
 import { ORIGIN_VERIFY_HEADER } from '../src/shared/link';
@@ -32,7 +32,7 @@ export interface LocalDeploymentOptions {
   readonly objects?: Record<string, string | Buffer>;
   /** @default 900 */
   readonly defaultExpiresSeconds?: number;
-  /** @default 3600 */
+  /** @default 3600, or 3000 with signing 'signer-role' (the construct's defaults) */
   readonly maxExpiresSeconds?: number;
   /** Folder holding the handler bundles. @default the repository's assets/handlers */
   readonly assetsDir?: string;
@@ -302,7 +302,8 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       [MintEnv.originSecretArn]: secretName,
       [MintEnv.secretGeneration]: String(secretGeneration),
       [MintEnv.defaultExpiresSeconds]: String(opts.defaultExpiresSeconds ?? 900),
-      [MintEnv.maxExpiresSeconds]: String(opts.maxExpiresSeconds ?? 3600),
+      // The construct's default maxLinkLifetime: 1 hour, or the 50 minutes a signer role guarantees.
+      [MintEnv.maxExpiresSeconds]: String(opts.maxExpiresSeconds ?? (opts.signing === 'signer-role' ? SIGNER_ROLE_MAX_LINK_SECONDS : 3600)),
       [MintEnv.defaultMaxUses]: String(opts.defaultMaxUses ?? 1),
       [MintEnv.maxUsesLimit]: String(opts.maxUsesLimit ?? 10),
       [MintEnv.allowedKeyPrefixes]: JSON.stringify(allowedKeyPrefixes),

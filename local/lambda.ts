@@ -4,8 +4,10 @@
 // (Lambda Developer Guide, "Defined runtime environment variables"). Lambda does not tell the
 // function when that session ends (there is no expiration variable), and a container never
 // outlives its credentials: it is retired before its session ends and the next request
-// starts a new one.
-import { copyFileSync } from 'node:fs';
+// starts a new one. (The variables are the process's, so the edge and events bundles loaded
+// in the same process read whichever session is current: harmless here, since only the
+// local S3 and STS verify signatures, and neither bundle calls them.)
+import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalIdentities } from './servers';
 
@@ -25,6 +27,8 @@ export interface LocalLambdaOptions {
 interface Container<H> {
   readonly handler: H;
   readonly sessionEndsAt: number;
+  /** The container's copy of the bundle. */
+  readonly file: string;
 }
 
 export class LocalLambdaFunction<H extends (...args: never[]) => unknown> {
@@ -43,12 +47,14 @@ export class LocalLambdaFunction<H extends (...args: never[]) => unknown> {
 
   /** A deployment changed the function's configuration: the next request starts a new container. */
   public redeploy(): void {
+    this.retire(this.current);
     this.current = undefined;
   }
 
   private container(): Container<H> {
     const retireBeforeMs = Math.min(60_000, (this.opts.sessionSeconds * 1000) / 4);
     if (this.current && this.current.sessionEndsAt - Date.now() > retireBeforeMs) return this.current;
+    this.retire(this.current);
     const session = this.opts.identities.createSession(this.opts.roleArn, this.opts.sessionSeconds);
     // The SDK's environment provider reads these when a container's clients first need credentials.
     Object.assign(process.env, {
@@ -61,7 +67,15 @@ export class LocalLambdaFunction<H extends (...args: never[]) => unknown> {
     copyFileSync(this.opts.bundle, file);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { handler } = require(file) as { handler: H };
-    this.current = { handler, sessionEndsAt: session.sessionEndsAt };
+    this.current = { handler, sessionEndsAt: session.sessionEndsAt, file };
     return this.current;
+  }
+
+  /** Lets a retired container go: requests it still serves finish, and nothing keeps it loaded. */
+  private retire(container: Container<H> | undefined): void {
+    if (!container) return;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    delete require.cache[require.resolve(container.file)];
+    rmSync(container.file, { force: true });
   }
 }

@@ -7,22 +7,22 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { acknowledge, nagResource } from './nag';
-import { MintEnv, ROLE_CHAINING_MAX_SECONDS, SigningMode } from './shared/config';
+import { MintEnv, ROLE_CHAINING_MAX_SECONDS, SIGNER_ROLE_MAX_LINK_SECONDS, SigningMode } from './shared/config';
 import { MAX_SIGV4_EXPIRES_SECONDS } from './shared/link';
-
-/** How long signing credentials must outlive a link (src/handlers/signing.ts, DEFAULT_SIGNING_MARGIN_SECONDS). */
-const SIGNING_MARGIN_SECONDS = 60;
 
 /**
  * Options of {@link LinkSigning.dedicatedKey}.
  */
 export interface DedicatedKeyOptions {
   /**
-   * Generation of the signing key. Raise it by one to rotate: a new IAM user and access
-   * key are created, their key pair goes into a new secret, and the mint function signs
-   * new links with it. The previous generation's user and key stay, so links it signed
-   * keep working until they expire; the next rotation (or `keepPreviousKey: false`)
-   * deletes them. Wait at least `maxLinkLifetime` between two rotations.
+   * Generation of the signing key. Raise it by exactly one to rotate: a new IAM user and
+   * access key are created, their key pair goes into a new secret, and the mint function
+   * signs new links with it. The previous generation's user and key stay, so links it
+   * signed keep working until they expire; the next rotation (or `keepPreviousKey: false`)
+   * deletes them. Wait at least `maxLinkLifetime` between two rotations. Never skip a
+   * number or go back: the generation kept as "previous" is always this one minus one, so
+   * a skip deletes the key outstanding links carry (synth cannot tell: it has no memory of
+   * the deployed generation).
    *
    * @default 1
    */
@@ -32,7 +32,8 @@ export interface DedicatedKeyOptions {
    * Keep the previous generation's user and key after a rotation, so the links it signed
    * keep working until they expire. Set it to `false` once `maxLinkLifetime` has passed
    * since the rotation to retire the old key early (or at once, after a leak: every link
-   * it signed stops working).
+   * it signed stops working). Once retired, leave it `false` until the next rotation:
+   * setting it back to `true` creates a new, unused key for the previous generation.
    *
    * @default true
    */
@@ -80,8 +81,9 @@ export abstract class LinkSigning {
    * A role the mint function assumes through STS, with `s3:GetObject` on the allowed
    * prefixes. STS says when each session ends; the mint renews a session before it is too
    * short for the link it signs. The function's own credentials come from a role, so this
-   * is role chaining, which STS limits to one hour: links live up to 59 minutes. Nothing
-   * long-lived is stored.
+   * is role chaining, which STS limits to one hour: links live up to 50 minutes (a session
+   * must outlive its links by a minute, and signs the longest ones for ten minutes before
+   * the next STS call). Nothing long-lived is stored.
    */
   public static signerRole(): LinkSigning {
     return new SignerRoleSigning();
@@ -97,8 +99,11 @@ export abstract class LinkSigning {
    * put a second key of the user in the secret, wait five minutes plus `maxLinkLifetime`,
    * then delete the old key.
    *
-   * @param secret the secret holding the key pair
-   * @param user the IAM user the key belongs to
+   * @param secret the secret holding the key pair. If it is encrypted with a customer managed
+   * key, pass one that knows it (`Secret.fromSecretAttributes` with `encryptionKey`), so the
+   * mint function is granted `kms:Decrypt` too.
+   * @param user the IAM user the key belongs to. Import it by ARN (`User.fromUserArn`) if it
+   * has a path: the bucket policy names the signer by ARN, and `User.fromUserName` assumes none.
    */
   public static fromSecret(secret: secretsmanager.ISecret, user: iam.IUser): LinkSigning {
     return new SecretSigning(secret, user);
@@ -109,6 +114,9 @@ export abstract class LinkSigning {
 
   /** Longest link lifetime this mode guarantees. */
   public abstract readonly maxLinkLifetime: Duration;
+
+  /** Modes come from the static factories: the construct binds only those. */
+  protected constructor() {}
 
   /** Creates what the mode needs and says how the mint signs. @internal */
   public abstract _bind(scope: Construct, context: LinkSigningContext): BoundLinkSigning;
@@ -183,7 +191,7 @@ class DedicatedKeySigning extends LinkSigning {
 
 class SignerRoleSigning extends LinkSigning {
   public readonly mode = 'LinkSigning.signerRole()';
-  public readonly maxLinkLifetime = Duration.seconds(ROLE_CHAINING_MAX_SECONDS - SIGNING_MARGIN_SECONDS);
+  public readonly maxLinkLifetime = Duration.seconds(SIGNER_ROLE_MAX_LINK_SECONDS);
 
   public _bind(scope: Construct, context: LinkSigningContext): BoundLinkSigning {
     const role = new iam.Role(scope, 'SignerRole', {

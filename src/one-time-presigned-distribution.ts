@@ -114,11 +114,11 @@ export interface OneTimePresignedDistributionProps {
 
   /**
    * Longest lifetime a caller may ask for. At most what `linkSigning` guarantees: 7 days
-   * (the SigV4 limit) with a dedicated or brought key, 59 minutes with a signer role.
+   * (the SigV4 limit) with a dedicated or brought key, 50 minutes with a signer role.
    * A value the signing mode cannot keep fails synth: links live exactly until their
    * `expiresAt`.
    *
-   * @default - 1 hour, or 59 minutes with LinkSigning.signerRole()
+   * @default - 1 hour, or 50 minutes with LinkSigning.signerRole()
    */
   readonly maxLinkLifetime?: Duration;
 

@@ -186,7 +186,8 @@ function validateLifetimes(props: OneTimePresignedDistributionProps, signing: Li
   }
   const defaultSeconds = seconds('defaultLinkLifetime', props.defaultLinkLifetime ?? Duration.seconds(Math.min(900, maxSeconds)));
   if (defaultSeconds > maxSeconds) {
-    throw new Error(`defaultLinkLifetime must not exceed maxLinkLifetime (${maxSeconds} seconds); got ${defaultSeconds} seconds`);
+    const why = props.maxLinkLifetime === undefined && maxSeconds === guaranteed ? `, the most ${signing.mode} guarantees` : '';
+    throw new Error(`defaultLinkLifetime must not exceed maxLinkLifetime (${maxSeconds} seconds${why}); got ${defaultSeconds} seconds`);
   }
   return { defaultSeconds, maxSeconds };
 }

@@ -82,6 +82,14 @@ describe('LinkSigning.dedicatedKey() (the default)', () => {
     expect(secrets).toEqual(['DownloadsSigningKeySecretGen2']);
     expect(mintEnv(rotated).OTP_SIGNING_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^DownloadsSigningKeySecretGen2/) });
     expect(denyPrincipals(rotated)).toEqual(['DownloadsMintRole', 'DownloadsSigningUserGen2', 'DownloadsSigningUser']);
+    // And generation 1's user, key and policy are exactly as generation 1 deployed them: any
+    // difference would make CloudFormation replace the key under the links it signed.
+    const gen1 = synth(() => ({}));
+    const resourcesOf = (t: Template, pattern: RegExp) => Object.fromEntries(Object.entries(t.toJSON().Resources as Record<string, unknown>)
+      .filter(([id]) => pattern.test(id)));
+    const kept = /^DownloadsSigning(User|Key|UserDefaultPolicy)[0-9A-F]{8}$/;
+    expect(Object.keys(resourcesOf(gen1, kept))).toHaveLength(3);
+    expect(resourcesOf(rotated, kept)).toEqual(resourcesOf(gen1, kept));
 
     // Retiring generation 1 (after maxLinkLifetime) removes its user and key.
     const retired = synth(() => ({ linkSigning: LinkSigning.dedicatedKey({ keyGeneration: 2, keepPreviousKey: false }) }));
@@ -126,9 +134,14 @@ describe('LinkSigning.signerRole()', () => {
     expect(env.OTP_SIGNER_ROLE_ARN).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DownloadsSignerRole/), 'Arn'] });
   });
 
-  it('defaults maxLinkLifetime to the 59 minutes a chained role session can guarantee', () => {
-    expect(mintEnv(template).OTP_MAX_EXPIRES_SECONDS).toBe('3540');
-    expect(LinkSigning.signerRole().maxLinkLifetime.toMinutes()).toBe(59);
+  it('defaults maxLinkLifetime to the 50 minutes a chained role session can guarantee with room to spare', () => {
+    expect(mintEnv(template).OTP_MAX_EXPIRES_SECONDS).toBe('3000');
+    expect(LinkSigning.signerRole().maxLinkLifetime.toMinutes()).toBe(50);
+  });
+
+  it('names the mode when a default lifetime exceeds what it guarantees', () => {
+    expect(() => synth(() => ({ linkSigning: LinkSigning.signerRole(), defaultLinkLifetime: Duration.hours(1) }))).toThrow(
+      'defaultLinkLifetime must not exceed maxLinkLifetime (3000 seconds, the most LinkSigning.signerRole() guarantees); got 3600 seconds');
   });
 
   it.each([
@@ -136,24 +149,19 @@ describe('LinkSigning.signerRole()', () => {
     [Duration.hours(24), '1 day'],
   ])('refuses maxLinkLifetime %s at synth, naming the prop, the value, the mode and the modes that allow it', (maxLinkLifetime, human) => {
     expect(() => synth(() => ({ linkSigning: LinkSigning.signerRole(), maxLinkLifetime }))).toThrow(
-      `maxLinkLifetime ${human} cannot be guaranteed by LinkSigning.signerRole(), whose links live at most 59 minutes (a link stops working when `
+      `maxLinkLifetime ${human} cannot be guaranteed by LinkSigning.signerRole(), whose links live at most 50 minutes (a link stops working when `
       + 'the credentials that signed it expire). LinkSigning.dedicatedKey() or LinkSigning.fromSecret() keep links for up to 7 days.');
   });
 });
 
 describe('LinkSigning.fromSecret()', () => {
-  let stack: Stack;
-  const template = synth((s) => {
-    stack = s;
-    return {
-      linkSigning: LinkSigning.fromSecret(secretsmanager.Secret.fromSecretNameV2(s, 'Key', 'otp/signing-key'), iam.User.fromUserName(s, 'Signer', 'otp-signer')),
-      allowedKeyPrefixes: ['reports/'],
-      maxLinkLifetime: Duration.days(7),
-    };
-  });
+  const template = synth((s) => ({
+    linkSigning: LinkSigning.fromSecret(secretsmanager.Secret.fromSecretNameV2(s, 'Key', 'otp/signing-key'), iam.User.fromUserName(s, 'Signer', 'otp-signer')),
+    allowedKeyPrefixes: ['reports/'],
+    maxLinkLifetime: Duration.days(7),
+  }));
 
   it('grants the user you name read access to the allowed objects, and the mint function read access to your secret', () => {
-    expect(stack).toBeDefined();
     template.resourceCountIs('AWS::IAM::User', 0);
     template.resourceCountIs('AWS::IAM::AccessKey', 0);
     const userPolicies = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Users: ['otp-signer'] } }));

@@ -16,7 +16,7 @@ export interface StartStsOptions {
   readonly region: string;
   readonly identities: LocalIdentities;
   /**
-   * Compressed clock: every session lasts this many seconds, whatever DurationSeconds
+   * Compressed clock: sessions last at most this many seconds, however long DurationSeconds
    * asked (which is still validated as STS does). Unset: DurationSeconds.
    */
   readonly sessionSeconds?: number;
@@ -113,7 +113,8 @@ export async function startSts(opts: StartStsOptions): Promise<LocalSts> {
     if (duration > max) {
       throw new StsError(400, 'ValidationError', 'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.');
     }
-    const session = opts.identities.createSession(roleArn, opts.sessionSeconds ?? duration);
+    // The compressed clock shortens sessions; it never grants more than was asked.
+    const session = opts.identities.createSession(roleArn, Math.min(opts.sessionSeconds ?? duration, duration));
     const roleName = roleArn.split('/').pop();
     return `<AssumeRoleResponse xmlns="${XMLNS}"><AssumeRoleResult>`
       + `<AssumedRoleUser><AssumedRoleId>AROA${randomBytes(8).toString('hex').toUpperCase()}:${sessionName}</AssumedRoleId>`

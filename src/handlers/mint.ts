@@ -55,8 +55,8 @@ interface Clients {
 let settings: Settings | undefined;
 let clients: Clients | undefined;
 let originSecret: { value: string; freshUntil: number } | undefined;
-/** One presigner per signing key (a renewed session or a rotated key gets a new one). */
-let presigner: { accessKeyId: string; value: S3RequestPresigner } | undefined;
+/** One presigner per set of signing credentials (a renewed session or a re-read key pair gets a new one). */
+let presigner: { credentials: Signing; value: S3RequestPresigner } | undefined;
 
 type Result = APIGatewayProxyStructuredResultV2;
 
@@ -325,12 +325,12 @@ function loadSettings(): Settings {
 }
 
 function presignerFor(credentials: Signing): S3RequestPresigner {
-  if (presigner?.accessKeyId !== credentials.accessKeyId) {
+  if (presigner?.credentials !== credentials) {
     const s = loadSettings();
     // The presigner signs a request we build ourselves, so the host comes from our
     // configuration, never from endpoint resolution (which local runs redirect).
     presigner = {
-      accessKeyId: credentials.accessKeyId,
+      credentials,
       value: new S3RequestPresigner({ region: s.bucketRegion, credentials, sha256: loadClients().s3.config.sha256 }),
     };
   }

@@ -18,15 +18,19 @@
 //   an expiration that outlives them.
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { MintEnv, SigningMode } from '../shared/config';
+import { MintEnv, SIGNING_MARGIN_SECONDS, SigningMode } from '../shared/config';
 
-/** Signing credentials must outlive a link by at least this margin (clock skew between Lambda, STS and S3). */
-export const DEFAULT_SIGNING_MARGIN_SECONDS = 60;
 /**
  * The key pair is read once per container and re-read after this long, so a key rotated
  * in place in a secret the user brings reaches every container within this bound.
  */
 const SIGNING_SECRET_REFRESH_MS = 5 * 60_000;
+/**
+ * When a re-read fails (Secrets Manager unreachable, or access already withdrawn from a
+ * container of the previous configuration during a deployment), the key pair read last
+ * keeps signing for at most this long after it was due for a re-read.
+ */
+const SIGNING_SECRET_STALE_MS = 15 * 60_000;
 
 /** The mint cannot sign a link it could vouch for: nothing is issued (HTTP 503). */
 export class SigningUnavailable extends Error {
@@ -61,7 +65,7 @@ export function signingConfigFromEnv(env: NodeJS.ProcessEnv): SigningConfig {
     secretArn: mode === SigningMode.KEY_SECRET ? required(MintEnv.signingSecretArn) : undefined,
     roleArn: mode === SigningMode.SIGNER_ROLE ? required(MintEnv.signerRoleArn) : undefined,
     sessionSeconds: Number(env[MintEnv.signerSessionSeconds] ?? 3600),
-    marginSeconds: Number(env[MintEnv.signingMarginSeconds] ?? DEFAULT_SIGNING_MARGIN_SECONDS),
+    marginSeconds: Number(env[MintEnv.signingMarginSeconds] ?? SIGNING_MARGIN_SECONDS),
   };
 }
 
@@ -83,13 +87,24 @@ export class LinkSigner {
     private readonly clients: { readonly secrets: SecretsManagerClient; readonly sts: () => STSClient },
     /** The function's own credentials (the SDK's provider). */
     private readonly functionCredentials: () => Promise<Signing>,
+    /** Milliseconds since the epoch (a clock tests can move). */
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Credentials that stay valid for `lifetimeSeconds` from `nowSeconds`, plus the margin; else SigningUnavailable. */
   async credentialsFor(lifetimeSeconds: number, nowSeconds: number): Promise<Signing> {
     const needed = nowSeconds + lifetimeSeconds + this.config.marginSeconds;
     switch (this.config.mode) {
-      case SigningMode.KEY_SECRET: return this.vouch(await this.loadKeyPair(), lifetimeSeconds, needed);
+      case SigningMode.KEY_SECRET: {
+        const cached = this.keyPair?.value;
+        const pair = await this.loadKeyPair();
+        // Temporary credentials in the secret that are too short now may have been replaced
+        // there since they were read: read it once more before refusing.
+        if (pair === cached && pair.expiration && pair.expiration.getTime() / 1000 < needed) {
+          return this.vouch(await this.loadKeyPair(true), lifetimeSeconds, needed);
+        }
+        return this.vouch(pair, lifetimeSeconds, needed);
+      }
       case SigningMode.SIGNER_ROLE: return this.vouch(await this.signerSession(needed), lifetimeSeconds, needed);
       default: return this.vouch(await this.functionCredentials(), lifetimeSeconds, needed);
     }
@@ -114,11 +129,21 @@ export class LinkSigner {
     return credentials;
   }
 
-  private async loadKeyPair(): Promise<Signing> {
-    if (this.keyPair && Date.now() < this.keyPair.freshUntil) return this.keyPair.value;
-    const out = await this.clients.secrets.send(new GetSecretValueCommand({ SecretId: this.config.secretArn }));
-    const value = parseKeyPair(out.SecretString);
-    this.keyPair = { value, freshUntil: Date.now() + SIGNING_SECRET_REFRESH_MS };
+  private async loadKeyPair(force = false): Promise<Signing> {
+    const cached = this.keyPair;
+    if (cached && !force && this.now() < cached.freshUntil) return cached.value;
+    let secretString: string | undefined;
+    try {
+      secretString = (await this.clients.secrets.send(new GetSecretValueCommand({ SecretId: this.config.secretArn }))).SecretString;
+    } catch (err) {
+      if (cached && this.now() < cached.freshUntil + SIGNING_SECRET_STALE_MS) {
+        console.log(JSON.stringify({ event: 'signing-secret-stale', error: (err as Error).name }));
+        return cached.value;
+      }
+      throw err;
+    }
+    const value = parseKeyPair(secretString);
+    this.keyPair = { value, freshUntil: this.now() + SIGNING_SECRET_REFRESH_MS };
     return value;
   }
 

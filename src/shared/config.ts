@@ -98,12 +98,23 @@ export const SigningMode = {
 } as const;
 export type SigningMode = typeof SigningMode[keyof typeof SigningMode];
 
+/** Signing credentials must outlive a link by at least this margin (clock skew between Lambda, STS and S3). */
+export const SIGNING_MARGIN_SECONDS = 60;
+
 /**
  * Longest session a role assumed by a Lambda function can have: its credentials come from
  * a role, so assuming another is role chaining, which STS limits to one hour (IAM User
  * Guide, "Role chaining": https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles.html#iam-term-role-chaining).
  */
 export const ROLE_CHAINING_MAX_SECONDS = 3600;
+
+/**
+ * Longest link a signer role guarantees (LinkSigning.signerRole()). A fresh session lasts an
+ * hour (role chaining) and must outlive the link by the signing margin; the rest is slack, so
+ * that a session signs the longest links for ten minutes rather than one each (an STS call per
+ * link), and a Lambda clock a little ahead of STS's never leaves a fresh session too short.
+ */
+export const SIGNER_ROLE_MAX_LINK_SECONDS = ROLE_CHAINING_MAX_SECONDS - SIGNING_MARGIN_SECONDS - 9 * 60;
 
 /** Routes of the mint API, as API Gateway route keys. */
 export const MINT_ROUTE_KEYS = ['GET /get-url', 'POST /urls'];

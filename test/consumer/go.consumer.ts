@@ -115,7 +115,7 @@ func main() {
 \tdefer jsii.Close()
 \tapp := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(os.Getenv("CONSUMER_OUTDIR"))})
 \tif len(os.Args) > 1 && os.Args[1] == "bad" {
-\t\t// LinkSigning_SignerRole() keeps links for at most 59 minutes.
+\t\t// LinkSigning_SignerRole() keeps links for at most 50 minutes.
 \t\tnewDownloadsStack(app, "GoConsumerBad", awscdk.Duration_Hours(jsii.Number(2)))
 \t} else {
 \t\tnewDownloadsStack(app, "GoConsumer", awscdk.Duration_Minutes(jsii.Number(45)))
