@@ -1,10 +1,11 @@
 // A regional Lambda function as the local deployment runs it. Each container loads the
 // bundle afresh (its own settings, clients and caches) with its execution role's session in
 // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, as Lambda hands them
-// (Lambda Developer Guide, "Defined runtime environment variables"). Lambda does not tell the
-// function when that session ends (there is no expiration variable), and a container never
-// outlives its credentials: it is retired before its session ends and the next request
-// starts a new one. (The variables are the process's, so the edge and events bundles loaded
+// (Lambda Developer Guide, "Defined runtime environment variables",
+// https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
+// Lambda does not tell the function when that session ends (there is no expiration
+// variable), and a container never outlives its credentials: it is retired before its
+// session ends and the next request starts a new one. (The variables are the process's, so the edge and events bundles loaded
 // in the same process read whichever session is current: harmless here, since only the
 // local S3 and STS verify signatures, and neither bundle calls them.)
 import { copyFileSync, rmSync } from 'node:fs';

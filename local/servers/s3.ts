@@ -242,7 +242,8 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
       sendXmlError(req, res, 403, 'AccessDenied', 'Access Denied');
       return;
     }
-    // No identity-policy allow for this object: an implicit deny, the same AccessDenied.
+    // No identity-policy allow for this object: an implicit deny, the same AccessDenied (IAM
+    // User Guide, "Policy evaluation logic": a request is denied unless a policy allows it).
     const principalArn = lookup(accessKeyId)?.principalArn;
     if (opts.mayRead && principalArn && (operation === 'GetObject' || operation === 'HeadObject')
       && !opts.mayRead(principalArn, (decodeS3Path(route.keyPath) ?? '').slice(1))) {
