@@ -164,15 +164,18 @@ project.tsconfigDev.file.addOverride('include', [
 // never need esbuild or Docker. ESM entry points of the SDK (mainFields module
 // first) tree-shake far better than its CommonJS builds; output stays CommonJS so
 // the handler can find its staged config.json beside itself with __dirname.
+const bundleOptions = {
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  mainFields: ['module', 'main'],
+  externals: [],
+  sourcemap: false,
+};
 for (const fn of ['mint', 'edge', 'events']) {
   project.bundler.addBundle(`src/handlers/${fn}.ts`, {
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    minify: true,
-    mainFields: ['module', 'main'],
-    externals: [],
-    sourcemap: false,
+    ...bundleOptions,
     // The SDK loads node:http and friends with import(); as require() they work in any
     // CommonJS loader (including jest's VM sandbox, where the local tests run the bundles).
     esbuildArgs: {
@@ -189,13 +192,7 @@ for (const fn of ['mint', 'edge', 'events']) {
 // handlers it keeps the SDK's whole default credential chain (environment, shared config
 // and credentials files, SSO, credential_process, web identity, container, IMDS): no alias.
 const cdkOtp = project.bundler.addBundle('src/cli/cdk-otp.ts', {
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  minify: true,
-  mainFields: ['module', 'main'],
-  externals: [],
-  sourcemap: false,
+  ...bundleOptions,
   banner: '#!/usr/bin/env node',
   executable: true,
 });
@@ -203,11 +200,6 @@ project.addBins({ 'cdk-otp': cdkOtp.outfile });
 // jsii still compiles src/cli/ into lib/cli/; the package ships only the bundle. .tmp/ holds
 // the README Python test's venv (and CI's cfn-lint one): never pack it.
 project.npmignore?.exclude('/lib/cli/', '/.tmp/');
-// Bundled at build time: its SDK imports are devDependencies on purpose.
-project.eslint?.addOverride({
-  files: ['src/cli/**'],
-  rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true, optionalDependencies: false, peerDependencies: true }] },
-});
 // ---- end cdk-otp ----
 
 // Tests synthesize the construct (which loads the bundles) and drive the bundles
@@ -226,9 +218,9 @@ project.addTask('test:consumer', {
 // excluded from the comparison anyway.
 project.gitignore.exclude('/test/*.integ.snapshot/asset.*', '/test/.tmp/');
 
-// Handler code is bundled at build time: its SDK imports are devDependencies on purpose.
+// Handler and CLI code is bundled at build time: its SDK imports are devDependencies on purpose.
 project.eslint?.addOverride({
-  files: ['src/handlers/**'],
+  files: ['src/handlers/**', 'src/cli/**'],
   rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true, optionalDependencies: false, peerDependencies: true }] },
 });
 
