@@ -133,8 +133,17 @@ describe('cdk-otp --help', () => {
   });
 
   it('is an executable file that starts with a node shebang', () => {
-    // Owner, group and others may execute it (npm sets the bin's mode again on install).
-    expect(statSync(BIN).mode.toString(8).slice(-3)).toBe('755');
+    // Whoever may read it may execute it. The bundle task's `chmod +x` honours the umask, so
+    // the exact mode is the builder's (755 under umask 022, 750 under 027, 700 under 077);
+    // `npm pack` then sets every execute bit of a bin (pacote's tar-create-options), and the
+    // consumer test runs the installed bin.
+    const [owner, group, others] = (statSync(BIN).mode % 0o1000).toString(8).padStart(3, '0').split('').map(Number);
+    const executable = (digit: number) => digit % 2 === 1;
+    expect(['owner', executable(owner)]).toEqual(['owner', true]);
+    for (const [who, digit] of [['group', group], ['others', others]] as const) {
+      // Readable (4 set) implies executable (1 set).
+      expect([who, digit < 4 || executable(digit)]).toEqual([who, true]);
+    }
     expect(readFileSync(BIN, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
   });
 });
