@@ -52,8 +52,10 @@ async function main(): Promise<void> {
     const first = await fetch(url);
     const firstBody = await first.text();
     say(`3. first download:  ${first.status} ${firstBody === content ? '(exact bytes)' : '(UNEXPECTED BODY)'}`);
-    const second = await fetch(url);
-    say(`4. second download: ${second.status} "${(await second.text()).trim()}"`);
+    // A use is a download session of the client that started it (resumes and retries
+    // continue it for 30 minutes); anyone else holding the link is refused.
+    const second = await fetch(url, { headers: { 'user-agent': 'someone-else/1.0' } });
+    say(`4. the link from someone else: ${second.status} "${(await second.text()).trim()}"`);
 
     // The bypass: the same URL straight at the bucket's regional host, skipping CloudFront.
     const { pathname, search } = new URL(url);

@@ -207,12 +207,16 @@ export interface OneTimePresignedDistributionProps {
   readonly downloadWindow?: Duration;
 
   /**
-   * Make links open a small landing page (a neutral title, the expiry and one Download
-   * button) instead of being the file. Opening the link, and anything a mail scanner or a
-   * chat preview does with it (fetching it and everything the page references, following
-   * redirects, HEAD, prefetch, running the page without clicking), spends nothing: only the
-   * button spends a use and starts the download. Callers may choose per link
-   * (`landingPage` in `POST /urls`). Off by default, so a link stays the file for `curl`.
+   * Make links open a small landing page (a neutral title, the expiry, the uses left and one
+   * Download button) instead of being the file. Opening the link costs one eventually
+   * consistent read and shows what the ledger says: a used, expired, revoked or never-issued
+   * link says so before any click. Opening it, and anything a mail scanner or a chat preview
+   * does with it (fetching it and everything the page references, following redirects, HEAD,
+   * prefetch, running the page without clicking), spends nothing: only the button spends a
+   * use. The button's redirect gives the browser a session cookie (`Secure`, `HttpOnly`,
+   * scoped to the link), so that browser's download, media seeks and resumes continue on
+   * any address. Callers may choose per link (`landingPage` in `POST /urls`). Off by
+   * default, so a link stays the file for `curl`.
    *
    * @default false
    */
@@ -226,8 +230,9 @@ export interface OneTimePresignedDistributionProps {
   readonly landingPageTitle?: string;
 
   /**
-   * Show the file name (the key's last segment) on the landing page. A key can be
-   * sensitive, and the page is shown to whoever opens the link, scanners included.
+   * Show the file name (the key's last segment) and size recorded at mint on the landing
+   * page. A key can be sensitive, and the page is shown to whoever opens the link, scanners
+   * included.
    *
    * @default false
    */
@@ -629,12 +634,14 @@ export class OneTimePresignedDistribution extends Construct {
       runtime: settings.runtime,
       memorySize: 128,
       timeout: Duration.seconds(5),
-      description: 'Redeems one-time links at the edge and scrubs origin errors (cdk-one-time-presigned-url)',
+      description: 'Redeems one-time links at the edge, gives back uses the origin failed and scrubs origin errors (cdk-one-time-presigned-url)',
     });
     // ARNs built from concrete names and pseudo parameters: the edge stack lives in
     // us-east-1 and cannot import the regional stack's tokens.
+    // UpdateItem redeems; GetItem shows a landing page the truth and finds what a request
+    // took when the origin failed it (download-session.ts, origin-failure.ts).
     fn.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['dynamodb:UpdateItem'],
+      actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
       resources: [`arn:${Aws.PARTITION}:dynamodb:${stack.region}:${Aws.ACCOUNT_ID}:table/${tableName}`],
     }));
     fn.addToRolePolicy(new iam.PolicyStatement({

@@ -274,7 +274,7 @@ describe('edge function', () => {
     const statements = Object.values(edgeTemplate.findResources('AWS::IAM::Policy'))[0].Properties.PolicyDocument.Statement;
     expect(statements).toHaveLength(2);
     const [ddb, param] = statements;
-    expect(ddb.Action).toBe('dynamodb:UpdateItem');
+    expect(ddb.Action).toEqual(['dynamodb:UpdateItem', 'dynamodb:GetItem']);
     expect(JSON.stringify(ddb.Resource)).toMatch(new RegExp(`:dynamodb:${REGION}:.*:table/Consumer-?Downloads.*-ledger`));
     expect(param.Action).toBe('ssm:GetParameter');
     expect(JSON.stringify(param.Resource)).toMatch(new RegExp(`:ssm:${REGION}:.*:parameter/cdk-one-time-presigned-url/Consumer/[0-9a-f]+/edge-operator-config`));

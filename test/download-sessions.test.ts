@@ -106,19 +106,27 @@ describe('download sessions (default window)', () => {
     expect(status.redemptions).toEqual([expect.objectContaining({ ip: '127.0.0.5', requests: 1 })]);
   });
 
-  it('keeps a whole second download a use of its own: only Range requests continue a session', async () => {
-    const link = await mint('small.bin');
-    expect((await get(link.url, '127.0.0.7', FIREFOX)).status).toBe(200);
-    const again = await get(link.url, '127.0.0.7', FIREFOX);
-    expect(again.status).toBe(403);
+  it('continues the client\'s whole re-downloads and retries without Range, up to three times the size plus 1 MiB, then says why it refuses', async () => {
+    const link = await mint('large.bin');
+    // 3 x 4 MiB fit in 3 x size + 1 MiB; a fourth whole download does not.
+    for (let i = 0; i < 3; i++) {
+      const again = await get(link.url, '127.0.0.7', FIREFOX);
+      expect([i, again.status, again.body.equals(LARGE)]).toEqual([i, 200, true]);
+    }
+    const fourth = await get(link.url, '127.0.0.7', FIREFOX);
+    expect(fourth.status).toBe(403);
+    expect(fourth.text()).toMatch(/three times the file's size/);
+    // What is left of the allowance still serves a small range; anyone else gets nothing.
     expect((await range(link.url, '127.0.0.7', FIREFOX, '100-199')).status).toBe(206);
+    expect((await get(link.url, '127.0.0.17', FIREFOX)).status).toBe(403);
+    expect((await statusOf(link.id)).uses).toBe(1);
   });
 
-  it('opens one session per use of an N-use link, for the same client or others', async () => {
-    const link = await mint('small.bin', { maxUses: 3 });
-    expect((await get(link.url, '127.0.0.8', FIREFOX)).status).toBe(200);
+  it('opens one session per use of an N-use link: for other clients, and for a client whose allowance is spent', async () => {
+    const link = await mint('large.bin', { maxUses: 3 });
+    for (let i = 0; i < 3; i++) expect((await get(link.url, '127.0.0.8', FIREFOX)).status).toBe(200);
     expect((await get(link.url, '127.0.0.9', FIREFOX)).status).toBe(200);
-    // The same client downloads again: its first session is closed into the audit trail, a new one opens.
+    // The same client downloads a fourth time: its first session is closed into the audit trail, a new one opens.
     expect((await get(link.url, '127.0.0.8', FIREFOX)).status).toBe(200);
     expect((await get(link.url, '127.0.0.10', FIREFOX)).status).toBe(403);
     expect((await range(link.url, '127.0.0.9', FIREFOX, '0-9')).status).toBe(206);

@@ -6,6 +6,9 @@ import { GetItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { callApi } from '../local/api-client';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
 import { http, rawPathOf } from './util/http';
+
+/** Another viewer: a download session is the client's that opened it, so a replay comes from someone else. */
+const someoneElse = (n = 0) => ({ headers: { 'user-agent': `someone-else/${n}` } });
 import { presignLinkQuery } from './util/presign';
 import { linkStatus } from '../src/handlers/ledger';
 import { keyToPath, LINK_ID_PARAM, ORIGIN_VERIFY_HEADER } from '../src/shared/link';
@@ -97,7 +100,7 @@ describe('local deployment, end to end', () => {
       const first = await http(link.url);
       expect(first.status).toBe(200);
       expect(createHash('sha256').update(first.body).digest('hex')).toBe(createHash('sha256').update(CONTENT).digest('hex'));
-      const second = await http(link.url);
+      const second = await http(link.url, someoneElse());
       expect(second.status).toBe(403);
       expect(second.headers['cache-control']).toBe('no-store');
       expect(second.text()).toMatch(/already been used/);
@@ -114,7 +117,7 @@ describe('local deployment, end to end', () => {
 
     it.each([200, 500])('lets exactly one of %i concurrent downloads of one link through', async (n) => {
       const link = await mint('report.pdf');
-      const results = await Promise.all(Array.from({ length: n }, () => http(link.url)));
+      const results = await Promise.all(Array.from({ length: n }, (_, i) => http(link.url, someoneElse(i))));
       const statuses = results.map((r) => r.status);
       expect(statuses.filter((s) => s === 200)).toHaveLength(1);
       expect(statuses.filter((s) => s !== 200 && s !== 403)).toEqual([]);
@@ -127,9 +130,9 @@ describe('local deployment, end to end', () => {
       const reordered = `${base}?${query.split('&').reverse().join('&')}`;
       expect((await http(reordered)).status).toBe(200);
       const reencoded = `${base}?${query.replace(/%2F/g, '%2f').replace('X-Amz-Algorithm=AWS4-HMAC-SHA256', 'X-Amz-Algorithm=AWS4%2DHMAC%2DSHA256')}`;
-      expect((await http(link.url)).status).toBe(403);
-      expect((await http(reordered)).status).toBe(403);
-      expect((await http(reencoded)).status).toBe(403);
+      expect((await http(link.url, someoneElse())).status).toBe(403);
+      expect((await http(reordered, someoneElse())).status).toBe(403);
+      expect((await http(reencoded, someoneElse())).status).toBe(403);
     });
 
     it('refuses a tampered key or signature without consuming the real link', async () => {
@@ -241,12 +244,12 @@ describe('local deployment, end to end', () => {
       const link = await mint('report.pdf');
       d.services.dynamodb.fault.set({ mode: 'throttle', operations: ['UpdateItem'] });
       try {
-        const results = await Promise.all(Array.from({ length: 20 }, () => http(link.url)));
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => http(link.url, someoneElse(i))));
         expect(results.map((r) => r.status)).toEqual(Array(20).fill(503));
       } finally {
         d.services.dynamodb.fault.clear();
       }
-      const after = await Promise.all(Array.from({ length: 20 }, () => http(link.url)));
+      const after = await Promise.all(Array.from({ length: 20 }, (_, i) => http(link.url, someoneElse(i))));
       expect(after.filter((r) => r.status === 200)).toHaveLength(1);
     });
   });
@@ -317,7 +320,7 @@ describe('an edge container whose SSM parameter cannot be read', () => {
       expect(res.body.equals(CONTENT)).toBe(true);
       d.services.awsJson.fault.set({ mode: 'throttle', operations: ['GetParameter'] });
       expect((await http(links[1].url)).status).toBe(200);
-      expect((await http(links[1].url)).status).toBe(403);
+      expect((await http(links[1].url, someoneElse())).status).toBe(403);
     } finally {
       d.services.awsJson.fault.clear();
     }

@@ -21,7 +21,7 @@ function expectOwn503(res: HttpResult): void {
 }
 
 beforeAll(async () => {
-  d = await startLocalDeployment({ objects: { 'a.txt': 'bytes' } });
+  d = await startLocalDeployment({ objects: { 'a.txt': 'bytes' }, downloadWindowSeconds: 0 });
   // Warm the edge container (SSM read once) so ledger faults are isolated.
   expect((await http(await mint())).status).toBe(200);
 });
@@ -81,7 +81,7 @@ describe('cold containers', () => {
   beforeAll(async () => {
     // A fresh deployment: neither function has read its secret or configuration yet.
     await d.close();
-    d = await startLocalDeployment({ objects: { 'a.txt': 'bytes' } });
+    d = await startLocalDeployment({ objects: { 'a.txt': 'bytes' }, downloadWindowSeconds: 0 });
   });
 
   it('mint returns no link and writes nothing when the origin secret cannot be read', async () => {

@@ -82,7 +82,7 @@ describe.each([
   const links = new Map<string, { id: string; path: string; query: string }>();
 
   beforeAll(async () => {
-    d = await startLocalDeployment({ objects: OBJECTS, maxUsesLimit: 100, publicApi: true, bucketOwnership, signing: 'signer-role' });
+    d = await startLocalDeployment({ objects: OBJECTS, maxUsesLimit: 100, publicApi: true, bucketOwnership, signing: 'signer-role', downloadWindowSeconds: 0 });
     for (const key of KEYS) {
       const res = await http(`${d.apiUrl}/urls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key, maxUses: 100 }) });
       const link = JSON.parse(res.text()) as { url: string; id: string };

@@ -57,6 +57,7 @@ describe('links API', () => {
       uses: 0,
       expiresAt: link.expiresAt,
       revoked: false,
+      size: CONTENT.length,
       redemptions: [],
       owner: `iam:${DEFAULT_CALLER_ARN}`,
     });
@@ -70,10 +71,10 @@ describe('links API', () => {
 
   it('lets exactly maxUses of 300 concurrent downloads through, then refuses every later one', async () => {
     const link = await create({ key: 'a.bin', maxUses: 7 });
-    const results = await Promise.all(Array.from({ length: 300 }, () => download(link.url)));
+    const results = await Promise.all(Array.from({ length: 300 }, (_, i) => download(link.url, `viewer/${i}`)));
     expect(results.filter((r) => r.status === 200)).toHaveLength(7);
     expect(results.filter((r) => r.status !== 200 && r.status !== 403)).toEqual([]);
-    expect((await download(link.url)).status).toBe(403);
+    expect((await download(link.url, 'viewer/later')).status).toBe(403);
     const s = await status(link.id);
     expect(s.uses).toBe(7);
     expect(s.redemptions).toHaveLength(7);

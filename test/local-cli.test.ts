@@ -60,7 +60,7 @@ describe('npm run local', () => {
     expect(url.startsWith(s.info.distributionUrl)).toBe(true);
     const first = await http(url);
     expect([first.status, first.text()]).toEqual([200, 'preloaded bytes']);
-    expect((await http(url)).status).toBe(403);
+    expect((await http(url, { headers: { 'user-agent': 'someone-else' } })).status).toBe(403);
   });
 
   it('signs with the construct\'s default, a dedicated key: a link outlives the session of the function that minted it', async () => {

@@ -19,7 +19,7 @@ async function statusOf(id: string): Promise<{ uses: number; redemptions: Array<
 
 describe('a ledger that commits the redemption and then loses or delays its answer', () => {
   beforeAll(async () => {
-    d = await startLocalDeployment({ objects: { 'f.bin': CONTENT }, publicApi: true, maxUsesLimit: 5 });
+    d = await startLocalDeployment({ objects: { 'f.bin': CONTENT }, publicApi: true, maxUsesLimit: 5, downloadWindowSeconds: 0 });
   });
   afterAll(async () => d?.close());
   afterEach(() => d.services.dynamodb.fault.clear());

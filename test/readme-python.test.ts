@@ -106,7 +106,7 @@ describe('README Python example (botocore SigV4Auth)', () => {
     expect(url.startsWith(`${d.distributionUrl}/reports/q4.pdf?x-link-id=${id}&`)).toBe(true);
     const minted = JSON.parse(status) as { expiresAt: string };
     expect(minted).toEqual({
-      id, key: 'reports/q4.pdf', maxUses: 1, uses: 0, expiresAt: expect.any(String), revoked: false, redemptions: [], owner: `iam:${DEFAULT_CALLER_ARN}`,
+      id, key: 'reports/q4.pdf', maxUses: 1, uses: 0, expiresAt: expect.any(String), revoked: false, size: 18, redemptions: [], owner: `iam:${DEFAULT_CALLER_ARN}`,
     });
     expect(Math.abs(Date.parse(minted.expiresAt) - Date.now() - 3_600_000)).toBeLessThan(10_000);
     expect(revoked).toBe('true');

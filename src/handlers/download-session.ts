@@ -1,61 +1,77 @@
-// Download sessions: redeeming a use opens a window bound to the client that redeemed
-// it, in which that client's Range requests (a media player's probe and fetches, a
-// download manager's parallel parts, a resume) continue the download without spending
-// another use. This module holds the redemption rule; the edge handler calls it.
+// Download sessions: redeeming a use opens a session for whoever redeemed it. Within its
+// window, that holder's requests (a media player's probe and seeks, a download manager's
+// parallel parts, a resume, a retry after an origin failure) continue the download without
+// spending another use, up to a byte allowance per use. This module holds the redemption
+// rule; the edge handler calls it, and origin-failure.ts gives back what a failed request took.
 import { createHash } from 'crypto';
 import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { bytesPerUse } from './byte-range';
+import { clientAddress } from './viewer';
 import { Attr, MAX_AUDIT_USER_AGENT, MAX_SESSION_REQUESTS, Redemption } from '../shared/ledger';
 import type { PresentedLink } from '../shared/link';
 
-/** The viewer request being redeemed. */
-export interface ViewerRequest extends Redemption {
-  /** Whether it asks for a byte range: only those can continue a session. */
-  readonly ranged: boolean;
-  /**
-   * A landing page's button press: the single-use download ticket the new session gets,
-   * which the redirect that follows presents.
-   */
-  readonly newTicket?: string;
-}
+/** Whom a session belongs to. */
+export type SessionHolder =
+  /** A landing-page download: the browser that holds the cookie the button's redirect set. */
+  | { readonly kind: 'browser'; readonly secret: string }
+  /** A direct link with a download window: the viewer's address (IPv6 by /64) and User-Agent. */
+  | { readonly kind: 'client'; readonly ip: string; readonly userAgent: string }
+  /** A direct link without a window: the request itself (only an SDK retry of it continues). */
+  | { readonly kind: 'request'; readonly requestId: string };
 
-/**
- * Who a session belongs to: the viewer's address (from the TCP connection, which a
- * viewer cannot forge) and its User-Agent. With no window, the CloudFront request id,
- * so that only a retry of the same request can continue.
- */
-export function sessionClientKey(link: PresentedLink, who: ViewerRequest): string {
-  // A landing page's button and the download it redirects to are two requests of one client.
-  const byClient = link.windowSeconds > 0 || link.landingPage;
-  const identity = byClient ? `client\n${who.ip}\n${who.userAgent}` : `request\n${who.requestId}`;
+/** The ledger's key for a holder's session: a hash, so the ledger never holds a cookie. */
+export function sessionKey(holder: SessionHolder): string {
+  const identity = holder.kind === 'browser' ? `browser\n${holder.secret}`
+    : holder.kind === 'client' ? `client\n${clientAddress(holder.ip)}\n${holder.userAgent}`
+      : `request\n${holder.requestId}`;
   return createHash('sha256').update(identity).digest('base64url').slice(0, 22);
 }
 
-/**
- * How long a landing page's download ticket stays valid after the button is pressed, even
- * with no download window: the browser follows the redirect at once.
- */
-const TICKET_SECONDS = 60;
+/** Who holds a direct link's session. */
+export function directHolder(link: PresentedLink, who: Redemption): SessionHolder {
+  return link.windowSeconds > 0 ? { kind: 'client', ip: who.ip, userAgent: who.userAgent } : { kind: 'request', requestId: who.requestId };
+}
+
+/** The viewer request being redeemed. */
+export interface ViewerRequest extends Redemption {
+  /** Bytes the request asks for (see byte-range.ts): what the session is charged. */
+  readonly bytes: number;
+}
 
 /**
- * When a session opened now ends: the window (at least the ticket's life for a landing
- * page), never past the link's own expiry. (An SDK retry of the request that opened it is
- * recognised by its request id, whatever the window.)
+ * How long a landing page's session lasts at least, even with no download window: the
+ * browser follows the button's redirect at once.
  */
+const REDIRECT_SECONDS = 60;
+
+/** When a session opened now ends: its window, never past the link's own expiry. */
 export function sessionEnd(link: PresentedLink, nowSeconds: number): number {
-  const window = link.landingPage ? Math.max(link.windowSeconds, TICKET_SECONDS) : link.windowSeconds;
+  const window = link.landingPage ? Math.max(link.windowSeconds, REDIRECT_SECONDS) : link.windowSeconds;
   return Math.min(nowSeconds + window, link.signatureExpiresAt);
 }
 
-function record(who: ViewerRequest): AttributeValue {
+/**
+ * Most requests a session serves. A landing page without a download window serves exactly
+ * the one download its button asked for.
+ */
+function maxRequests(link: PresentedLink): number {
+  return link.landingPage && link.windowSeconds === 0 ? 1 : MAX_SESSION_REQUESTS;
+}
+
+function record(who: Redemption): AttributeValue {
   return {
     M: {
       at: { S: who.at },
       ip: { S: who.ip.slice(0, 64) },
       userAgent: { S: who.userAgent.slice(0, MAX_AUDIT_USER_AGENT) },
       requestId: { S: who.requestId },
-      ...(who.newTicket === undefined ? {} : { ticket: { S: who.newTicket } }),
     },
   };
+}
+
+/** What a request took from its session, so an origin failure can give exactly that back. */
+function last(who: ViewerRequest): AttributeValue {
+  return { M: { r: { S: who.requestId }, b: { N: String(who.bytes) } } };
 }
 
 /** Conditions every redemption shares, with why each is there. */
@@ -71,126 +87,186 @@ const LINK_IS_LIVE = [
 ].join(' AND ');
 
 /**
- * The redemption rule: one conditional UpdateItem decides atomically between
- * - a continuation: a Range request of a client whose session is open (`#until.#c > :now`)
- *   and has served fewer than MAX_SESSION_REQUESTS requests: it only counts the request;
- * - a new use: a client without a session (`attribute_not_exists(#s.#c)`) while uses are
- *   left (`size(#s) < #cap`): it opens the session (the if_not_exists values);
- * - refused: anything else (the old item comes back, see {@link afterRefusal}).
- * The same update expression serves both outcomes: for a continuation every
- * if_not_exists keeps what the session's first request wrote.
+ * A continuation: the holder's session is open, and has requests and bytes left for this
+ * request. A session's bytes start at bytesPerUse(size) and each request takes what it asks for.
  */
-export function redeemInput(tableName: string, link: PresentedLink, who: ViewerRequest, nowSeconds: number): UpdateItemCommandInput {
-  // AND binds tighter than OR; DynamoDB refuses redundant parentheses.
-  const continuation = '#until.#c > :now AND #n.#c < :maxRequests';
-  const newUse = 'attribute_not_exists(#s.#c) AND size(#s) < #cap';
+const CONTINUATION = '#until.#c > :now AND #n.#c < :maxRequests AND #b.#c >= :bytes';
+
+/**
+ * Attribute names of the session maps. DynamoDB refuses names an expression does not use,
+ * so each write spreads exactly the ones it needs.
+ */
+const sessionNames = (c: string): Record<string, string> => ({
+  '#id': Attr.id,
+  '#fp': Attr.fingerprint,
+  '#exp': Attr.expiresAt,
+  '#rev': Attr.revoked,
+  '#until': Attr.sessionUntil,
+  '#n': Attr.sessionRequests,
+  '#b': Attr.sessionBytes,
+  '#c': c,
+});
+const SESSIONS = { '#s': Attr.sessions, '#cap': Attr.cap };
+/** Every write but the button's records its request as the session's latest. */
+const LAST = { '#last': Attr.sessionLast };
+const liveValues = (link: PresentedLink, nowSeconds: number): Record<string, AttributeValue> => ({
+  ':fp': { S: link.fingerprint },
+  ':now': { N: String(nowSeconds) },
+  ':false': { BOOL: false },
+});
+const num = (n: number): AttributeValue => ({ N: String(n) });
+
+/**
+ * The redemption rule for direct links: one conditional UpdateItem decides atomically between
+ * - a continuation of the holder's open session (CONTINUATION): it counts the request and
+ *   charges its bytes;
+ * - a new use: a holder without a session (`attribute_not_exists(#s.#c)`) while uses are
+ *   left (`size(#s) < #cap`): it opens the session (the if_not_exists values) and charges;
+ * - refused: anything else (the old item comes back, see {@link afterRefusal}).
+ * The same update expression serves both outcomes: for a continuation every if_not_exists
+ * keeps what the session's first request wrote.
+ */
+export function redeemInput(tableName: string, link: PresentedLink, c: string, who: ViewerRequest, nowSeconds: number): UpdateItemCommandInput {
   return {
     TableName: tableName,
     Key: { [Attr.id]: { S: link.id } },
-    UpdateExpression: 'SET #s.#c = if_not_exists(#s.#c, :record), #until.#c = if_not_exists(#until.#c, :until), #n.#c = if_not_exists(#n.#c, :zero) + :one',
-    ConditionExpression: who.ranged ? `${LINK_IS_LIVE} AND (${continuation} OR ${newUse})` : `${LINK_IS_LIVE} AND ${newUse}`,
-    ExpressionAttributeNames: { ...liveNames, '#s': Attr.sessions, '#until': Attr.sessionUntil, '#n': Attr.sessionRequests, '#cap': Attr.cap, '#c': sessionClientKey(link, who) },
+    UpdateExpression: 'SET #s.#c = if_not_exists(#s.#c, :record), #until.#c = if_not_exists(#until.#c, :until), '
+      + '#n.#c = if_not_exists(#n.#c, :zero) + :one, #b.#c = if_not_exists(#b.#c, :allowance) - :bytes, #last.#c = :last',
+    // AND binds tighter than OR; DynamoDB refuses redundant parentheses.
+    ConditionExpression: `${LINK_IS_LIVE} AND (${CONTINUATION} OR attribute_not_exists(#s.#c) AND size(#s) < #cap)`,
+    ExpressionAttributeNames: { ...sessionNames(c), ...SESSIONS, ...LAST },
     ExpressionAttributeValues: {
       ...liveValues(link, nowSeconds),
       ':record': record(who),
-      ':until': { N: String(sessionEnd(link, nowSeconds)) },
-      ':zero': { N: '0' },
-      ':one': { N: '1' },
-      ...(who.ranged ? { ':maxRequests': { N: String(MAX_SESSION_REQUESTS) } } : {}),
+      ':until': num(sessionEnd(link, nowSeconds)),
+      ':zero': num(0),
+      ':one': num(1),
+      ':allowance': num(bytesPerUse(link.objectSize)),
+      ':bytes': num(who.bytes),
+      ':last': last(who),
+      ':maxRequests': num(maxRequests(link)),
     },
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };
 }
 
 /**
- * Landing-page links: a GET that presents the download ticket the button's redirect
- * carries. It spends the ticket (single use: REMOVE, conditional on it being there) and
- * counts the request in the session the button opened; it never opens a use itself.
+ * A landing page's button: opens a use for the browser whose new cookie hashes to `c` (a
+ * fresh secret, so the session cannot exist yet). It serves nothing itself: the redirect
+ * that follows is the session's first request.
  */
-export function ticketInput(tableName: string, link: PresentedLink, who: ViewerRequest, ticket: string, nowSeconds: number): UpdateItemCommandInput {
+export function openInput(tableName: string, link: PresentedLink, c: string, who: Redemption, nowSeconds: number): UpdateItemCommandInput {
   return {
     TableName: tableName,
     Key: { [Attr.id]: { S: link.id } },
-    UpdateExpression: 'REMOVE #s.#c.#t SET #n.#c = #n.#c + :one',
-    ConditionExpression: `${LINK_IS_LIVE} AND #s.#c.#t = :ticket AND #until.#c > :now`,
-    ExpressionAttributeNames: { ...liveNames, '#s': Attr.sessions, '#until': Attr.sessionUntil, '#n': Attr.sessionRequests, '#c': sessionClientKey(link, who), '#t': 'ticket' },
-    ExpressionAttributeValues: { ...liveValues(link, nowSeconds), ':ticket': { S: ticket }, ':one': { N: '1' } },
+    UpdateExpression: 'SET #s.#c = :record, #until.#c = :until, #n.#c = :zero, #b.#c = :allowance',
+    ConditionExpression: `${LINK_IS_LIVE} AND attribute_not_exists(#s.#c) AND size(#s) < #cap`,
+    ExpressionAttributeNames: { ...sessionNames(c), ...SESSIONS },
+    ExpressionAttributeValues: {
+      ...liveValues(link, nowSeconds),
+      ':record': record(who),
+      ':until': num(sessionEnd(link, nowSeconds)),
+      ':zero': num(0),
+      ':allowance': num(bytesPerUse(link.objectSize)),
+    },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };
 }
 
-/** Landing-page links: a Range GET continues the session the button opened, and never opens a use. */
-export function continueOnlyInput(tableName: string, link: PresentedLink, who: ViewerRequest, nowSeconds: number): UpdateItemCommandInput {
+/** A landing-page download: a request of the browser holding the session cookie. It never opens a use. */
+export function continueInput(tableName: string, link: PresentedLink, c: string, who: ViewerRequest, nowSeconds: number): UpdateItemCommandInput {
   return {
     TableName: tableName,
     Key: { [Attr.id]: { S: link.id } },
-    UpdateExpression: 'SET #n.#c = #n.#c + :one',
-    ConditionExpression: `${LINK_IS_LIVE} AND #until.#c > :now AND #n.#c < :maxRequests`,
-    ExpressionAttributeNames: { ...liveNames, '#until': Attr.sessionUntil, '#n': Attr.sessionRequests, '#c': sessionClientKey(link, who) },
-    ExpressionAttributeValues: { ...liveValues(link, nowSeconds), ':one': { N: '1' }, ':maxRequests': { N: String(MAX_SESSION_REQUESTS) } },
+    UpdateExpression: 'SET #n.#c = #n.#c + :one, #b.#c = #b.#c - :bytes, #last.#c = :last',
+    ConditionExpression: `${LINK_IS_LIVE} AND ${CONTINUATION}`,
+    ExpressionAttributeNames: { ...sessionNames(c), ...LAST },
+    ExpressionAttributeValues: {
+      ...liveValues(link, nowSeconds),
+      ':one': num(1),
+      ':bytes': num(who.bytes),
+      ':last': last(who),
+      ':maxRequests': num(maxRequests(link)),
+    },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };
 }
 
-const liveNames = { '#id': Attr.id, '#fp': Attr.fingerprint, '#exp': Attr.expiresAt, '#rev': Attr.revoked };
-const liveValues = (link: PresentedLink, nowSeconds: number): Record<string, AttributeValue> => ({
-  ':fp': { S: link.fingerprint },
-  ':now': { N: String(nowSeconds) },
-  ':false': { BOOL: false },
-});
+/** Why a link or a session cannot serve a request; each has its own message for the viewer. */
+export type Refusal = 'unknown' | 'revoked' | 'expired' | 'used' | 'allowance' | 'ended';
+
+/** What the ledger says of a link as a whole: a refusal, or the uses it has left. */
+export function linkState(item: Record<string, AttributeValue> | undefined, link: PresentedLink, nowSeconds: number):
+{ readonly refusal: Refusal } | { readonly usesLeft: number } {
+  if (!item || item[Attr.fingerprint]?.S !== link.fingerprint) return { refusal: 'unknown' };
+  if (item[Attr.revoked]?.BOOL !== false) return { refusal: 'revoked' };
+  if (Number(item[Attr.expiresAt]?.N) <= nowSeconds) return { refusal: 'expired' };
+  const usesLeft = Number(item[Attr.cap]?.N) - Object.keys(item[Attr.sessions]?.M ?? {}).length;
+  return usesLeft > 0 ? { usesLeft } : { refusal: 'used' };
+}
+
+/** Why the holder's session (`c`) in a refused item could not serve the request. */
+export function sessionRefusal(item: Record<string, AttributeValue>, c: string, bytes: number, nowSeconds: number): Refusal {
+  const until = Number(item[Attr.sessionUntil]?.M?.[c]?.N ?? 0);
+  const left = Number(item[Attr.sessionBytes]?.M?.[c]?.N ?? 0);
+  return until > nowSeconds && left < bytes ? 'allowance' : 'ended';
+}
 
 /** What to do after {@link redeemInput} was refused, read from the item as it was. */
 export type AfterRefusal =
   | { readonly action: 'pass' }
-  | { readonly action: 'refuse' }
-  /** A landing page's button pressed again while its ticket is unspent: redirect with that ticket. */
-  | { readonly action: 'ticket'; readonly ticket: string }
+  | { readonly action: 'refuse'; readonly refusal: Refusal }
   | { readonly action: 'reopen'; readonly input: UpdateItemCommandInput };
 
 /**
  * Reads the item a refused redemption returned:
  * - the request's own earlier attempt opened the session (its write committed, its answer
  *   was lost, the SDK retried): pass;
- * - the client holds a session already and uses are left (another download by the same
- *   client: a request without Range, or a Range request after its window): reopen, a
+ * - the holder's session is over (window, requests or bytes) and uses are left: reopen, a
  *   second conditional write that closes the old session into the audit trail and opens a
  *   new one, spending one use;
- * - anything else: refuse.
+ * - anything else: refuse, saying why.
  */
 export function afterRefusal(
   tableName: string,
   item: Record<string, AttributeValue> | undefined,
   link: PresentedLink,
+  c: string,
   who: ViewerRequest,
   nowSeconds: number,
 ): AfterRefusal {
-  if (!item || item[Attr.fingerprint]?.S !== link.fingerprint || item[Attr.revoked]?.BOOL !== false) return { action: 'refuse' };
-  if (Number(item[Attr.expiresAt]?.N) <= nowSeconds) return { action: 'refuse' };
-  const c = sessionClientKey(link, who);
-  const session = item[Attr.sessions]?.M?.[c]?.M;
-  if (!session) return { action: 'refuse' };
-  if (session.requestId?.S === who.requestId) return { action: 'pass' };
-  const until = item[Attr.sessionUntil]?.M?.[c]?.N ?? '0';
-  if (who.newTicket !== undefined && session.ticket?.S && Number(until) > nowSeconds) return { action: 'ticket', ticket: session.ticket.S };
-  const open = Object.keys(item[Attr.sessions]?.M ?? {}).length;
-  if (open >= Number(item[Attr.cap]?.N)) return { action: 'refuse' };
-  const served = item[Attr.sessionRequests]?.M?.[c]?.N ?? '0';
+  const state = linkState(item, link, nowSeconds);
+  const session = item?.[Attr.sessions]?.M?.[c]?.M;
+  if (session?.requestId?.S === who.requestId) return { action: 'pass' };
+  if ('refusal' in state) {
+    // Out of uses while holding a session whose bytes ran out: say that, not just "used".
+    const spent = state.refusal === 'used' && session !== undefined && sessionRefusal(item!, c, who.bytes, nowSeconds) === 'allowance';
+    return { action: 'refuse', refusal: spent ? 'allowance' : state.refusal };
+  }
+  if (!session) return { action: 'refuse', refusal: 'used' };
+  const until = item![Attr.sessionUntil]?.M?.[c]?.N ?? '0';
+  const served = item![Attr.sessionRequests]?.M?.[c]?.N ?? '0';
   return {
     action: 'reopen',
     input: {
       TableName: tableName,
       Key: { [Attr.id]: { S: link.id } },
-      UpdateExpression: 'SET #hist = list_append(if_not_exists(#hist, :none), :closed), #s.#c = :record, #until.#c = :until, #n.#c = :one, #cap = #cap - :one',
-      // The session is still the one read (no other request of this client reopened it
+      UpdateExpression: 'SET #hist = list_append(if_not_exists(#hist, :none), :closed), #s.#c = :record, #until.#c = :until, '
+        + '#n.#c = :one, #b.#c = :allowanceLeft, #last.#c = :last, #cap = #cap - :one',
+      // The session is still the one read (no other request of this holder reopened it
       // meanwhile), and a use is left: size(#s) does not grow, the budget shrinks by one.
       ConditionExpression: `${LINK_IS_LIVE} AND #until.#c = :oldUntil AND size(#s) < #cap`,
-      ExpressionAttributeNames: { ...liveNames, '#hist': Attr.redemptions, '#s': Attr.sessions, '#until': Attr.sessionUntil, '#n': Attr.sessionRequests, '#cap': Attr.cap, '#c': c },
+      ExpressionAttributeNames: { ...sessionNames(c), ...SESSIONS, ...LAST, '#hist': Attr.redemptions },
       ExpressionAttributeValues: {
         ...liveValues(link, nowSeconds),
         ':none': { L: [] },
         ':closed': { L: [{ M: { ...session, sessionUntil: { N: until }, requests: { N: served } } }] },
         ':record': record(who),
-        ':until': { N: String(sessionEnd(link, nowSeconds)) },
+        ':until': num(sessionEnd(link, nowSeconds)),
         ':oldUntil': { N: until },
-        ':one': { N: '1' },
+        ':one': num(1),
+        ':allowanceLeft': num(bytesPerUse(link.objectSize) - who.bytes),
+        ':last': last(who),
       },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
@@ -198,6 +274,6 @@ export function afterRefusal(
 }
 
 /** Whether the item returned with a refused reopen shows that this request's own earlier attempt reopened it. */
-export function reopenedBy(item: Record<string, AttributeValue> | undefined, link: PresentedLink, who: ViewerRequest): boolean {
-  return item?.[Attr.sessions]?.M?.[sessionClientKey(link, who)]?.M?.requestId?.S === who.requestId;
+export function reopenedBy(item: Record<string, AttributeValue> | undefined, c: string, who: Redemption): boolean {
+  return item?.[Attr.sessions]?.M?.[c]?.M?.requestId?.S === who.requestId;
 }

@@ -1,16 +1,19 @@
 // Lambda@Edge handler, associated twice with the distribution's behaviour:
 // - viewer-request: redeems a one-time link atomically, or refuses;
-// - origin-response: replaces every error answer of the origin, so nothing S3 says
-//   about a refused request (its SignatureDoesNotMatch body spells out the canonical
-//   request, origin secret included) ever reaches a viewer.
+// - origin-response: gives back what a request took when the origin failed it, removes
+//   S3's x-amz-* headers from successes, and replaces every error answer of the origin, so
+//   nothing S3 says about a refused request (its SignatureDoesNotMatch body spells out the
+//   canonical request, origin secret included) ever reaches a viewer.
+//
+// Who may continue a download: the browser holding a landing page's session cookie, or,
+// for a direct link, the client (address by /64, User-Agent) that redeemed it (viewer.ts).
 //
 // Everything a redemption needs is staged beside the handler at synth (config.json):
 // a warm or cold request costs exactly one DynamoDB call and no SSM call. The SSM
 // parameter holds only operator switches, read in the background.
-import { randomBytes } from 'crypto';
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { DynamoDBClient, UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type {
   CloudFrontRequest,
@@ -20,11 +23,18 @@ import type {
   CloudFrontResponseEvent,
   CloudFrontResultResponse,
 } from 'aws-lambda';
-import { afterRefusal, continueOnlyInput, redeemInput, reopenedBy, ticketInput, type ViewerRequest } from './download-session';
+import { requestedBytes } from './byte-range';
+import {
+  afterRefusal, continueInput, directHolder, linkState, openInput, redeemInput, reopenedBy, sessionEnd, sessionKey, sessionRefusal,
+  type Refusal, type ViewerRequest,
+} from './download-session';
+import { forwardedLinkId, giveBackInput, isOriginFailure, readLinkInput } from './origin-failure';
 import { boundedHttpHandler } from './sdk';
+import { isSameOriginPost, newSessionSecret, sessionCookie, sessionSecretOf } from './viewer';
 import { EDGE_OPERATOR_REFRESH_SECONDS, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig } from '../shared/config';
 import { renderLandingPage, renderRefusalPage, wantsHtml } from '../shared/landing-page';
-import { LINK_TICKET_PARAM, parsePresentedLink, type PresentedLink } from '../shared/link';
+import { Attr, type Redemption } from '../shared/ledger';
+import { parsePresentedLink, type PresentedLink } from '../shared/link';
 import { previewMatcher, previewProbe } from '../shared/preview';
 
 /** Whole-invocation budget: well inside the 5 s viewer-request limit, so we answer 503 ourselves. */
@@ -43,9 +53,19 @@ let dynamo: DynamoDBClient | undefined;
 
 export async function handler(event: CloudFrontRequestEvent | CloudFrontResponseEvent): Promise<CloudFrontRequestResult> {
   const cf = event.Records[0].cf;
-  if ('response' in cf) return scrubOriginError(cf.response);
+  if ('response' in cf) return originResponse(cf.request, cf.response, cf.config.requestId);
   return redeem(cf.request, cf.config.requestId);
 }
+
+/** What each refusal tells the viewer. */
+const REFUSALS: Record<Refusal, string> = {
+  unknown: 'This link is not valid. Check that you copied all of it, or ask the sender for a new link.',
+  revoked: 'This link has been revoked by the sender.',
+  expired: 'This link has expired.',
+  used: 'This link has already been used.',
+  allowance: 'This download has already transferred three times the file\'s size, the most one use allows. Ask the sender for a new link.',
+  ended: 'This download has ended. Open the link again to start another one, if it has uses left.',
+};
 
 async function redeem(request: CloudFrontRequest, requestId: string): Promise<CloudFrontRequestResult> {
   const deadline = Date.now() + BUDGET_MS;
@@ -59,7 +79,7 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
 
   const now = Math.floor(Date.now() / 1000);
   const parsed = parsePresentedLink(request.uri, request.querystring, now);
-  if (!parsed.ok) return say.refuse(parsed.reason === 'link has expired' ? 'This link has expired.' : `Refused: ${parsed.reason}.`);
+  if (!parsed.ok) return say.refuse(parsed.reason === 'link has expired' ? REFUSALS.expired : `Refused: ${parsed.reason}.`);
   const link = parsed.value;
   if (request.method === 'POST' && !link.landingPage) return say.refuse('Only GET is allowed for one-time links.');
   if (link.generation !== config.secretGeneration) {
@@ -72,114 +92,189 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
   // Speculative prefetch and prerender would spend a use before anyone clicks.
   if (isPrefetch(request.headers)) return say.refuse('Prefetched requests do not open one-time links.');
 
-  const ranged = /^bytes=/i.test(request.headers.range?.[0]?.value ?? '');
-  // A landing-page link opened without a ticket shows its page: no ledger I/O, whoever asks
-  // (a person, a chat preview, a mail scanner). Only the button's POST spends a use.
-  if (link.landingPage && request.method === 'GET' && link.ticket === undefined && !ranged) return landingPage(link);
-
+  const range = request.headers.range?.[0]?.value;
   const userAgent = request.headers['user-agent']?.[0]?.value ?? '';
+  const who: ViewerRequest = {
+    at: new Date().toISOString(),
+    ip: request.clientIp,
+    userAgent,
+    requestId,
+    bytes: request.method === 'GET' ? requestedBytes(range, link.objectSize) : 0,
+  };
+  const ledger = ledgerCaller(config.tableRegion, deadline);
+
+  if (link.landingPage && request.method === 'GET') {
+    const secret = sessionSecretOf(request.headers, link.id);
+    // Opening the link: the page, after one read that tells the truth about the link. A
+    // person, a chat preview and a mail scanner all get it; none of them spends anything.
+    if (secret === undefined && range === undefined) return pageView(link, ledger, say, now);
+    // A range without the session cookie is not the browser that pressed the button.
+    if (secret === undefined) return say.refuse('This download was started in another browser. Open the link to download it here, if it has uses left.');
+    // The browser that pressed the button: its session continues, whatever URL or address.
+    const c = sessionKey({ kind: 'browser', secret });
+    const result = await ledger.update(continueInput(config.tableName, link, c, who, now));
+    if (result === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
+    if (!result.refusedItem) return forward(request, link);
+    const state = linkState(nonEmpty(result.refusedItem), link, now);
+    // A navigation after the session ended shows the page again (as opening the link would).
+    if (!('refusal' in state) && range === undefined && say.html) return landingPageFor(result.refusedItem, state.usesLeft);
+    return say.refuse(REFUSALS['refusal' in state ? state.refusal : sessionRefusal(result.refusedItem, c, who.bytes, now)]);
+  }
+
   const probe = previewProbe(userAgent);
   if (preview?.test(probe) || operator.preview?.test(probe)) {
     return say.refuse('Link previews are not served: this link works once. Open it in a browser.');
   }
 
-  const who: ViewerRequest = { at: new Date().toISOString(), ip: request.clientIp, userAgent, requestId, ranged };
-  const ledgerCall = ledgerCaller(config.tableRegion, deadline);
-  let outcome: Outcome;
-  if (!link.landingPage) {
-    outcome = await redeemOnce(config.tableName, ledgerCall, link, who, now);
-  } else if (request.method === 'POST') {
-    outcome = await redeemOnce(config.tableName, ledgerCall, link, { ...who, ranged: false, newTicket: randomBytes(16).toString('base64url') }, now);
-  } else {
-    // The download the button's redirect asks for (with its ticket), or a Range request
-    // continuing that download. Neither ever opens a use.
-    const input = link.ticket !== undefined
-      ? ticketInput(config.tableName, link, who, link.ticket, now)
-      : continueOnlyInput(config.tableName, link, who, now);
-    const result = await ledgerCall(input);
-    outcome = result === 'failed' ? { kind: 'failed' } : result.refusedItem ? { kind: 'refused' } : { kind: 'pass' };
-    if (outcome.kind === 'refused' && link.ticket === undefined) return landingPage(link);
+  if (request.method === 'POST') {
+    // The button, pressed on the link's own page: a third-party page must not spend it.
+    if (!isSameOriginPost(request.headers)) return say.refuse('This download must be started from its own page. Open the link and press Download.');
+    return pressButton(request, link, who, ledger, say, now);
   }
-  switch (outcome.kind) {
-    case 'failed': return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
-    case 'refused': return say.refuse('This link has already been used, has expired, or is not valid.');
-    case 'ticket': return seeOther(link, outcome.ticket);
-    case 'pass': break;
-  }
-  if (request.method === 'POST') return seeOther(link, outcome.newTicket!);
-  // Forward exactly the canonical form of what was fingerprinted (without any ticket): S3
-  // then computes the canonical request the mint signed, whatever encoding the viewer sent.
+
+  const c = sessionKey(directHolder(link, who));
+  const outcome = await redeemDirect(config.tableName, ledger, link, c, who, now);
+  if (outcome === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
+  if (outcome !== 'pass') return say.refuse(REFUSALS[outcome]);
+  return forward(request, link);
+}
+
+/**
+ * Forwards exactly the canonical form of what was fingerprinted: S3 then computes the
+ * canonical request the mint signed, whatever encoding the viewer sent. Cookies never go
+ * (the origin request policy forwards none).
+ */
+function forward(request: CloudFrontRequest, link: PresentedLink): CloudFrontRequest {
   request.uri = link.canonicalUri;
   request.querystring = link.canonicalQuery;
   return request;
 }
 
-type Outcome =
-  | { readonly kind: 'pass'; readonly newTicket?: string }
-  | { readonly kind: 'ticket'; readonly ticket: string }
-  | { readonly kind: 'refused' }
-  | { readonly kind: 'failed' };
-
-type LedgerCall = (input: UpdateItemCommandInput) => Promise<{ refusedItem?: Record<string, AttributeValue> } | 'failed'>;
-
-function ledgerCaller(region: string, deadline: number): LedgerCall {
-  return async (input) => {
-    try {
-      await ledger(region).send(new UpdateItemCommand(input), { abortSignal: AbortSignal.timeout(remaining(deadline)) });
-      return {};
-    } catch (err) {
-      const e = err as Error & { Item?: Record<string, AttributeValue> };
-      if (e.name === 'ConditionalCheckFailedException') return { refusedItem: e.Item ?? {} };
-      logFailure('ledger', err);
-      return 'failed';
-    }
-  };
-}
-
 /**
- * One redemption: a single conditional write decides between a new use, a continuation
- * of this client's download session and a refusal; only a client starting another use
- * of a link while holding a session needs a second write (see download-session.ts).
+ * A landing page's button: opens a use for this browser and redirects (303, so the browser
+ * GETs) to the link itself with the session cookie. Every later request of this browser for
+ * the link (the download, a media player's ranges, a resume, the download list's retry)
+ * carries the cookie, whatever its address. A browser that already holds an open session
+ * (a double press) is redirected again without spending anything.
  */
-async function redeemOnce(tableName: string, send: LedgerCall, link: PresentedLink, who: ViewerRequest, now: number): Promise<Outcome> {
-  const passed: Outcome = { kind: 'pass', newTicket: who.newTicket };
-  const first = await send(redeemInput(tableName, link, who, now));
-  if (first === 'failed') return { kind: 'failed' };
-  if (!first.refusedItem) return passed;
-  const next = afterRefusal(tableName, nonEmpty(first.refusedItem), link, who, now);
-  if (next.action === 'refuse') return { kind: 'refused' };
-  if (next.action === 'ticket') return { kind: 'ticket', ticket: next.ticket };
-  if (next.action === 'pass') {
-    // This request's own earlier attempt committed; its answer was lost and the SDK retried.
-    log('info', { event: 'redeem-retry-recognized', id: link.id });
-    return passed;
+async function pressButton(
+  request: CloudFrontRequest, link: PresentedLink, who: Redemption, ledger: LedgerCaller, say: Responder, now: number,
+): Promise<CloudFrontResultResponse> {
+  const { tableName } = stagedConfig().config;
+  const held = sessionSecretOf(request.headers, link.id);
+  if (held !== undefined) {
+    const item = await ledger.read(tableName, link.id, true);
+    if (item === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
+    const until = Number(item?.[Attr.sessionUntil]?.M?.[sessionKey({ kind: 'browser', secret: held })]?.N ?? 0);
+    const state = linkState(item, link, now);
+    // A session of its own counts as a use: "used" still lets this browser continue it.
+    const live = !('refusal' in state) || state.refusal === 'used';
+    if (until > now && live) return seeOther(link, held, until - now);
   }
-  const second = await send(next.input);
-  if (second === 'failed') return { kind: 'failed' };
-  if (!second.refusedItem || reopenedBy(nonEmpty(second.refusedItem), link, who)) return passed;
-  return { kind: 'refused' };
+  const secret = newSessionSecret();
+  const result = await ledger.update(openInput(tableName, link, sessionKey({ kind: 'browser', secret }), who, now));
+  if (result === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
+  if (result.refusedItem) {
+    const state = linkState(nonEmpty(result.refusedItem), link, now);
+    return say.refuse(REFUSALS['refusal' in state ? state.refusal : 'used']);
+  }
+  return seeOther(link, secret, sessionEnd(link, now) - now);
 }
 
-function landingPage(link: PresentedLink): CloudFrontResultResponse {
-  const { landingPageTitle, landingPageShowsFileName } = stagedConfig().config;
-  const page = renderLandingPage({
-    title: landingPageTitle,
-    ...(landingPageShowsFileName ? { fileName: link.key.slice(link.key.lastIndexOf('/') + 1) } : {}),
-    expiresAt: new Date(link.signatureExpiresAt * 1000),
-  });
-  return { status: '200', statusDescription: 'OK', headers: cfHeaders(page.headers), body: page.html };
-}
-
-/** After the button's POST: a redirect to the link with its single-use download ticket (S3 only ever sees that GET). */
-function seeOther(link: PresentedLink, ticket: string): CloudFrontResultResponse {
+/** The redirect after the button: to the link itself, with the session cookie. */
+function seeOther(link: PresentedLink, secret: string, maxAgeSeconds: number): CloudFrontResultResponse {
   return {
     status: '303',
     statusDescription: 'See Other',
     headers: {
-      'location': [{ key: 'Location', value: `${link.canonicalUri}?${link.canonicalQuery}&${LINK_TICKET_PARAM}=${ticket}` }],
+      'location': [{ key: 'Location', value: `${link.canonicalUri}?${link.canonicalQuery}` }],
+      'set-cookie': [{ key: 'Set-Cookie', value: sessionCookie(link.id, secret, link.canonicalUri, maxAgeSeconds) }],
       'cache-control': [{ key: 'Cache-Control', value: 'no-store' }],
     },
   };
+}
+
+/**
+ * Opening a landing-page link: one eventually consistent read, never a write. A link that
+ * was never issued, or was tampered with, gets the refusal page; a used, expired or revoked
+ * one says so; a live one shows its page with what the ledger recorded, nothing from the URL.
+ */
+async function pageView(link: PresentedLink, ledger: LedgerCaller, say: Responder, now: number): Promise<CloudFrontResultResponse> {
+  const item = await ledger.read(stagedConfig().config.tableName, link.id, false);
+  if (item === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
+  const state = linkState(item, link, now);
+  if ('refusal' in state) return say.refuse(REFUSALS[state.refusal]);
+  return landingPageFor(item!, state.usesLeft);
+}
+
+function landingPageFor(item: Record<string, AttributeValue>, usesLeft: number): CloudFrontResultResponse {
+  const { landingPageTitle, landingPageShowsFileName } = stagedConfig().config;
+  const key = item[Attr.key]?.S ?? '';
+  const page = renderLandingPage({
+    title: landingPageTitle,
+    ...(landingPageShowsFileName ? { fileName: key.slice(key.lastIndexOf('/') + 1), fileSize: Number(item[Attr.objectSize]?.N ?? 0) } : {}),
+    expiresAt: new Date(Number(item[Attr.expiresAt]?.N) * 1000),
+    usesLeft,
+  });
+  return { status: '200', statusDescription: 'OK', headers: cfHeaders(page.headers), body: page.html };
+}
+
+type LedgerResult = { refusedItem?: Record<string, AttributeValue> } | 'failed';
+
+interface LedgerCaller {
+  update(input: UpdateItemCommandInput): Promise<LedgerResult>;
+  read(tableName: string, id: string, consistent: boolean): Promise<Record<string, AttributeValue> | undefined | 'failed'>;
+}
+
+function ledgerCaller(region: string, deadline: number): LedgerCaller {
+  const signal = () => ({ abortSignal: AbortSignal.timeout(remaining(deadline)) });
+  return {
+    async update(input) {
+      try {
+        await ledgerClient(region).send(new UpdateItemCommand(input), signal());
+        return {};
+      } catch (err) {
+        const e = err as Error & { Item?: Record<string, AttributeValue> };
+        if (e.name === 'ConditionalCheckFailedException') return { refusedItem: e.Item ?? {} };
+        logFailure('ledger', err);
+        return 'failed';
+      }
+    },
+    async read(tableName, id, consistent) {
+      try {
+        const input = { TableName: tableName, Key: { [Attr.id]: { S: id } }, ConsistentRead: consistent };
+        const out = await ledgerClient(region).send(new GetItemCommand(input), signal());
+        return out.Item;
+      } catch (err) {
+        logFailure('ledger', err);
+        return 'failed';
+      }
+    },
+  };
+}
+
+/**
+ * A direct link: a single conditional write decides between a new use, a continuation of
+ * this client's download session and a refusal; only a client starting another use of a
+ * link while holding a session needs a second write (see download-session.ts).
+ */
+async function redeemDirect(
+  tableName: string, ledger: LedgerCaller, link: PresentedLink, c: string, who: ViewerRequest, now: number,
+): Promise<'pass' | 'failed' | Refusal> {
+  const first = await ledger.update(redeemInput(tableName, link, c, who, now));
+  if (first === 'failed') return 'failed';
+  if (!first.refusedItem) return 'pass';
+  const next = afterRefusal(tableName, nonEmpty(first.refusedItem), link, c, who, now);
+  if (next.action === 'refuse') return next.refusal;
+  if (next.action === 'pass') {
+    // This request's own earlier attempt committed; its answer was lost and the SDK retried.
+    log('info', { event: 'redeem-retry-recognized', id: link.id });
+    return 'pass';
+  }
+  const second = await ledger.update(next.input);
+  if (second === 'failed') return 'failed';
+  if (!second.refusedItem || reopenedBy(nonEmpty(second.refusedItem), c, who)) return 'pass';
+  return 'used';
 }
 
 function nonEmpty(item: Record<string, AttributeValue>): Record<string, AttributeValue> | undefined {
@@ -194,14 +289,49 @@ function isPrefetch(headers: CloudFrontRequest['headers']): boolean {
 }
 
 /**
- * Origin-response: S3's error bodies are for the signer, not for viewers. A
- * SignatureDoesNotMatch body carries the canonical request, which lists every signed
- * header with its value, the origin secret among them. Replace every answer but a
- * success, a partial success or a not-modified with a fixed one.
+ * Origin-response. A success reaches the viewer without S3's internals: every `x-amz-*`
+ * header (request ids, the KMS key ARN with the account id, lifecycle rule ids, user
+ * metadata) is removed; what clients need (type, length, range, validators, disposition)
+ * stays. A failure the viewer did not cause gives back what its request took (see
+ * origin-failure.ts), and every error answer is replaced (scrubOriginError).
+ */
+async function originResponse(request: CloudFrontRequest, response: CloudFrontResponse, requestId: string): Promise<CloudFrontResultResponse> {
+  const status = Number(response.status);
+  if ((status >= 200 && status < 300) || status === 304) {
+    for (const name of Object.keys(response.headers)) {
+      if (name.startsWith('x-amz-')) delete response.headers[name];
+    }
+    return response;
+  }
+  if (isOriginFailure(status)) await giveBack(request, requestId);
+  return scrubOriginError(response);
+}
+
+/** Gives back what a failed request took; best effort within its own budget (a failure here only logs). */
+async function giveBack(request: CloudFrontRequest, requestId: string): Promise<void> {
+  const id = forwardedLinkId(request.querystring);
+  if (id === undefined) return;
+  const { tableName, tableRegion } = stagedConfig().config;
+  const abortSignal = AbortSignal.timeout(BUDGET_MS);
+  try {
+    const { Item: item } = await ledgerClient(tableRegion).send(new GetItemCommand(readLinkInput(tableName, id)), { abortSignal });
+    const input = item && giveBackInput(tableName, item, requestId);
+    if (!input) return;
+    await ledgerClient(tableRegion).send(new UpdateItemCommand(input), { abortSignal });
+    log('info', { event: 'origin-failure-given-back', id });
+  } catch (err) {
+    if ((err as Error).name !== 'ConditionalCheckFailedException') logFailure('give-back', err);
+  }
+}
+
+/**
+ * S3's error bodies are for the signer, not for viewers. A SignatureDoesNotMatch body
+ * carries the canonical request, which lists every signed header with its value, the
+ * origin secret among them. Replace every answer but a success, a partial success or a
+ * not-modified with a fixed one.
  */
 function scrubOriginError(response: CloudFrontResponse): CloudFrontResultResponse {
   const status = Number(response.status);
-  if ((status >= 200 && status < 300) || status === 304) return response;
   const [code, description, body] = ORIGIN_ERRORS[status] ?? (status >= 500 ? ORIGIN_ERRORS[503] : ORIGIN_ERRORS[403]);
   const headers = plainHeaders();
   // CloudFront forbids removing these read-only headers in origin-response triggers.
@@ -278,7 +408,7 @@ function parseOperatorConfig(value: string | undefined): EdgeOperatorConfig {
   return { paused: paused === true, previewAgents: previewAgents as string[] | undefined };
 }
 
-function ledger(region: string): DynamoDBClient {
+function ledgerClient(region: string): DynamoDBClient {
   dynamo ??= new DynamoDBClient({
     region,
     maxAttempts: 2,
@@ -312,6 +442,8 @@ function cfHeaders(headers: Record<string, string>): NonNullable<CloudFrontResul
  * (it asks for HTML), plain text for everything else (scripts, curl, download managers).
  */
 interface Responder {
+  /** Whether the viewer is a browser navigating (it asks for HTML). */
+  readonly html: boolean;
   refuse(reason: string): CloudFrontResultResponse;
   unavailable(reason: string): CloudFrontResultResponse;
 }
@@ -324,6 +456,7 @@ function responder(request: CloudFrontRequest): Responder {
     return { status, statusDescription, headers: cfHeaders(page.headers), body: page.html };
   };
   return {
+    html,
     refuse: (reason) => respond('403', 'Forbidden', 'This link cannot be used', reason),
     unavailable: (reason) => respond('503', 'Service Unavailable', 'Try again shortly', reason),
   };

@@ -8,6 +8,8 @@ export interface IssuedLink {
   readonly key: string;
   readonly fingerprint: string;
   readonly maxUses: number;
+  /** The object's size in bytes. */
+  readonly size: number;
   /** Epoch seconds. */
   readonly expiresAt: number;
   /** Epoch seconds. */
@@ -30,6 +32,9 @@ export function issueLinkInput(tableName: string, link: IssuedLink): PutItemComm
       [Attr.sessions]: { M: {} },
       [Attr.sessionUntil]: { M: {} },
       [Attr.sessionRequests]: { M: {} },
+      [Attr.sessionBytes]: { M: {} },
+      [Attr.sessionLast]: { M: {} },
+      [Attr.objectSize]: { N: String(link.size) },
       [Attr.expiresAt]: { N: String(link.expiresAt) },
       [Attr.ttl]: { N: String(link.expiresAt + LEDGER_RETENTION_SECONDS) },
       [Attr.revoked]: { BOOL: false },
@@ -89,6 +94,7 @@ export function linkStatus(item: Record<string, AttributeValue>): LinkStatus {
     uses: Object.keys(sessions).length + maxUses - Number(item[Attr.cap]?.N ?? maxUses),
     expiresAt: new Date(Number(item[Attr.expiresAt].N) * 1000).toISOString(),
     revoked: item[Attr.revoked]?.BOOL === true,
+    ...(item[Attr.objectSize]?.N === undefined ? {} : { size: Number(item[Attr.objectSize].N) }),
     ...(owner === undefined ? {} : { owner }),
     redemptions: [...closed, ...current].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)),
   };

@@ -17,7 +17,7 @@ import { boundedHttpHandler } from './sdk';
 import { LinkSigner, signingConfigFromEnv, SigningUnavailable, type Signing } from './signing';
 import { MintEnv } from '../shared/config';
 import {
-  buildQuery, isLinkId, keyToPath, LINK_GENERATION_PARAM, LINK_ID_PARAM, LINK_PAGE_PARAM, LINK_WINDOW_PARAM, linkFingerprint,
+  buildQuery, isLinkId, keyToPath, LINK_GENERATION_PARAM, LINK_ID_PARAM, LINK_PAGE_PARAM, LINK_SIZE_PARAM, LINK_WINDOW_PARAM, linkFingerprint,
   MAX_DOWNLOAD_WINDOW_SECONDS, ORIGIN_VERIFY_HEADER, parseQuery, validateKey,
 } from '../shared/link';
 
@@ -141,13 +141,14 @@ async function mintFor(req: MintRequest, status: number, caller: Caller): Promis
   // no object: only the signer (src/handlers/signing.ts) may, and only through CloudFront.
   const { s3 } = loadClients();
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: s.bucketName, Prefix: key.value, MaxKeys: 1 }));
-  if (listed.Contents?.[0]?.Key !== key.value) {
+  const object = listed.Contents?.[0];
+  if (object?.Key !== key.value) {
     log('refused', { reason: 'not-found' });
     return json(404, { error: 'object not found', key: key.value });
   }
 
   const landingPage = req.landingPage ?? s.defaultLandingPage;
-  const link = await issue(key.value, lifetime, uses, window, landingPage, caller.id);
+  const link = await issue(key.value, object.Size ?? 0, lifetime, uses, window, landingPage, caller.id);
   log('issued', { id: link.id, expiresAt: link.expiresAt, maxUses: uses, downloadWindowSeconds: window, landingPage });
   return json(status, status === 201 ? { ...link, maxUses: uses, downloadWindowSeconds: window, landingPage } : link);
 }
@@ -236,6 +237,7 @@ interface MintedLink {
 
 async function issue(
   key: string,
+  size: number,
   requestedLifetime: number,
   maxUses: number,
   windowSeconds: number,
@@ -263,6 +265,7 @@ async function issue(
         [LINK_ID_PARAM]: id,
         [LINK_GENERATION_PARAM]: String(s.secretGeneration),
         [LINK_WINDOW_PARAM]: String(windowSeconds),
+        [LINK_SIZE_PARAM]: String(size),
         ...(landingPage ? { [LINK_PAGE_PARAM]: '1' } : {}),
       },
       headers: { host: s.originDomain, [ORIGIN_VERIFY_HEADER]: await loadOriginSecret() },
@@ -285,7 +288,7 @@ async function issue(
   // Record before returning: a link the ledger does not know can never be redeemed,
   // and a failed write returns an error instead of a half-issued link.
   await dynamo.send(new PutItemCommand(issueLinkInput(s.tableName, {
-    id, key, fingerprint: linkFingerprint(key, params.value), maxUses, expiresAt, now, owner,
+    id, key, size, fingerprint: linkFingerprint(key, params.value), maxUses, expiresAt, now, owner,
   })));
   return { url: `${s.publicBaseUrl}${path}?${querystring}`, id, expiresAt: new Date(expiresAt * 1000).toISOString() };
 }

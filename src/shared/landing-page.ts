@@ -7,10 +7,14 @@ import { createHash } from 'crypto';
 export interface LandingPageContent {
   /** The neutral heading (and OpenGraph title, so chat previews show it instead of a 403). */
   readonly title: string;
-  /** The file name, only when the construct allows showing it. */
+  /** The file name recorded at mint, only when the construct allows showing it. */
   readonly fileName?: string;
-  /** When the link stops working. */
+  /** The file's size in bytes recorded at mint, shown with the file name. */
+  readonly fileSize?: number;
+  /** When the link stops working, as the ledger says. */
   readonly expiresAt: Date;
+  /** Downloads the link has left, as the ledger says. */
+  readonly usesLeft: number;
 }
 
 /** A refusal shown to a browser. */
@@ -34,7 +38,7 @@ const STYLE = [
   'main{width:100%;max-width:28rem;background:var(--card);border:1px solid var(--border);border-radius:12px;padding:2rem}',
   'h1{font-size:1.35rem;margin:0 0 .75rem}',
   'p{margin:.5rem 0;color:var(--muted)}',
-  '.file{color:var(--fg);font-weight:600;word-break:break-all}',
+  '.file{color:var(--fg);font-weight:600;word-break:break-all}.size{color:var(--muted);font-weight:400;white-space:nowrap}',
   '.when{white-space:nowrap}',
   'form{margin-top:1.5rem}',
   'button{width:100%;font:inherit;font-weight:600;padding:.8rem 1rem;border:0;border-radius:8px;background:var(--accent);color:var(--accent-fg);cursor:pointer}',
@@ -84,11 +88,26 @@ function htmlDocument(title: string, body: string): string {
  */
 export function renderLandingPage(content: LandingPageContent): Page {
   const expires = content.expiresAt.toISOString().replace('T', ' ').replace(/:\d\d\.\d{3}Z$/, ' UTC');
-  const file = content.fileName === undefined ? '' : `<p class="file">${escapeHtml(content.fileName)}</p>`;
+  const size = content.fileSize === undefined ? '' : ` <span class="size">(${formatBytes(content.fileSize)})</span>`;
+  const file = content.fileName === undefined ? '' : `<p class="file">${escapeHtml(content.fileName)}${size}</p>`;
+  const uses = content.usesLeft === 1 ? 'one more time' : `${content.usesLeft} more times`;
   const body = `<h1>${escapeHtml(content.title)}</h1>${file}`
-    + `<p>This link works a limited number of times. Available until <span class="when">${expires}</span>.</p>`
+    + `<p>This link works ${uses}. Available until <span class="when">${expires}</span>.</p>`
     + '<form method="post"><button type="submit">Download</button></form>';
   return { html: htmlDocument(content.title, body), headers: HEADERS };
+}
+
+/** A size as people read it: 1 decimal above a kilobyte (1 KB = 1000 bytes, as file managers show). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} bytes`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1000;
+  let unit = 0;
+  while (value >= 999.95 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** A refusal (used up, expired, revoked, unavailable) as a page, for browsers. */

@@ -24,6 +24,15 @@ export const Attr = {
   sessionUntil: 'sessionUntil',
   /** Map client key -> requests that session has served. */
   sessionRequests: 'sessionRequests',
+  /** Map client key -> bytes the session may still be sent (see bytesPerUse). */
+  sessionBytes: 'sessionBytes',
+  /**
+   * Map client key -> the session's latest request `{ r: request id, b: bytes charged }`, so
+   * that an origin failure can give back exactly what that request took.
+   */
+  sessionLast: 'sessionLast',
+  /** The object's size in bytes when the link was minted. */
+  objectSize: 'objectSize',
   /** Sessions that a later use of the same client closed, oldest first (the audit trail's history). */
   redemptions: 'redemptions',
   /** Who minted the link (see {@link Redemption} for who used it). */
@@ -82,6 +91,8 @@ export interface LinkStatus {
   readonly uses: number;
   readonly expiresAt: string;
   readonly revoked: boolean;
+  /** The object's size in bytes when the link was minted. */
+  readonly size?: number;
   /** Who minted the link: `iam:<principal ARN>`, `jwt:<issuer>#<subject>`, or absent for an open API. */
   readonly owner?: string;
   /** One record per use, oldest first, with the download session each opened. */

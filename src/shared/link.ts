@@ -22,11 +22,14 @@ export const LINK_WINDOW_PARAM = 'x-link-window';
 export const LINK_PAGE_PARAM = 'x-link-page';
 
 /**
- * Unsigned query parameter carrying a single-use download ticket, added by the edge's
- * redirect after a landing page's button was pressed. Never part of the fingerprint and
- * never forwarded to S3 (S3 ignores `x-` parameters anyway, but the signature would not).
+ * Signed query parameter carrying the object's size in bytes when the link was minted: a
+ * download session is charged the bytes each request asks for, and the ledger condition
+ * needs the number before S3 answers. Covered by the fingerprint, so it cannot be edited.
  */
-export const LINK_TICKET_PARAM = 'x-link-ticket';
+export const LINK_SIZE_PARAM = 'x-link-size';
+
+/** S3's largest object: 5 TiB (50 TB in newer S3 limits); 16 digits leave room for either. */
+const SIZE_PATTERN = /^(0|[1-9]\d{0,15})$/;
 
 /** Longest download window a link may carry: a day. */
 export const MAX_DOWNLOAD_WINDOW_SECONDS = 86_400;
@@ -72,8 +75,8 @@ export interface PresentedLink {
   readonly windowSeconds: number;
   /** Whether opening the link shows a landing page whose button downloads. */
   readonly landingPage: boolean;
-  /** The download ticket the request carries, if any (landing-page links only). */
-  readonly ticket?: string;
+  /** The object's size in bytes when the link was minted. */
+  readonly objectSize: number;
   /**
    * The path and query in their canonical encoding: what the edge forwards, so S3
    * computes exactly the canonical request the mint signed.
@@ -190,11 +193,6 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
   const query = parseQuery(querystring);
   if (!query.ok) return query;
   const params = query.value;
-  // The ticket is the edge's own, not the signer's: out of the fingerprint and the forwarded query.
-  const ticket = params.get(LINK_TICKET_PARAM);
-  params.delete(LINK_TICKET_PARAM);
-  if (ticket !== undefined && !LINK_ID_PATTERN.test(ticket)) return fail('malformed download ticket');
-
   const id = params.get(LINK_ID_PARAM);
   if (id === undefined || !LINK_ID_PATTERN.test(id)) return fail('not a one-time link');
   if (params.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') return fail('not a presigned link');
@@ -214,7 +212,8 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
   if (!/^(0|[1-9]\d{0,5})$/.test(windowRaw) || +windowRaw > MAX_DOWNLOAD_WINDOW_SECONDS) return fail('not a one-time link');
   const pageRaw = params.get(LINK_PAGE_PARAM);
   if (pageRaw !== undefined && pageRaw !== '1') return fail('not a one-time link');
-  if (ticket !== undefined && pageRaw === undefined) return fail('download tickets belong to landing-page links');
+  const sizeRaw = params.get(LINK_SIZE_PARAM) ?? '';
+  if (!SIZE_PATTERN.test(sizeRaw)) return fail('not a one-time link');
 
   if (signedAt > nowSeconds + MAX_CLOCK_SKEW_SECONDS) return fail('link is not yet valid');
   const signatureExpiresAt = signedAt + +expiresRaw;
@@ -230,7 +229,7 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
       generation: +generationRaw,
       windowSeconds: +windowRaw,
       landingPage: pageRaw === '1',
-      ...(ticket === undefined ? {} : { ticket }),
+      objectSize: +sizeRaw,
       canonicalUri: keyToPath(key.value),
       canonicalQuery: buildQuery(params),
     },

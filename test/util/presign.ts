@@ -1,7 +1,7 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { HttpRequest } from '@smithy/protocol-http';
-import { buildQuery, keyToPath, LINK_GENERATION_PARAM, LINK_ID_PARAM, LINK_WINDOW_PARAM, ORIGIN_VERIFY_HEADER } from '../../src/shared/link';
+import { buildQuery, keyToPath, LINK_GENERATION_PARAM, LINK_ID_PARAM, LINK_SIZE_PARAM, LINK_WINDOW_PARAM, ORIGIN_VERIFY_HEADER } from '../../src/shared/link';
 
 export interface PresignOptions {
   readonly host: string;
@@ -16,6 +16,8 @@ export interface PresignOptions {
   readonly generation?: number;
   /** Download window signed into the link, in seconds. @default 1800 */
   readonly windowSeconds?: number;
+  /** Object size signed into the link. @default 1000 */
+  readonly size?: number;
 }
 
 /** A link's query string, signed the way the mint signs it, for a host of the test's choosing. */
@@ -26,7 +28,12 @@ export async function presignLinkQuery(o: PresignOptions): Promise<string> {
     protocol: 'https:',
     hostname: o.host,
     path: keyToPath(o.key),
-    query: { [LINK_ID_PARAM]: o.id, [LINK_GENERATION_PARAM]: String(o.generation ?? 1), [LINK_WINDOW_PARAM]: String(o.windowSeconds ?? 1800) },
+    query: {
+      [LINK_ID_PARAM]: o.id,
+      [LINK_GENERATION_PARAM]: String(o.generation ?? 1),
+      [LINK_WINDOW_PARAM]: String(o.windowSeconds ?? 1800),
+      [LINK_SIZE_PARAM]: String(o.size ?? 1000),
+    },
     headers: { host: o.host, [ORIGIN_VERIFY_HEADER]: o.originSecret },
   }), { expiresIn: o.expiresIn, signingDate: o.signingDate });
   return buildQuery(Object.entries(signed.query ?? {}).map(([k, v]) => [k, String(v)]));
