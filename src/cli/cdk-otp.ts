@@ -53,6 +53,10 @@ Center (SSO), credential_process), web identity (AWS_WEB_IDENTITY_TOKEN_FILE), c
 credentials, EC2 instance metadata (AWS_EC2_METADATA_DISABLED=true skips it).
 mint needs the construct's grantMint; status and revoke need grantManage.`;
 
+const ID_HELP = `<id> is the "id" mint printed: 22 characters of A-Z a-z 0-9 _ -. An id that begins
+with - (as some minted by earlier versions do) is taken as the id, not as an option;
+after -- every argument is.`;
+
 const HELP: Record<'main' | Command, string> = {
   main: `usage: cdk-otp <command> [arguments] [options]
 
@@ -91,18 +95,24 @@ ${COMMON_HELP}
 ${EXIT_CODES_HELP}
 `,
   status: `usage: cdk-otp status <id> [options]
+       cdk-otp status [options] -- <id>
 
 Prints a link's status (GET /urls/{id}):
 {"id","key","maxUses","uses","expiresAt","revoked","owner","redemptions":[...]}.
+
+${ID_HELP}
 
 ${COMMON_HELP}
 
 ${EXIT_CODES_HELP}
 `,
   revoke: `usage: cdk-otp revoke <id> [options]
+       cdk-otp revoke [options] -- <id>
 
 Revokes a link at once (DELETE /urls/{id}); every later download is refused. The API
 answers 204 without a body; cdk-otp prints {"id","revoked":true}. Revoking twice is harmless.
+
+${ID_HELP}
 
 ${COMMON_HELP}
 
@@ -204,11 +214,56 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
 
 function parseCommandLine(argv: readonly string[]) {
   try {
-    return parseArgs({ args: joinNegativeValues(argv), options: OPTIONS, allowPositionals: true, strict: true });
+    return parseArgs({ args: arrangeArgs(argv), options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
     // parseArgs explains unknown options and missing values well; its first line suffices.
     throw usageError((err as Error).message.split('\n')[0]);
   }
+}
+
+const OPTION_NAMES = new Set(Object.keys(OPTIONS).map((name) => `--${name}`));
+/** Options that take a value (`--api URL`): the argument after one is its value, whatever it looks like. */
+const VALUED = new Set(Object.entries(OPTIONS).filter(([, o]) => o.type === 'string').map(([name]) => `--${name}`));
+/** Options whose value is a number, which may be negative (and is refused, as a value). */
+const NUMERIC = new Set(['--expires', '--max-uses', '--download-window']);
+
+/**
+ * Hands parseArgs the options first and every positional after a `--`, so that:
+ * - `--` ends the options, as usual: `cdk-otp revoke -- -pT-KZx...`;
+ * - the argument in the id's place (right after `status` or `revoke`) is the id when it has
+ *   a link id's shape, even if it begins with `-` (`cdk-otp status -pT-KZx...`): the mint
+ *   issued such ids (1 in 64, some beginning with `--`) until it stopped, and they stay
+ *   valid. No option has that shape (22 characters of A-Z a-z 0-9 _ -); the check is kept
+ *   anyway, should an option ever get one;
+ * - `--expires -1` is handed over as `--expires=-1`, so it is judged as a value.
+ */
+function arrangeArgs(argv: readonly string[]): string[] {
+  const options: string[] = [];
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    const next = argv[i + 1];
+    if (VALUED.has(arg)) {
+      // parseArgs would take the `--` added below for the value.
+      if (next === undefined) throw new TypeError(`Option '${arg} <value>' argument missing`);
+      options.push(...(NUMERIC.has(arg) && /^-\d/.test(next) ? [`${arg}=${next}`] : [arg, next]));
+      i++;
+    } else if (!arg.startsWith('-') || arg === '-' || (isIdPosition(positionals) && isLinkId(arg) && !OPTION_NAMES.has(arg))) {
+      positionals.push(arg);
+    } else {
+      options.push(arg);
+    }
+  }
+  return [...options, '--', ...positionals];
+}
+
+/** Whether the next positional is the id of `status` or `revoke`. */
+function isIdPosition(positionals: readonly string[]): boolean {
+  return positionals.length === 1 && (positionals[0] === 'status' || positionals[0] === 'revoke');
 }
 
 function targetOf(values: { api?: string; region?: string; profile?: string }, env: NodeJS.ProcessEnv, command: Command): Target {
@@ -237,22 +292,6 @@ function integer(flag: string, value: string, min: number, command: Command): nu
     throw usageError(`${flag} expects a whole number${flag === '--max-uses' ? '' : ' of seconds'}, at least ${min}; got "${value}"`, command);
   }
   return n;
-}
-
-/** `--expires -1` would read as an option: hand it over as `--expires=-1` so it is judged as a value. */
-function joinNegativeValues(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const next = argv[i + 1];
-    if (/^--(expires|max-uses|download-window)$/.test(arg) && next !== undefined && /^-\d/.test(next)) {
-      out.push(`${arg}=${next}`);
-      i++;
-    } else {
-      out.push(arg);
-    }
-  }
-  return out;
 }
 
 function isCommand(name: string): name is Command {
