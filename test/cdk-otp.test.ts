@@ -150,12 +150,12 @@ describe('cdk-otp --help', () => {
     expect([run.code, run.stderr]).toEqual([0, '']);
     for (const text of ['mint <key>', 'status <id>', 'revoke <id>', 'POST /urls', 'GET /urls/{id}', 'DELETE /urls/{id}',
       '--api URL', '--region REGION', '--profile NAME', 'OTP_API_URL', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE',
-      'AWS_ACCESS_KEY_ID', 'AWS_EC2_METADATA_DISABLED']) {
+      'AWS_ACCESS_KEY_ID', 'AWS_EC2_METADATA_DISABLED', 'plain http only to a loopback host: 127.0.0.0/8']) {
       expect([text, run.stdout.includes(text)]).toEqual([text, true]);
     }
     expect(run.stdout).toMatch(/^ {2}0 {2}success/m);
     expect(run.stdout).toMatch(/^ {2}1 {2}other failure: network error, timeout, server error \(5xx\)/m);
-    expect(run.stdout).toMatch(/^ {2}2 {2}bad usage or bad input/m);
+    expect(run.stdout).toMatch(/^ {2}2 {2}bad usage or bad input[\s\S]*a plain http API URL to a host that is not loopback/m);
     expect(run.stdout).toMatch(/^ {2}3 {2}no credentials/m);
     expect(run.stdout).toMatch(/^ {2}4 {2}refused \(401\/403\)/m);
     expect(run.stdout).toMatch(/^ {2}5 {2}not found \(404\)/m);
@@ -453,6 +453,96 @@ describe('cdk-otp sends nothing', () => {
     const notUrl = await cdkOtp(['mint', 'k', '--api', 'ftp://example.com'], localEnv());
     expect([notUrl.code, notUrl.stderr.split('\n')[0]]).toEqual([2, 'cdk-otp: --api must be an http(s) URL; got ftp://example.com']);
     expect(counted).toEqual([]);
+  });
+});
+
+describe('cdk-otp refuses plain http to a host that is not loopback', () => {
+  const refusal = (host: string, raw: string) => `cdk-otp: refusing to send signed requests over plain http to ${host}: use an https:// URL `
+    + `(http:// is for loopback hosts only: 127.0.0.0/8, localhost, [::1]); got ${raw}`;
+
+  it('http://example.com: exit code 2, before reading credentials or opening a connection', async () => {
+    // The credentials come from a credential_process that leaves a mark; a preloaded module
+    // records every DNS lookup and socket connect of the cdk-otp process.
+    const marker = join(tmp, 'credentials-were-read');
+    const netLog = join(tmp, 'net.log');
+    const hook = join(tmp, 'net-hook.js');
+    writeFileSync(hook, `
+      const net = require('node:net');
+      const dns = require('node:dns');
+      const { appendFileSync } = require('node:fs');
+      const record = (line) => appendFileSync(process.env.NET_LOG, line + '\\n');
+      const connect = net.Socket.prototype.connect;
+      net.Socket.prototype.connect = function (...args) {
+        // connect(options), connect(port, host), or (from net.connect) [options, callback].
+        const first = Array.isArray(args[0]) ? args[0][0] : args[0];
+        record('connect ' + JSON.stringify(typeof first === 'object' && first !== null ? first.host : args[1]));
+        return connect.apply(this, args);
+      };
+      const lookup = dns.lookup;
+      dns.lookup = function (host, ...rest) { record('lookup ' + host); return lookup.call(this, host, ...rest); };
+    `);
+    const process_ = join(tmp, 'credential-process.js');
+    writeFileSync(process_, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'read');
+      console.log(JSON.stringify({ Version: 1, AccessKeyId: ${JSON.stringify(d.accessKeyId)}, SecretAccessKey: ${JSON.stringify(d.secretAccessKey)} }));`);
+    const config = join(tmp, 'config-credential-process');
+    writeFileSync(config, `[profile otp-process]\ncredential_process = ${process.execPath} ${process_}\n`);
+    const env = (api: string) => cleanEnv({ OTP_API_URL: api, AWS_REGION: d.region, AWS_CONFIG_FILE: config, AWS_PROFILE: 'otp-process', NET_LOG: netLog });
+    const netCalls = () => (existsSync(netLog) ? readFileSync(netLog, 'utf8').trim().split('\n') : []);
+
+    for (const [args, api] of [
+      [['mint', 'reports/q4.pdf'], 'http://example.com'],
+      [['status', UNKNOWN_ID], 'http://example.com:8080/prod'],
+      [['revoke', `-p${UNKNOWN_ID.slice(2)}`, '--api', 'http://example.com'], 'https://abc123.execute-api.eu-west-1.amazonaws.com'],
+    ] as const) {
+      const run = await cdkOtp([...args], env(api), ['--require', hook]);
+      const raw = (args as readonly string[]).includes('--api') ? 'http://example.com' : api;
+      expect([args, run.code, run.stdout, run.stderr]).toEqual([args, 2, '', `${refusal('example.com', raw)}\nRun \`cdk-otp ${args[0]} --help\` for usage.\n`]);
+    }
+    expect([existsSync(marker), netCalls()]).toEqual([false, []]);
+
+    // The same set-up against a loopback host (the counting server) reads the credentials
+    // and connects: the mark and the records would have shown a refusal that came too late.
+    const loopback = await cdkOtp(['status', UNKNOWN_ID], env(counterUrl), ['--require', hook]);
+    expect([loopback.code, loopback.stderr]).toEqual([1, 'cdk-otp: the API answered 503: Service Unavailable\n']);
+    expect([existsSync(marker), netCalls()]).toEqual([true, ['connect "127.0.0.1"']]);
+    expect(counted.map((r) => `${r.method} ${r.url}`)).toEqual([`GET /urls/${UNKNOWN_ID}`]);
+  });
+
+  it('judges the host as a URL normalizes it: plain http only to 127.0.0.0/8, localhost and [::1]', () => {
+    const attempt = (api: string) => {
+      try {
+        const invocation = parseInvocation(['status', UNKNOWN_ID, '--api', api, '--region', 'eu-west-1'], {});
+        return invocation.kind === 'call' ? invocation.target.api.host : 'help';
+      } catch (err) {
+        return (err as Error).message.split('\n')[0];
+      }
+    };
+    for (const [api, host] of [
+      ['http://127.0.0.1:4566', '127.0.0.1:4566'],
+      ['http://127.255.0.9', '127.255.0.9'],
+      ['http://127.1:8080', '127.0.0.1:8080'],
+      ['http://0x7f.1/prod', '127.0.0.1'],
+      ['http://localhost:3000', 'localhost:3000'],
+      ['http://LocalHost', 'localhost'],
+      ['http://[::1]:3000', '[::1]:3000'],
+      ['https://example.com', 'example.com'],
+      ['https://10.0.0.1', '10.0.0.1'],
+    ]) {
+      expect([api, attempt(api)]).toEqual([api, host]);
+    }
+    for (const [api, hostname] of [
+      ['http://example.com', 'example.com'],
+      ['http://10.0.0.1:8080', '10.0.0.1'],
+      ['http://128.0.0.1', '128.0.0.1'],
+      ['http://0.0.0.0', '0.0.0.0'],
+      ['http://127.0.0.1.nip.io', '127.0.0.1.nip.io'],
+      ['http://localhost.example.com', 'localhost.example.com'],
+      ['http://localhost.', 'localhost.'],
+      ['http://[::ffff:127.0.0.1]', '[::ffff:7f00:1]'],
+      ['http://[::2]', '[::2]'],
+    ]) {
+      expect([api, attempt(api)]).toEqual([api, refusal(hostname, api).replace(/^cdk-otp: /, '')]);
+    }
   });
 });
 

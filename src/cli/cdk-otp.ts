@@ -31,8 +31,9 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const EXIT_CODES_HELP = `exit codes:
   0  success: the API's JSON is on stdout
   1  other failure: network error, timeout, server error (5xx), an unexpected answer
-  2  bad usage or bad input: unknown command or option, missing or invalid argument
-     (nothing is sent), or the API's 400 (its message is shown)
+  2  bad usage or bad input: unknown command or option, missing or invalid argument,
+     a plain http API URL to a host that is not loopback (nothing is sent), or the
+     API's 400 (its message is shown)
   3  no credentials: the credential chain found none (nothing is sent)
   4  refused (401/403): the signature was not accepted or the caller may not do this
      (not granted, a key outside the allowed prefixes, another caller's link)
@@ -40,6 +41,8 @@ const EXIT_CODES_HELP = `exit codes:
 
 const COMMON_HELP = `options:
   --api URL          the links API: the construct's apiEndpoint        env OTP_API_URL
+                     (https; plain http only to a loopback host: 127.0.0.0/8,
+                     localhost, [::1], such as the local deployment)
   --region REGION    the API's region, signed into every request: this flag, else the
                      region in an execute-api host name, else env AWS_REGION, then
                      AWS_DEFAULT_REGION
@@ -276,6 +279,15 @@ function targetOf(values: { api?: string; region?: string; profile?: string }, e
     throw usageError(`--api is not a URL: ${raw}`, command);
   }
   if (api.protocol !== 'https:' && api.protocol !== 'http:') throw usageError(`--api must be an http(s) URL; got ${raw}`, command);
+  // Plain http would show every signed request (and the links mint returns) to the network:
+  // only a loopback host, such as the local deployment, may be called without TLS.
+  if (api.protocol === 'http:' && !isLoopback(api.hostname)) {
+    throw usageError(
+      `refusing to send signed requests over plain http to ${api.hostname}: use an https:// URL `
+      + `(http:// is for loopback hosts only: 127.0.0.0/8, localhost, [::1]); got ${raw}`,
+      command,
+    );
+  }
   if (api.search || api.hash || api.username || api.password) throw usageError(`--api must not carry a query, fragment or user info; got ${raw}`, command);
   // The signature covers the region: an execute-api host names the only one that can be right.
   const hostRegion = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(api.hostname)?.[1];
@@ -284,6 +296,14 @@ function targetOf(values: { api?: string; region?: string; profile?: string }, e
   if (!/^[a-z0-9-]+$/.test(region)) throw usageError(`--region is not a region name: ${region}`, command);
   const profile = values.profile ?? (env.AWS_PROFILE || undefined);
   return { api, region, profile };
+}
+
+/**
+ * Whether a URL's host name (as URL normalizes it: lower case, IPv4 in dotted decimal, IPv6
+ * in brackets) is a loopback address: 127.0.0.0/8, `localhost` or `[::1]`.
+ */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 function integer(flag: string, value: string, min: number, command: Command): number {
