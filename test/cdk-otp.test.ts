@@ -169,7 +169,8 @@ describe('cdk-otp --help', () => {
       expect([flag, mint.stdout.includes(flag)]).toEqual([flag, true]);
     }
     const status = await cdkOtp(['status', '--help'], cleanEnv());
-    expect(status.stdout).toMatch(/^usage: cdk-otp status <id> \[options\]/);
+    expect(status.stdout).toMatch(/^usage: cdk-otp status <id> \[options\]\n {7}cdk-otp status \[options\] -- <id>\n/);
+    expect(status.stdout).toContain('An id that begins\nwith - (as some minted by earlier versions do) is taken as the id, not as an option;');
     expect((await cdkOtp(['help', 'status'], cleanEnv())).stdout).toBe(status.stdout);
     expect((await cdkOtp(['revoke', '-h'], cleanEnv())).stdout).toMatch(/^usage: cdk-otp revoke <id>[\s\S]*\{"id","revoked":true\}/);
   });
