@@ -9,10 +9,13 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_CALLER_ARN } from '../local/api-auth';
+import { callApi } from '../local/api-client';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
 import { http } from './util/http';
 import { parseInvocation } from '../src/cli/cdk-otp';
+import { isLinkId } from '../src/shared/link';
 
 const ROOT = join(__dirname, '..');
 const BIN = join(ROOT, 'assets', 'cli', 'cdk-otp', 'index.js');
@@ -56,9 +59,9 @@ function localEnv(extra: Record<string, string> = {}): Record<string, string> {
   });
 }
 
-async function cdkOtp(args: string[], env: Record<string, string>): Promise<Run> {
+async function cdkOtp(args: string[], env: Record<string, string>, nodeArgs: string[] = []): Promise<Run> {
   const started = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
@@ -68,6 +71,45 @@ async function cdkOtp(args: string[], env: Record<string, string>): Promise<Run>
 }
 
 const jsonOf = <T = Record<string, unknown>>(run: Run): T => JSON.parse(run.stdout) as T;
+
+/** Mints a link through the local API, signed as a backend signs (no CLI process). */
+async function mintLink(key = 'reports/q4.pdf'): Promise<{ url: string; id: string }> {
+  const res = await callApi(`${d.apiUrl}/urls`, d.region, { accessKeyId: d.accessKeyId, secretAccessKey: d.secretAccessKey }, {
+    method: 'POST', body: JSON.stringify({ key, maxUses: 2 }),
+  });
+  if (res.status !== 201) throw new Error(`mint answered ${res.status}: ${res.body}`);
+  return res.json<{ url: string; id: string }>();
+}
+
+/**
+ * Stores a copy of a minted link's ledger item under another id: a link as an earlier mint
+ * could have issued it (ids beginning with `-` were 1 in 64 until the mint stopped issuing
+ * them), so the CLI can be tried on every id shape without waiting for one to come up.
+ */
+async function ledgerCopy(mintedId: string, id: string): Promise<void> {
+  if (!isLinkId(id)) throw new Error(`not a link id: ${id}`);
+  const client = new DynamoDBClient({ region: d.region, endpoint: d.services.dynamodb.endpoint });
+  try {
+    const item = (await client.send(new GetItemCommand({ TableName: d.tableName, Key: { id: { S: mintedId } }, ConsistentRead: true }))).Item;
+    if (!item) throw new Error(`no ledger item for ${mintedId}`);
+    await client.send(new PutItemCommand({ TableName: d.tableName, Item: { ...item, id: { S: id } }, ConditionExpression: 'attribute_not_exists(id)' }));
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Ids of every shape a command line might misread, built from a minted id's last characters. */
+function edgeIds(mintedId: string): string[] {
+  const tail = (n: number) => mintedId.slice(22 - n);
+  return [
+    `-${tail(21)}`, // the option `-` + letters
+    `-p${tail(20)}`, // `cdk-otp revoke -pT-KZx...` read as the option -p
+    `-h${tail(20)}`, // would be -h, help
+    `--${tail(20)}`, // a long option
+    `--api-${tail(16)}`, // looks like the option --api
+    `_${tail(21)}`, // not an option, but a character tests never saw for sure
+  ];
+}
 
 beforeAll(async () => {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npx projen bundle\` first`);
@@ -108,12 +150,12 @@ describe('cdk-otp --help', () => {
     expect([run.code, run.stderr]).toEqual([0, '']);
     for (const text of ['mint <key>', 'status <id>', 'revoke <id>', 'POST /urls', 'GET /urls/{id}', 'DELETE /urls/{id}',
       '--api URL', '--region REGION', '--profile NAME', 'OTP_API_URL', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE',
-      'AWS_ACCESS_KEY_ID', 'AWS_EC2_METADATA_DISABLED']) {
+      'AWS_ACCESS_KEY_ID', 'AWS_EC2_METADATA_DISABLED', 'plain http only to a loopback host: 127.0.0.0/8']) {
       expect([text, run.stdout.includes(text)]).toEqual([text, true]);
     }
     expect(run.stdout).toMatch(/^ {2}0 {2}success/m);
     expect(run.stdout).toMatch(/^ {2}1 {2}other failure: network error, timeout, server error \(5xx\)/m);
-    expect(run.stdout).toMatch(/^ {2}2 {2}bad usage or bad input/m);
+    expect(run.stdout).toMatch(/^ {2}2 {2}bad usage or bad input[\s\S]*a plain http API URL to a host that is not loopback/m);
     expect(run.stdout).toMatch(/^ {2}3 {2}no credentials/m);
     expect(run.stdout).toMatch(/^ {2}4 {2}refused \(401\/403\)/m);
     expect(run.stdout).toMatch(/^ {2}5 {2}not found \(404\)/m);
@@ -127,7 +169,8 @@ describe('cdk-otp --help', () => {
       expect([flag, mint.stdout.includes(flag)]).toEqual([flag, true]);
     }
     const status = await cdkOtp(['status', '--help'], cleanEnv());
-    expect(status.stdout).toMatch(/^usage: cdk-otp status <id> \[options\]/);
+    expect(status.stdout).toMatch(/^usage: cdk-otp status <id> \[options\]\n {7}cdk-otp status \[options\] -- <id>\n/);
+    expect(status.stdout).toContain('An id that begins\nwith - (as some minted by earlier versions do) is taken as the id, not as an option;');
     expect((await cdkOtp(['help', 'status'], cleanEnv())).stdout).toBe(status.stdout);
     expect((await cdkOtp(['revoke', '-h'], cleanEnv())).stdout).toMatch(/^usage: cdk-otp revoke <id>[\s\S]*\{"id","revoked":true\}/);
   });
@@ -257,6 +300,115 @@ describe('cdk-otp against the local links API', () => {
   });
 });
 
+describe('cdk-otp and link ids that begin with `-` or `_`', () => {
+  it('status and revoke take them as the id (in the id\'s place, after options, after `--`), against links in the ledger', async () => {
+    const link = await mintLink();
+    const ids = edgeIds(link.id);
+    for (const id of ids) await ledgerCopy(link.id, id);
+    for (const id of ids) {
+      const status = await cdkOtp(['status', id], localEnv());
+      expect([id, status.code, status.stderr]).toEqual([id, 0, '']);
+      expect(jsonOf(status)).toMatchObject({ id, key: 'reports/q4.pdf', uses: 0, revoked: false });
+    }
+    // Every way of writing the command line, each on another id.
+    const forms = [
+      (id: string) => ['revoke', id],
+      (id: string) => ['revoke', '--', id],
+      (id: string) => ['revoke', '--api', d.apiUrl, id],
+      (id: string) => ['revoke', id, '--region', d.region],
+      (id: string) => ['--region', d.region, 'revoke', '--', id],
+      (id: string) => ['revoke', '--api', d.apiUrl, '--', id],
+    ];
+    expect(forms).toHaveLength(ids.length);
+    for (const [i, id] of ids.entries()) {
+      const revoked = await cdkOtp(forms[i](id), localEnv());
+      expect([forms[i](id), revoked.code, revoked.stdout, revoked.stderr]).toEqual([forms[i](id), 0, `{"id":"${id}","revoked":true}\n`, '']);
+      expect(jsonOf(await cdkOtp(['status', '--', id], localEnv()))).toMatchObject({ id, revoked: true });
+    }
+    // Each call named its own link: the minted one is untouched and still downloads.
+    expect(jsonOf(await cdkOtp(['status', link.id], localEnv()))).toMatchObject({ id: link.id, revoked: false, uses: 0 });
+    expect((await http(link.url)).status).toBe(200);
+  });
+
+  it('reads them from the command line the same way, and sends the request for exactly that id', () => {
+    const path = (args: string[]) => {
+      const invocation = parseInvocation(args, { OTP_API_URL: 'https://abc123.execute-api.eu-west-1.amazonaws.com' });
+      if (invocation.kind !== 'call') throw new Error(`not a call: ${args.join(' ')}`);
+      return `${invocation.request.method} ${invocation.request.path}`;
+    };
+    for (const id of [...edgeIds(UNKNOWN_ID), '-_-_-_-_-_-_-_-_-_-_-_', '----------------------', '______________________']) {
+      for (const [command, method] of [['status', 'GET'], ['revoke', 'DELETE']]) {
+        const expected = `${method} /urls/${id}`;
+        for (const args of [
+          [command, id],
+          [command, '--', id],
+          [command, id, '--profile', 'p'],
+          ['--profile', 'p', command, id],
+          [command, '--region', 'us-east-1', id],
+          [command, '--region', 'us-east-1', '--', id],
+        ]) {
+          expect([args, path(args)]).toEqual([args, expected]);
+        }
+      }
+    }
+    // `-h` alone is still help, and a 22-character id that begins with -h is an id.
+    expect(parseInvocation(['status', '-h'], {}).kind).toBe('help');
+    expect(path(['status', `-h${'A'.repeat(20)}`])).toBe(`GET /urls/-h${'A'.repeat(20)}`);
+  });
+
+  it('reads an argument shaped like an id as an option anywhere but in the id\'s place', () => {
+    const reason = (args: string[]) => {
+      try {
+        parseInvocation(args, { OTP_API_URL: 'https://abc123.execute-api.eu-west-1.amazonaws.com' });
+      } catch (err) {
+        return (err as Error).message.split('\n')[0];
+      }
+      throw new Error(`accepted: ${args.join(' ')}`);
+    };
+    const dashed = `-p${UNKNOWN_ID.slice(2)}`;
+    expect(reason(['status', UNKNOWN_ID, dashed])).toMatch(/^Unknown option '-p'/);
+    expect(reason([dashed, 'status', UNKNOWN_ID])).toMatch(/^Unknown option '-p'/);
+    // Not an id's shape (21 characters): an option, with parseArgs' hint to use `--`.
+    expect(reason(['revoke', dashed.slice(0, 21)])).toMatch(/^Unknown option '-p'.*'--'/);
+    // Nothing goes around the one-id rule, the id check or a missing value.
+    expect(reason(['status', '--', UNKNOWN_ID, dashed])).toBe(`status takes one id; got 2 arguments: ${UNKNOWN_ID} ${dashed}`);
+    expect(reason(['status', '--', '-p'])).toBe('"-p" is not a link id (22 characters of A-Z a-z 0-9 _ -, the "id" mint printed)');
+    expect(reason(['status', dashed, '--region'])).toBe('Option \'--region <value>\' argument missing');
+    // After `--` a mint key may begin with `-` too.
+    const mint = parseInvocation(['mint', '--', '-draft.pdf'], { OTP_API_URL: 'https://abc123.execute-api.eu-west-1.amazonaws.com' });
+    expect(mint.kind === 'call' && mint.request.body).toBe('{"key":"-draft.pdf"}');
+  });
+});
+
+describe('link ids the mint issues', () => {
+  it('300 minted through the local API: 22 base64url characters, distinct, none beginning with `-`; cdk-otp reads a sample', async () => {
+    const ids: string[] = [];
+    // Six at a time: the local API runs the mint bundle in this process (whose log lines, one
+    // per link, are kept out of the test's output).
+    const quiet = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      for (let i = 0; i < 300; i += 6) ids.push(...(await Promise.all(Array.from({ length: 6 }, () => mintLink()))).map((l) => l.id));
+    } finally {
+      quiet.mockRestore();
+    }
+    expect(ids).toHaveLength(300);
+    expect(ids.filter((id) => !isLinkId(id))).toEqual([]);
+    expect(ids.filter((id) => id.startsWith('-'))).toEqual([]);
+    expect(new Set(ids).size).toBe(300);
+
+    // A handful of them as minted, and two minted links under ids of the edge shapes (as an
+    // earlier mint could have issued them, and as the mint still may: `_...`).
+    const sample = [ids[0], ids[99], ids[199], ids[299], `-${ids[1].slice(1)}`, `_${ids[2].slice(1)}`];
+    await ledgerCopy(ids[1], sample[4]);
+    await ledgerCopy(ids[2], sample[5]);
+    for (const id of sample) {
+      const run = await cdkOtp(['status', id], localEnv());
+      expect([id, run.code, run.stderr]).toEqual([id, 0, '']);
+      expect(jsonOf(run)).toMatchObject({ id, key: 'reports/q4.pdf', maxUses: 2, uses: 0, revoked: false });
+    }
+  });
+});
+
 describe('cdk-otp sends nothing', () => {
   it('without credentials: exit code 3, promptly, and the server sees no request', async () => {
     const run = await cdkOtp(['mint', 'reports/q4.pdf'], cleanEnv({ OTP_API_URL: counterUrl, AWS_REGION: 'eu-west-1' }));
@@ -303,6 +455,96 @@ describe('cdk-otp sends nothing', () => {
     const notUrl = await cdkOtp(['mint', 'k', '--api', 'ftp://example.com'], localEnv());
     expect([notUrl.code, notUrl.stderr.split('\n')[0]]).toEqual([2, 'cdk-otp: --api must be an http(s) URL; got ftp://example.com']);
     expect(counted).toEqual([]);
+  });
+});
+
+describe('cdk-otp refuses plain http to a host that is not loopback', () => {
+  const refusal = (host: string, raw: string) => `cdk-otp: refusing to send signed requests over plain http to ${host}: use an https:// URL `
+    + `(http:// is for loopback hosts only: 127.0.0.0/8, localhost, [::1]); got ${raw}`;
+
+  it('http://example.com: exit code 2, before reading credentials or opening a connection', async () => {
+    // The credentials come from a credential_process that leaves a mark; a preloaded module
+    // records every DNS lookup and socket connect of the cdk-otp process.
+    const marker = join(tmp, 'credentials-were-read');
+    const netLog = join(tmp, 'net.log');
+    const hook = join(tmp, 'net-hook.js');
+    writeFileSync(hook, `
+      const net = require('node:net');
+      const dns = require('node:dns');
+      const { appendFileSync } = require('node:fs');
+      const record = (line) => appendFileSync(process.env.NET_LOG, line + '\\n');
+      const connect = net.Socket.prototype.connect;
+      net.Socket.prototype.connect = function (...args) {
+        // connect(options), connect(port, host), or (from net.connect) [options, callback].
+        const first = Array.isArray(args[0]) ? args[0][0] : args[0];
+        record('connect ' + JSON.stringify(typeof first === 'object' && first !== null ? first.host : args[1]));
+        return connect.apply(this, args);
+      };
+      const lookup = dns.lookup;
+      dns.lookup = function (host, ...rest) { record('lookup ' + host); return lookup.call(this, host, ...rest); };
+    `);
+    const process_ = join(tmp, 'credential-process.js');
+    writeFileSync(process_, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'read');
+      console.log(JSON.stringify({ Version: 1, AccessKeyId: ${JSON.stringify(d.accessKeyId)}, SecretAccessKey: ${JSON.stringify(d.secretAccessKey)} }));`);
+    const config = join(tmp, 'config-credential-process');
+    writeFileSync(config, `[profile otp-process]\ncredential_process = ${process.execPath} ${process_}\n`);
+    const env = (api: string) => cleanEnv({ OTP_API_URL: api, AWS_REGION: d.region, AWS_CONFIG_FILE: config, AWS_PROFILE: 'otp-process', NET_LOG: netLog });
+    const netCalls = () => (existsSync(netLog) ? readFileSync(netLog, 'utf8').trim().split('\n') : []);
+
+    for (const [args, api] of [
+      [['mint', 'reports/q4.pdf'], 'http://example.com'],
+      [['status', UNKNOWN_ID], 'http://example.com:8080/prod'],
+      [['revoke', `-p${UNKNOWN_ID.slice(2)}`, '--api', 'http://example.com'], 'https://abc123.execute-api.eu-west-1.amazonaws.com'],
+    ] as const) {
+      const run = await cdkOtp([...args], env(api), ['--require', hook]);
+      const raw = (args as readonly string[]).includes('--api') ? 'http://example.com' : api;
+      expect([args, run.code, run.stdout, run.stderr]).toEqual([args, 2, '', `${refusal('example.com', raw)}\nRun \`cdk-otp ${args[0]} --help\` for usage.\n`]);
+    }
+    expect([existsSync(marker), netCalls()]).toEqual([false, []]);
+
+    // The same set-up against a loopback host (the counting server) reads the credentials
+    // and connects: the mark and the records would have shown a refusal that came too late.
+    const loopback = await cdkOtp(['status', UNKNOWN_ID], env(counterUrl), ['--require', hook]);
+    expect([loopback.code, loopback.stderr]).toEqual([1, 'cdk-otp: the API answered 503: Service Unavailable\n']);
+    expect([existsSync(marker), netCalls()]).toEqual([true, ['connect "127.0.0.1"']]);
+    expect(counted.map((r) => `${r.method} ${r.url}`)).toEqual([`GET /urls/${UNKNOWN_ID}`]);
+  });
+
+  it('judges the host as a URL normalizes it: plain http only to 127.0.0.0/8, localhost and [::1]', () => {
+    const attempt = (api: string) => {
+      try {
+        const invocation = parseInvocation(['status', UNKNOWN_ID, '--api', api, '--region', 'eu-west-1'], {});
+        return invocation.kind === 'call' ? invocation.target.api.host : 'help';
+      } catch (err) {
+        return (err as Error).message.split('\n')[0];
+      }
+    };
+    for (const [api, host] of [
+      ['http://127.0.0.1:4566', '127.0.0.1:4566'],
+      ['http://127.255.0.9', '127.255.0.9'],
+      ['http://127.1:8080', '127.0.0.1:8080'],
+      ['http://0x7f.1/prod', '127.0.0.1'],
+      ['http://localhost:3000', 'localhost:3000'],
+      ['http://LocalHost', 'localhost'],
+      ['http://[::1]:3000', '[::1]:3000'],
+      ['https://example.com', 'example.com'],
+      ['https://10.0.0.1', '10.0.0.1'],
+    ]) {
+      expect([api, attempt(api)]).toEqual([api, host]);
+    }
+    for (const [api, hostname] of [
+      ['http://example.com', 'example.com'],
+      ['http://10.0.0.1:8080', '10.0.0.1'],
+      ['http://128.0.0.1', '128.0.0.1'],
+      ['http://0.0.0.0', '0.0.0.0'],
+      ['http://127.0.0.1.nip.io', '127.0.0.1.nip.io'],
+      ['http://localhost.example.com', 'localhost.example.com'],
+      ['http://localhost.', 'localhost.'],
+      ['http://[::ffff:127.0.0.1]', '[::ffff:7f00:1]'],
+      ['http://[::2]', '[::2]'],
+    ]) {
+      expect([api, attempt(api)]).toEqual([api, refusal(hostname, api).replace(/^cdk-otp: /, '')]);
+    }
   });
 });
 

@@ -31,8 +31,9 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const EXIT_CODES_HELP = `exit codes:
   0  success: the API's JSON is on stdout
   1  other failure: network error, timeout, server error (5xx), an unexpected answer
-  2  bad usage or bad input: unknown command or option, missing or invalid argument
-     (nothing is sent), or the API's 400 (its message is shown)
+  2  bad usage or bad input: unknown command or option, missing or invalid argument,
+     a plain http API URL to a host that is not loopback (nothing is sent), or the
+     API's 400 (its message is shown)
   3  no credentials: the credential chain found none (nothing is sent)
   4  refused (401/403): the signature was not accepted or the caller may not do this
      (not granted, a key outside the allowed prefixes, another caller's link)
@@ -40,6 +41,8 @@ const EXIT_CODES_HELP = `exit codes:
 
 const COMMON_HELP = `options:
   --api URL          the links API: the construct's apiEndpoint        env OTP_API_URL
+                     (https; plain http only to a loopback host: 127.0.0.0/8,
+                     localhost, [::1], such as the local deployment)
   --region REGION    the API's region, signed into every request: this flag, else the
                      region in an execute-api host name, else env AWS_REGION, then
                      AWS_DEFAULT_REGION
@@ -52,6 +55,10 @@ AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), then the profile's entry in the share
 Center (SSO), credential_process), web identity (AWS_WEB_IDENTITY_TOKEN_FILE), container
 credentials, EC2 instance metadata (AWS_EC2_METADATA_DISABLED=true skips it).
 mint needs the construct's grantMint; status and revoke need grantManage.`;
+
+const ID_HELP = `<id> is the "id" mint printed: 22 characters of A-Z a-z 0-9 _ -. An id that begins
+with - (as some minted by earlier versions do) is taken as the id, not as an option;
+after -- every argument is.`;
 
 const HELP: Record<'main' | Command, string> = {
   main: `usage: cdk-otp <command> [arguments] [options]
@@ -91,18 +98,24 @@ ${COMMON_HELP}
 ${EXIT_CODES_HELP}
 `,
   status: `usage: cdk-otp status <id> [options]
+       cdk-otp status [options] -- <id>
 
 Prints a link's status (GET /urls/{id}):
 {"id","key","maxUses","uses","expiresAt","revoked","owner","redemptions":[...]}.
+
+${ID_HELP}
 
 ${COMMON_HELP}
 
 ${EXIT_CODES_HELP}
 `,
   revoke: `usage: cdk-otp revoke <id> [options]
+       cdk-otp revoke [options] -- <id>
 
 Revokes a link at once (DELETE /urls/{id}); every later download is refused. The API
 answers 204 without a body; cdk-otp prints {"id","revoked":true}. Revoking twice is harmless.
+
+${ID_HELP}
 
 ${COMMON_HELP}
 
@@ -204,11 +217,56 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
 
 function parseCommandLine(argv: readonly string[]) {
   try {
-    return parseArgs({ args: joinNegativeValues(argv), options: OPTIONS, allowPositionals: true, strict: true });
+    return parseArgs({ args: arrangeArgs(argv), options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
     // parseArgs explains unknown options and missing values well; its first line suffices.
     throw usageError((err as Error).message.split('\n')[0]);
   }
+}
+
+const OPTION_NAMES = new Set(Object.keys(OPTIONS).map((name) => `--${name}`));
+/** Options that take a value (`--api URL`): the argument after one is its value, whatever it looks like. */
+const VALUED = new Set(Object.entries(OPTIONS).filter(([, o]) => o.type === 'string').map(([name]) => `--${name}`));
+/** Options whose value is a number, which may be negative (and is refused, as a value). */
+const NUMERIC = new Set(['--expires', '--max-uses', '--download-window']);
+
+/**
+ * Hands parseArgs the options first and every positional after a `--`, so that:
+ * - `--` ends the options, as usual: `cdk-otp revoke -- -pT-KZx...`;
+ * - the argument in the id's place (right after `status` or `revoke`) is the id when it has
+ *   a link id's shape, even if it begins with `-` (`cdk-otp status -pT-KZx...`): the mint
+ *   issued such ids (1 in 64, some beginning with `--`) until it stopped, and they stay
+ *   valid. No option has that shape (22 characters of A-Z a-z 0-9 _ -); the check is kept
+ *   anyway, should an option ever get one;
+ * - `--expires -1` is handed over as `--expires=-1`, so it is judged as a value.
+ */
+function arrangeArgs(argv: readonly string[]): string[] {
+  const options: string[] = [];
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    const next = argv[i + 1];
+    if (VALUED.has(arg)) {
+      // parseArgs would take the `--` added below for the value.
+      if (next === undefined) throw new TypeError(`Option '${arg} <value>' argument missing`);
+      options.push(...(NUMERIC.has(arg) && /^-\d/.test(next) ? [`${arg}=${next}`] : [arg, next]));
+      i++;
+    } else if (!arg.startsWith('-') || arg === '-' || (isIdPosition(positionals) && isLinkId(arg) && !OPTION_NAMES.has(arg))) {
+      positionals.push(arg);
+    } else {
+      options.push(arg);
+    }
+  }
+  return [...options, '--', ...positionals];
+}
+
+/** Whether the next positional is the id of `status` or `revoke`. */
+function isIdPosition(positionals: readonly string[]): boolean {
+  return positionals.length === 1 && (positionals[0] === 'status' || positionals[0] === 'revoke');
 }
 
 function targetOf(values: { api?: string; region?: string; profile?: string }, env: NodeJS.ProcessEnv, command: Command): Target {
@@ -221,6 +279,15 @@ function targetOf(values: { api?: string; region?: string; profile?: string }, e
     throw usageError(`--api is not a URL: ${raw}`, command);
   }
   if (api.protocol !== 'https:' && api.protocol !== 'http:') throw usageError(`--api must be an http(s) URL; got ${raw}`, command);
+  // Plain http would show every signed request (and the links mint returns) to the network:
+  // only a loopback host, such as the local deployment, may be called without TLS.
+  if (api.protocol === 'http:' && !isLoopback(api.hostname)) {
+    throw usageError(
+      `refusing to send signed requests over plain http to ${api.hostname}: use an https:// URL `
+      + `(http:// is for loopback hosts only: 127.0.0.0/8, localhost, [::1]); got ${raw}`,
+      command,
+    );
+  }
   if (api.search || api.hash || api.username || api.password) throw usageError(`--api must not carry a query, fragment or user info; got ${raw}`, command);
   // The signature covers the region: an execute-api host names the only one that can be right.
   const hostRegion = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(api.hostname)?.[1];
@@ -231,28 +298,20 @@ function targetOf(values: { api?: string; region?: string; profile?: string }, e
   return { api, region, profile };
 }
 
+/**
+ * Whether a URL's host name (as URL normalizes it: lower case, IPv4 in dotted decimal, IPv6
+ * in brackets) is a loopback address: 127.0.0.0/8, `localhost` or `[::1]`.
+ */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
 function integer(flag: string, value: string, min: number, command: Command): number {
   const n = /^\d{1,15}$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < min) {
     throw usageError(`${flag} expects a whole number${flag === '--max-uses' ? '' : ' of seconds'}, at least ${min}; got "${value}"`, command);
   }
   return n;
-}
-
-/** `--expires -1` would read as an option: hand it over as `--expires=-1` so it is judged as a value. */
-function joinNegativeValues(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const next = argv[i + 1];
-    if (/^--(expires|max-uses|download-window)$/.test(arg) && next !== undefined && /^-\d/.test(next)) {
-      out.push(`${arg}=${next}`);
-      i++;
-    } else {
-      out.push(arg);
-    }
-  }
-  return out;
 }
 
 function isCommand(name: string): name is Command {

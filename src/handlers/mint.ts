@@ -4,7 +4,6 @@
 // CloudFront sends to the origin), with a fresh random id and the secret origin
 // header inside the signature, records the link in the ledger, and only then
 // returns the URL re-pointed at the distribution.
-import { randomBytes } from 'crypto';
 import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -13,6 +12,7 @@ import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { HttpRequest } from '@smithy/protocol-http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { getLinkInput, issueLinkInput, linkStatus, revokeLinkInput } from './ledger';
+import { newLinkId } from './link-id';
 import { boundedHttpHandler } from './sdk';
 import { LinkSigner, signingConfigFromEnv, SigningUnavailable, type Signing } from './signing';
 import { MintEnv } from '../shared/config';
@@ -253,7 +253,8 @@ async function issue(
   // with credentials that outlive the link (src/handlers/signing.ts), so expiresAt is exact.
   const credentials = await signer.credentialsFor(lifetime, now);
 
-  const id = randomBytes(16).toString('base64url');
+  // Never begins with `-` (see newLinkId), so it is never taken for an option on a command line.
+  const id = newLinkId();
   const path = keyToPath(key);
   const signed = await presignerFor(credentials).presign(
     new HttpRequest({
