@@ -17,10 +17,11 @@ const handlerDeps = [
   '@types/aws-lambda',
 ];
 
-// Workflow step: make /usr/bin/chromium available for the browser tests (see buildWorkflowOptions).
+// Workflow step: Debian's chromium for the browser tests and the download clients the
+// real-client tests run (see buildWorkflowOptions).
 const chromiumStep = {
-  name: 'Install chromium for the browser tests',
-  run: '[ -x /usr/bin/chromium ] || { sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }',
+  name: 'Install chromium and the download clients for the browser and real-client tests',
+  run: 'sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl wget aria2 ffmpeg',
 };
 
 const project = new awscdk.AwsCdkConstructLibrary({
