@@ -1,6 +1,7 @@
 // The local S3 must read paths, query strings and ranges exactly as Amazon S3 does, or it
 // hides bugs a real bucket would show. Sources for each behaviour are cited in
-// local/servers/sigv4.ts (canonicalUri, parseQuery) and local/servers/s3.ts (parseRange).
+// local/servers/sigv4.ts (canonicalUri, parseQuery) and local/servers/s3.ts (parseRange,
+// amzRequestIds, the SSE header).
 import { randomBytes } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -259,4 +260,45 @@ describe('local S3 reads requests exactly as Amazon S3 does', () => {
       expect(head.ContentRange).toBe(`bytes 10-19/${size}`);
     });
   });
+  describe('what S3 sends with every object', () => {
+    const META = { key: 'docs/with-metadata.txt', body: Buffer.from('an object with user metadata') };
+
+    beforeAll(async () => {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: META.key, Body: META.body, Metadata: { owner: 'alice', purpose: 'fidelity' } }));
+    });
+
+    test.each(['GET', 'HEAD'])('%s: x-amz-request-id, x-amz-id-2, x-amz-server-side-encryption AES256 and the user metadata', async (method) => {
+      const res = await viaOrigin(await presign(META.key, { method }), {}, method);
+      expect(res.status).toBe(200);
+      expect(res.headers['x-amz-request-id']).toMatch(/^[0-9A-F]{16}$/);
+      expect(res.headers['x-amz-id-2']).toMatch(/^[A-Za-z0-9+/]{40,}={0,2}$/);
+      expect(res.headers['x-amz-server-side-encryption']).toBe('AES256');
+      expect(res.headers['x-amz-meta-owner']).toBe('alice');
+      expect(res.headers['x-amz-meta-purpose']).toBe('fidelity');
+      if (method === 'GET') expect(res.body.equals(META.body)).toBe(true);
+    });
+
+    test('a range GET carries them too; each response has its own request ids', async () => {
+      const presigned = await presign(META.key);
+      const [a, b] = [await viaOrigin(presigned, { range: 'bytes=0-1' }), await viaOrigin(presigned)];
+      expect(a.status).toBe(206);
+      expect(a.headers['x-amz-server-side-encryption']).toBe('AES256');
+      expect(a.headers['x-amz-meta-owner']).toBe('alice');
+      expect(a.headers['x-amz-request-id']).not.toBe(b.headers['x-amz-request-id']);
+      expect(a.headers['x-amz-id-2']).not.toBe(b.headers['x-amz-id-2']);
+    });
+
+    test('errors carry the ids (the body repeats them as RequestId and HostId) and no encryption header', async () => {
+      const missing = await viaOrigin(await presign('docs/missing.txt'));
+      expect(missing.status).toBe(404);
+      expect(missing.headers['x-amz-request-id']).toMatch(/^[0-9A-F]{16}$/);
+      expect(missing.headers['x-amz-id-2']).toBeDefined();
+      expect(missing.headers['x-amz-server-side-encryption']).toBeUndefined();
+      const denied = await viaOrigin((await presign(META.key)).replace('x-link-id=abc', 'x-link-id=abd'));
+      expect(denied.status).toBe(403);
+      expect(xmlField(denied, 'RequestId')).toBe(denied.headers['x-amz-request-id']);
+      expect(xmlField(denied, 'HostId')).toBe(denied.headers['x-amz-id-2']);
+    });
+  });
+
 });

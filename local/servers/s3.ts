@@ -353,7 +353,14 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
       }
       if ((status === 200 || status === 206) && (req.method === 'GET' || req.method === 'HEAD')) {
         for (const [header, value] of overrides) outHeaders[header] = value;
+        // Every object is encrypted at rest with SSE-S3 (the construct's bucket says so, and S3
+        // encrypts every new object since January 2023: "Using server-side encryption with Amazon
+        // S3 managed keys (SSE-S3)", https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingServerSideEncryption.html),
+        // and GetObject and HeadObject name the algorithm in x-amz-server-side-encryption
+        // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
+        outHeaders['x-amz-server-side-encryption'] = 'AES256';
       }
+      for (const [name, value] of Object.entries(amzRequestIds())) outHeaders[name] ??= value;
       res.writeHead(status, outHeaders);
       upRes.on('error', () => res.destroy());
       if (slice && req.method !== 'HEAD') upRes.pipe(byteSlice(slice.first, slice.last)).pipe(res);
@@ -515,19 +522,32 @@ function sendXmlError(
   details: Readonly<Record<string, string>> = {},
   headers: OutgoingHttpHeaders = {},
 ): void {
-  const requestId = randomBytes(8).toString('hex').toUpperCase();
+  const ids = amzRequestIds();
+  const requestId = ids['x-amz-request-id'];
   const extra = Object.entries(details).map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`).join('');
   const body = '<?xml version="1.0" encoding="UTF-8"?>\n'
     + `<Error><Code>${xmlEscape(code)}</Code><Message>${xmlEscape(message)}</Message>${extra}`
-    + `<RequestId>${requestId}</RequestId><HostId>local</HostId></Error>`;
+    + `<RequestId>${requestId}</RequestId><HostId>${ids['x-amz-id-2']}</HostId></Error>`;
   // Unread request bodies are discarded so the connection can be reused.
   req.resume();
   res.writeHead(status, {
     'content-type': 'application/xml',
     'content-length': Buffer.byteLength(body),
-    'x-amz-request-id': requestId,
-    'x-amz-id-2': 'local',
+    ...ids,
     ...headers,
   });
   res.end(body);
+}
+
+/**
+ * The two ids S3 puts on every response ("Common Response Headers",
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/RESTCommonResponseHeaders.html):
+ * x-amz-request-id (16 upper-case hex digits) and x-amz-id-2, the extended request id
+ * (base64, which S3 also writes as HostId in error bodies).
+ */
+function amzRequestIds(): { 'x-amz-request-id': string; 'x-amz-id-2': string } {
+  return {
+    'x-amz-request-id': randomBytes(8).toString('hex').toUpperCase(),
+    'x-amz-id-2': randomBytes(57).toString('base64'),
+  };
 }
