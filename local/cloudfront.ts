@@ -45,6 +45,13 @@ export interface LocalCloudFrontOptions {
    * @default false
    */
   readonly forwardViewerHost?: boolean;
+  /**
+   * The viewer's address for each request, as the viewer-request event's `clientIp`. Loopback
+   * cannot show a client whose address changes mid-download (IPv4 to IPv6 by happy eyeballs,
+   * Wi-Fi to mobile); tests decide it here.
+   * @default the TCP connection's remote address, as CloudFront takes it
+   */
+  readonly viewerAddress?: (req: IncomingMessage) => string;
 }
 
 export interface LocalCloudFront {
@@ -87,7 +94,7 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
     const request: CloudFrontRequest = {
-      clientIp: req.socket.remoteAddress ?? LOCAL_HOST,
+      clientIp: opts.viewerAddress ? opts.viewerAddress(req) : req.socket.remoteAddress ?? LOCAL_HOST,
       headers: toCloudFrontHeaders(req.rawHeaders),
       method: req.method ?? 'GET',
       querystring: q < 0 ? '' : rawUrl.slice(q + 1),
@@ -133,8 +140,9 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     config: CloudFrontRequestEvent['Records'][0]['cf']['config'],
   ): Promise<void> {
     const viewerHost = viewer.headers.host ?? domainName;
-    // The custom origin request policy forwards no viewer headers: only the origin
-    // host, the origin custom headers and what CloudFront itself adds, plus Range (below).
+    // The custom origin request policy forwards no viewer headers and no cookies (the viewer's
+    // Cookie reaches the viewer-request function, never the origin): only the origin host, the
+    // origin custom headers and what CloudFront itself adds, plus Range (below).
     const headers: Record<string, string | string[]> = {
       'host': opts.forwardViewerHost ? viewerHost : opts.originHost,
       'user-agent': 'Amazon CloudFront',

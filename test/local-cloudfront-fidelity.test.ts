@@ -79,6 +79,9 @@ describe('local CloudFront forwards to an S3 origin what CloudFront does (origin
   let cf: LocalCloudFront;
   let cfWithOriginResponse: LocalCloudFront;
   let cfToRecorder: LocalCloudFront;
+  let cfAddressed: LocalCloudFront;
+  /** The viewerAddress hook of cfAddressed, per test. */
+  let viewerAddress: (req: IncomingMessage) => string = (req) => req.socket.remoteAddress ?? '';
   let etag: string;
   const viewerEvents: CloudFrontRequestEvent[] = [];
   const originResponseEvents: CloudFrontResponseEvent[] = [];
@@ -138,10 +141,11 @@ describe('local CloudFront forwards to an S3 origin what CloudFront does (origin
       originHost: s3.regionalHost,
       originCustomHeaders: { 'x-origin-verify': SECRET },
     });
+    cfAddressed = await startLocalCloudFront({ handler: passThrough, ...origin, viewerAddress: (req) => viewerAddress(req) });
   });
 
   afterAll(async () => {
-    for (const front of [cf, cfWithOriginResponse, cfToRecorder]) await front?.close();
+    for (const front of [cf, cfWithOriginResponse, cfToRecorder, cfAddressed]) await front?.close();
     await recorder?.close();
     client?.destroy();
     await s3?.close();
@@ -293,6 +297,27 @@ describe('local CloudFront forwards to an S3 origin what CloudFront does (origin
     test('an X-Forwarded-For the viewer sends does not change clientIp', async () => {
       await viaCloudFront(cf, { 'X-Forwarded-For': '203.0.113.9' }, { localAddress: '127.0.0.2' });
       expect(viewerEvents[0].Records[0].cf.request.clientIp).toBe('127.0.0.2');
+    });
+
+    test('a viewerAddress hook decides clientIp per request: an address may change mid-download', async () => {
+      const seen: string[] = [];
+      const addresses = ['203.0.113.7', '2001:db8::7'];
+      viewerAddress = (req) => {
+        seen.push(req.socket.remoteAddress ?? '');
+        return addresses.shift() ?? 'none left';
+      };
+      expect((await viaCloudFront(cfAddressed, { Range: 'bytes=0-4' })).status).toBe(206);
+      expect((await viaCloudFront(cfAddressed, { Range: 'bytes=5-' })).status).toBe(206);
+      expect(viewerEvents.map((e) => e.Records[0].cf.request.clientIp)).toEqual(['203.0.113.7', '2001:db8::7']);
+      // The hook gets the viewer's request, its socket included.
+      expect(seen).toEqual(['127.0.0.1', '127.0.0.1']);
+    });
+
+    test('the viewer\'s Cookie reaches the viewer-request function, as sent, and never the origin', async () => {
+      const res = await viaCloudFront(cfToRecorder, { Cookie: 'otp-session=abc; theme=dark' });
+      expect(res.status).toBe(200);
+      expect(viewerEvents[0].Records[0].cf.request.headers.cookie).toEqual([{ key: 'Cookie', value: 'otp-session=abc; theme=dark' }]);
+      expect(headerLines(recorder.requests[0]).map(([name]) => name)).not.toContain('cookie');
     });
 
     test('the test client only sends from loopback addresses', () => {
