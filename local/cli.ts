@@ -2,11 +2,13 @@
 // stdout carries exactly one JSON line (the contract); everything else goes to stderr.
 import { existsSync, readFileSync } from 'node:fs';
 import { LOCAL_SIGNING_MODES, startLocalDeployment, type LocalSigning } from './deployment';
+import { ORIGIN_FAULT_KINDS, type OriginFaultKind } from './servers';
 
 const USAGE = `usage: npm run local -- [--object KEY=FILE]... [--public-api] [--region REGION] [--bucket NAME]
                        [--max-uses-limit N] [--allowed-prefix PREFIX]... [--no-preview-protection]
                        [--download-window SECONDS] [--events-file PATH] [--landing-page]
                        [--signing dedicated-key|signer-role|function-role] [--session-seconds N]
+                       [--origin-fault KEY=500|503|reset|timeout]...
 
 Starts the one-time link stack on 127.0.0.1 and prints one JSON line with its URLs
 and local credentials. The mint API verifies SigV4 (service execute-api) signed with
@@ -19,7 +21,13 @@ own role session, whose end Lambda does not reveal, so the mint refuses every li
 function's own credentials and the signer role's STS sessions really end, and S3
 answers ExpiredToken to anything signed with them afterwards. A signer role session
 must outlive each link it signs by 60 seconds: with short sessions, ask for short
-links (expiresInSeconds), or the mint answers 503.`;
+links (expiresInSeconds), or the mint answers 503.
+
+--origin-fault KEY=KIND makes S3 answer the first GET of object KEY with KIND
+instead of the object: 500 (InternalError), 503 (SlowDown), reset (the connection
+is dropped: CloudFront answers 502) or timeout (no answer: CloudFront waits its 30 s
+origin response timeout and sends the GET again, as it does up to 3 times); later
+GETs are served. Repeat it to fail several GETs, of one key or of several.`;
 
 interface CliOptions {
   readonly objects: Record<string, Buffer>;
@@ -34,6 +42,7 @@ interface CliOptions {
   readonly landingPage?: boolean;
   readonly signing?: LocalSigning;
   readonly sessionSeconds?: number;
+  readonly originFaults?: Record<string, OriginFaultKind[]>;
 }
 
 export function parseArgs(argv: readonly string[]): CliOptions {
@@ -49,6 +58,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   let landingPage: boolean | undefined;
   let signing: LocalSigning | undefined;
   let sessionSeconds: number | undefined;
+  let originFaults: Record<string, OriginFaultKind[]> | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -87,6 +97,16 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       const n = value();
       if (!/^\d+$/.test(n) || +n < 1 || +n > 43_200) throw new Error(`--session-seconds expects whole seconds between 1 and 43200; got ${n}`);
       sessionSeconds = +n;
+    } else if (arg === '--origin-fault') {
+      // The kind never holds '=', the key may.
+      const spec = value();
+      const eq = spec.lastIndexOf('=');
+      const kind = spec.slice(eq + 1);
+      if (eq <= 0 || !(ORIGIN_FAULT_KINDS as readonly string[]).includes(kind)) {
+        throw new Error(`--origin-fault expects KEY=${ORIGIN_FAULT_KINDS.join('|')}; got ${spec}`);
+      }
+      originFaults ??= {};
+      (originFaults[spec.slice(0, eq)] ??= []).push(kind as OriginFaultKind);
     } else if (arg === '--landing-page') {
       landingPage = true;
     } else if (arg === '--events-file') {
@@ -113,6 +133,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     landingPage,
     signing,
     sessionSeconds,
+    originFaults,
   };
 }
 

@@ -45,6 +45,25 @@ export interface LocalCloudFrontOptions {
    * @default false
    */
   readonly forwardViewerHost?: boolean;
+  /**
+   * How long CloudFront waits for the origin's response after forwarding a request; then it
+   * gives up on that attempt (see {@link originConnectionAttempts}) and at last answers 504.
+   * @default 30000 (CloudFront's default; tests shorten it)
+   */
+  readonly originResponseTimeoutMs?: number;
+  /**
+   * The origin's connection attempts (1 to 3): how many times in all a GET or HEAD whose
+   * response timed out is sent. The construct leaves CloudFront's default.
+   * @default 3
+   */
+  readonly originConnectionAttempts?: number;
+  /**
+   * The viewer's address for each request, as the viewer-request event's `clientIp`. Loopback
+   * cannot show a client whose address changes mid-download (IPv4 to IPv6 by happy eyeballs,
+   * Wi-Fi to mobile); tests decide it here.
+   * @default the TCP connection's remote address, as CloudFront takes it
+   */
+  readonly viewerAddress?: (req: IncomingMessage) => string;
 }
 
 export interface LocalCloudFront {
@@ -66,12 +85,32 @@ const MAX_ORIGIN_RESPONSE_BODY = 1024 * 1024;
  * edge functions", CloudFront developer guide: read-only headers for origin response events).
  */
 const READ_ONLY_ORIGIN_RESPONSE_HEADERS = ['transfer-encoding', 'via'];
+/**
+ * The origin response timeout CloudFront uses unless the origin sets one: "The default timeout
+ * is 30 seconds" ("Origin settings", Response timeout,
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesOrigin.html#DownloadDistValuesOriginResponseTimeout).
+ * For GET and HEAD "If the origin doesn't respond or stops responding within the duration of the
+ * response timeout, CloudFront drops the connection. CloudFront tries again to connect according
+ * to the value of Connection attempts"; other methods are not tried again (quoted from the guide's
+ * source, awsdocs/amazon-cloudfront-developer-guide, where the section still read "custom origins
+ * only"; S3 origins take a response timeout too since July 2025, "Amazon CloudFront introduces new
+ * origin response timeout controls", whose retries follow the connection attempts alike). Only the
+ * wait for the response is emulated, not the wait between two packets of its body.
+ */
+const ORIGIN_RESPONSE_TIMEOUT_MS = 30_000;
+/** "Connection attempts": 1, 2 or 3, "The default number (if you don't specify otherwise) is 3" (same page). */
+const ORIGIN_CONNECTION_ATTEMPTS = 3;
 
 export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promise<LocalCloudFront> {
   const life = new Lifecycle();
   const timeoutMs = opts.timeoutMs ?? 5000;
   const slots = new Slots(opts.maxConcurrentInvocations ?? 16);
   const origin = new URL(opts.originEndpoint);
+  const originResponseTimeoutMs = opts.originResponseTimeoutMs ?? ORIGIN_RESPONSE_TIMEOUT_MS;
+  const originAttempts = opts.originConnectionAttempts ?? ORIGIN_CONNECTION_ATTEMPTS;
+  if (!Number.isInteger(originAttempts) || originAttempts < 1 || originAttempts > 3) {
+    throw new Error(`originConnectionAttempts must be 1, 2 or 3 (as in CloudFront), got ${originAttempts}`);
+  }
   let domainName = '';
 
   const server = createServer((req, res) => {
@@ -87,7 +126,7 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
     const request: CloudFrontRequest = {
-      clientIp: req.socket.remoteAddress ?? LOCAL_HOST,
+      clientIp: opts.viewerAddress ? opts.viewerAddress(req) : req.socket.remoteAddress ?? LOCAL_HOST,
       headers: toCloudFrontHeaders(req.rawHeaders),
       method: req.method ?? 'GET',
       querystring: q < 0 ? '' : rawUrl.slice(q + 1),
@@ -133,8 +172,9 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     config: CloudFrontRequestEvent['Records'][0]['cf']['config'],
   ): Promise<void> {
     const viewerHost = viewer.headers.host ?? domainName;
-    // The custom origin request policy forwards no viewer headers: only the origin
-    // host, the origin custom headers and what CloudFront itself adds, plus Range (below).
+    // The custom origin request policy forwards no viewer headers and no cookies (the viewer's
+    // Cookie reaches the viewer-request function, never the origin): only the origin host, the
+    // origin custom headers and what CloudFront itself adds, plus Range (below).
     const headers: Record<string, string | string[]> = {
       'host': opts.forwardViewerHost ? viewerHost : opts.originHost,
       'user-agent': 'Amazon CloudFront',
@@ -145,43 +185,101 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     const range = rangeToForward(request);
     if (range) headers.range = range;
     const path = request.uri + (request.querystring ? `?${request.querystring}` : '');
+    // A GET or HEAD whose response timed out is tried again, up to the origin's connection
+    // attempts ("Response timeout": "CloudFront tries again to connect according to the value
+    // of Connection attempts"; other methods are not retried). See ORIGIN_RESPONSE_TIMEOUT_MS.
+    const attempts = request.method === 'GET' || request.method === 'HEAD' ? originAttempts : 1;
+    let originRes: IncomingMessage | undefined;
+    for (let attempt = 1; originRes === undefined; attempt++) {
+      const outcome = await requestOrigin(request.method, path, headers, res);
+      if (res.destroyed) return;
+      if (outcome === 'timeout' && attempt < attempts) continue;
+      // No response at all: CloudFront answers with its own error page, and the origin-response
+      // trigger does not run. "CloudFront events that can trigger a Lambda@Edge function"
+      // (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-cloudfront-trigger-events.html)
+      // has the origin-response function execute "after CloudFront receives a response from the
+      // origin", "even if an error is returned from the origin": a response with an error status
+      // (500, 503, 404...) runs it, as below; a reset or a timeout leaves no response to run it
+      // on, and no AWS page says CloudFront runs it then.
+      if (outcome === 'timeout') return sendOriginError(res, 504, config.requestId);
+      if (outcome === 'unreachable') return sendOriginError(res, 502, config.requestId);
+      originRes = outcome;
+    }
+    const fromOrigin = originRes;
     await new Promise<void>((resolve, reject) => {
-      const upstream = httpRequest({ host: origin.hostname, port: origin.port, method: request.method, path, headers }, (originRes) => {
-        const out: Record<string, string | string[]> = {};
-        for (const [name, value] of Object.entries(originRes.headers)) {
-          if (value !== undefined && !HOP_BY_HOP_HEADERS.has(name)) out[name] = value;
-        }
-        const reply = (status: number, replyHeaders: Record<string, string | string[]>, body?: Buffer): void => {
-          replyHeaders['x-cache'] = 'Miss from cloudfront';
-          if (body) {
-            originRes.resume();
-            delete replyHeaders['transfer-encoding'];
-            replyHeaders['content-length'] = String(body.length);
-            res.writeHead(status, replyHeaders);
-            res.end(body);
-            resolve();
-            return;
-          }
+      const out: Record<string, string | string[]> = {};
+      for (const [name, value] of Object.entries(fromOrigin.headers)) {
+        if (value !== undefined && !HOP_BY_HOP_HEADERS.has(name)) out[name] = value;
+      }
+      const reply = (status: number, replyHeaders: Record<string, string | string[]>, body?: Buffer): void => {
+        replyHeaders['x-cache'] = 'Miss from cloudfront';
+        if (body) {
+          fromOrigin.resume();
+          delete replyHeaders['transfer-encoding'];
+          replyHeaders['content-length'] = String(body.length);
           res.writeHead(status, replyHeaders);
-          originRes.pipe(res);
-          originRes.on('end', resolve);
-          originRes.on('error', reject);
-        };
-        if (!opts.originResponseHandler) return reply(originRes.statusCode ?? 502, out);
-        const sent = Object.entries(headers).flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).flatMap((v) => [name, v]));
-        const originRequest = { ...request, headers: { ...request.headers, ...toCloudFrontHeaders(sent) } };
-        runOriginResponse(opts.originResponseHandler, config, originRequest, originRes.statusCode ?? 502, originRes.statusMessage ?? '', originRes.rawHeaders)
-          .then((replaced) => {
-            if ('error' in replaced) {
-              originRes.resume();
-              sendError(res, 502, replaced.error);
-              resolve();
-            } else {
-              reply(replaced.status, replaced.headers, replaced.body);
-            }
-          }, reject);
+          res.end(body);
+          resolve();
+          return;
+        }
+        res.writeHead(status, replyHeaders);
+        fromOrigin.pipe(res);
+        // An origin that stops mid-body (a reset after its headers) cuts the viewer's
+        // connection: the status and headers are sent, so that is all CloudFront can do.
+        fromOrigin.on('close', () => {
+          if (!fromOrigin.complete) res.destroy();
+          resolve();
+        });
+      };
+      fromOrigin.on('error', () => res.destroy());
+      if (!opts.originResponseHandler) return reply(fromOrigin.statusCode ?? 502, out);
+      const sent = Object.entries(headers).flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).flatMap((v) => [name, v]));
+      const originRequest = { ...request, headers: { ...request.headers, ...toCloudFrontHeaders(sent) } };
+      runOriginResponse(opts.originResponseHandler, config, originRequest, fromOrigin.statusCode ?? 502, fromOrigin.statusMessage ?? '', fromOrigin.rawHeaders)
+        .then((replaced) => {
+          if ('error' in replaced) {
+            fromOrigin.resume();
+            sendError(res, 502, replaced.error);
+            resolve();
+          } else {
+            reply(replaced.status, replaced.headers, replaced.body);
+          }
+        }, reject);
+    });
+  }
+
+  /**
+   * One request to the origin: its response (status and headers received), or `timeout` when
+   * none came within the origin response timeout, or `unreachable` when the connection failed
+   * or was reset before a response. A viewer that goes away abandons the request.
+   */
+  function requestOrigin(
+    method: string,
+    path: string,
+    headers: Record<string, string | string[]>,
+    viewer: ServerResponse,
+  ): Promise<IncomingMessage | 'timeout' | 'unreachable'> {
+    return new Promise((resolve) => {
+      const upstream = httpRequest({ host: origin.hostname, port: origin.port, method, path, headers });
+      const abandon = (): void => {
+        upstream.destroy();
+      };
+      const settle = (outcome: IncomingMessage | 'timeout' | 'unreachable'): void => {
+        clearTimeout(timer);
+        viewer.off('close', abandon);
+        resolve(outcome);
+      };
+      const timer = setTimeout(() => {
+        settle('timeout');
+        upstream.destroy();
+      }, originResponseTimeoutMs);
+      viewer.once('close', abandon);
+      upstream.once('response', (originRes) => {
+        settle(originRes);
+        // A viewer that goes away mid-body must not leave the origin streaming.
+        viewer.once('close', () => originRes.destroy());
       });
-      upstream.on('error', reject);
+      upstream.on('error', () => settle('unreachable'));
       upstream.end();
     });
   }
@@ -326,6 +424,28 @@ function sendGenerated(res: ServerResponse, response: CloudFrontResultResponse):
 function sendError(res: ServerResponse, status: number, message: string): void {
   const body = `<!DOCTYPE HTML><html><body><h1>${status} ERROR</h1><p>${message}</p></body></html>`;
   res.writeHead(status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(body), 'x-cache': 'LambdaExecutionError from cloudfront' });
+  res.end(body);
+}
+
+/**
+ * CloudFront's own page when the origin gave no response: 502 when the connection failed or
+ * was reset ("HTTP 502 status code (Bad Gateway)": CloudFront "couldn't connect to the origin
+ * server", and "sets the X-Cache header to Error from cloudfront",
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/http-502-bad-gateway.html),
+ * 504 when the origin "didn't respond before the request expired" ("HTTP 504 status code
+ * (Gateway Timeout)", https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/http-504-gateway-timeout.html).
+ * The pages do not give the body; this is the short HTML page viewers are shown, abridged.
+ */
+function sendOriginError(res: ServerResponse, status: 502 | 504, requestId: string): void {
+  const [title, detail] = status === 502
+    ? ['502 ERROR', "CloudFront wasn't able to connect to the origin."]
+    : ['504 Gateway Timeout ERROR', 'CloudFront attempted to establish a connection with the origin, but either the attempt failed or the origin closed the connection.'];
+  const body = '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" "http://www.w3.org/TR/html4/loose.dtd">\n'
+    + '<HTML><HEAD><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=iso-8859-1">\n'
+    + `<TITLE>ERROR: The request could not be satisfied</TITLE>\n</HEAD><BODY>\n<H1>${title}</H1>\n`
+    + `<H2>The request could not be satisfied.</H2>\n<HR noshade size="1px">\n${detail}\n<BR clear="all">\n<HR noshade size="1px">\n`
+    + `<PRE>\nGenerated by cloudfront (CloudFront)\nRequest ID: ${requestId}\n</PRE>\n<ADDRESS>\n</ADDRESS>\n</BODY></HTML>`;
+  res.writeHead(status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(body), 'x-cache': 'Error from cloudfront' });
   res.end(body);
 }
 

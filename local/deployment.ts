@@ -4,6 +4,7 @@
 // mint function's environment and the edge function's staged config.json.
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -14,7 +15,7 @@ import { createLocalJwtIssuer, type LocalJwtIssuer } from './jwt';
 import { LocalLambdaFunction } from './lambda';
 import {
   LocalIdentities, startAwsJsonServices, startDynamoDB, startS3, startSts, type LocalAwsJson, type LocalDynamoDB, type LocalEvent, type LocalS3,
-  type LocalStreamConsumer, type LocalStreamHandler, type LocalSts,
+  type LocalStreamConsumer, type LocalStreamHandler, type LocalSts, type OriginFaultKind, type OriginFaults,
 } from './servers';
 import {
   DEFAULT_LANDING_PAGE_TITLE, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, EventsEnv, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv,
@@ -103,6 +104,25 @@ export interface LocalDeploymentOptions {
   /** Viewer-request timeout of the local CloudFront. @default 5000 */
   readonly edgeTimeoutMs?: number;
   /**
+   * Origin faults: the next GET of each key (as stored) that S3 would serve answers `500`
+   * (InternalError), `503` (SlowDown), `reset` (no answer, connection destroyed) or
+   * `timeout` (never answered) instead; a list fails that many GETs in turn (local/servers/s3.ts).
+   * More can be added later with {@link LocalDeployment.injectOriginFault}.
+   */
+  readonly originFaults?: OriginFaults;
+  /**
+   * The local CloudFront's origin response timeout: with no response in that time it tries a
+   * GET again (originConnectionAttempts), then answers 504. @default 30000 (CloudFront's)
+   */
+  readonly originResponseTimeoutMs?: number;
+  /** The origin's connection attempts, 1 to 3 (local/cloudfront.ts). @default 3 (CloudFront's, which the construct keeps) */
+  readonly originConnectionAttempts?: number;
+  /**
+   * The viewer's address CloudFront gives the edge function (`clientIp`) for each request, to
+   * simulate an address that changes mid-download. @default the connection's remote address
+   */
+  readonly viewerAddress?: (req: IncomingMessage) => string;
+  /**
    * Serve the mint API without authorization. By default it verifies SigV4 (service
    * execute-api) signed with the local credentials, as the deployed API's IAM auth does.
    * @default false
@@ -173,6 +193,11 @@ export interface LocalDeployment {
   linkEvents(): LocalEvent[];
   /** Resolves once every ledger change committed so far has been published (or given up on). */
   linkEventsSettled(): Promise<void>;
+  /**
+   * The next GET of `key` that S3 would serve meets `kind` instead (faults queue per key), so
+   * one deployment can serve several fault tests. See {@link LocalDeploymentOptions.originFaults}.
+   */
+  injectOriginFault(key: string, kind: OriginFaultKind): void;
   /** An S3 client for the origin, with the local credentials. */
   s3Client(): S3Client;
   close(): Promise<void>;
@@ -243,6 +268,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       credentials: (id) => identities.find(id),
       mayRead: (principalArn, key) => identities.mayRead(principalArn, key),
       requireReferer: (opts.bucketOwnership ?? 'owned') === 'owned' ? [refererSecret] : undefined,
+      originFaults: opts.originFaults,
     });
     closers.push(() => s3.close());
 
@@ -290,6 +316,9 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       originCustomHeaders: { [ORIGIN_VERIFY_HEADER]: originSecret, referer: refererSecret },
       forwardViewerHost: opts.forwardViewerHost,
       timeoutMs: opts.edgeTimeoutMs,
+      originResponseTimeoutMs: opts.originResponseTimeoutMs,
+      originConnectionAttempts: opts.originConnectionAttempts,
+      viewerAddress: opts.viewerAddress,
     });
     closers.push(() => cloudfront.close());
 
@@ -429,6 +458,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       linkEvents: () => (linkEvents ? [...awsJson.events] : []),
       linkEventsSettled: async () => consumer?.drain(),
       linkEventFailures: failures,
+      injectOriginFault: (key, kind) => s3.injectOriginFault(key, kind),
       s3Client,
       close,
     };

@@ -38,7 +38,8 @@ describe('npm run local', () => {
     const file = join(tmpdir(), `otp-cli-object-${process.pid}.txt`);
     writeFileSync(file, 'preloaded bytes');
     // Two-second role sessions: the mint function's own credentials end while the test runs.
-    s = await startCli(['--object', `docs/hello world.txt=${file}`, '--session-seconds', '2']);
+    // The first GET of faulty.txt is reset by S3.
+    s = await startCli(['--object', `docs/hello world.txt=${file}`, '--object', `faulty.txt=${file}`, '--origin-fault', 'faulty.txt=reset', '--session-seconds', '2']);
     rmSync(file);
   });
   afterAll(() => { if (s.child.exitCode === null) s.child.kill('SIGKILL'); });
@@ -71,6 +72,14 @@ describe('npm run local', () => {
     await new Promise((resolve) => setTimeout(resolve, 2500));
     const res = await http(minted.json<{ url: string }>().url);
     expect([res.status, res.text()]).toEqual([200, 'preloaded bytes']);
+  });
+
+  it('--origin-fault: S3 resets the first GET of the key, and the local CloudFront answers its own 502', async () => {
+    const creds = { accessKeyId: s.info.accessKeyId, secretAccessKey: s.info.secretAccessKey };
+    const minted = await callApi(`${s.info.apiUrl}/get-url?key=faulty.txt&expiresInSeconds=60`, s.info.region, creds);
+    expect(minted.status).toBe(200);
+    const res = await http(minted.json<{ url: string }>().url);
+    expect([res.status, res.headers['x-cache']]).toEqual([502, 'Error from cloudfront']);
   });
 
   it('exits cleanly on SIGTERM, leaving no temp files behind', async () => {
@@ -114,6 +123,13 @@ describe('npm run local -- --public-api', () => {
     expect(parseArgs(['--signing', 'function-role', '--session-seconds', '5'])).toMatchObject({ signing: 'function-role', sessionSeconds: 5 });
     expect(() => parseArgs(['--signing', 'root-key'])).toThrow(/--signing expects one of dedicated-key, signer-role, function-role; got root-key/);
     expect(() => parseArgs(['--session-seconds', '0'])).toThrow(/--session-seconds expects whole seconds between 1 and 43200; got 0/);
+    expect(parseArgs([]).originFaults).toBeUndefined();
+    expect(parseArgs(['--origin-fault', 'a/b.txt=503', '--origin-fault', 'k=v.txt=reset', '--origin-fault', 'a/b.txt=timeout']).originFaults).toEqual({
+      'a/b.txt': ['503', 'timeout'],
+      'k=v.txt': ['reset'],
+    });
+    expect(() => parseArgs(['--origin-fault', 'a.txt=418'])).toThrow(/--origin-fault expects KEY=500\|503\|reset\|timeout; got a.txt=418/);
+    expect(() => parseArgs(['--origin-fault', '=500'])).toThrow(/--origin-fault expects KEY=/);
   });
 
   it('refuses unknown arguments with usage', async () => {

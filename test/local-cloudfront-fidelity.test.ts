@@ -1,9 +1,11 @@
 // The local CloudFront must send the origin what CloudFront sends an S3 origin when the
 // origin request policy includes no viewer headers and caching is disabled, or it hides
 // what a real distribution does to ranges and conditional requests. Sources are cited at
-// rangeToForward in local/cloudfront.ts. The viewer-request function here passes every
-// request through, so what is pinned is CloudFront's part alone.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+// rangeToForward in local/cloudfront.ts, and for origin failures (no response: 502, 504,
+// retries, no origin-response trigger) at ORIGIN_RESPONSE_TIMEOUT_MS, forwardToOrigin and
+// sendOriginError. The viewer-request function here passes every request through, so what
+// is pinned is CloudFront's part alone.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -45,6 +47,24 @@ async function startRecordingOrigin(): Promise<{ endpoint: string; requests: Rec
   };
 }
 
+/** An origin that sends its status, headers and half of a 10-byte body, then resets the connection. */
+async function startTruncatingOrigin(): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 10 });
+    res.write('01234', () => setTimeout(() => res.socket?.destroy(), 50));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
 /** The header lines an origin got, as [lowercased name, value], without Connection (hop-by-hop, Node's own). */
 function headerLines(recorded: Recorded): Array<[string, string]> {
   const lines: Array<[string, string]> = [];
@@ -79,6 +99,16 @@ describe('local CloudFront forwards to an S3 origin what CloudFront does (origin
   let cf: LocalCloudFront;
   let cfWithOriginResponse: LocalCloudFront;
   let cfToRecorder: LocalCloudFront;
+  /** Origin response timeout of 300 ms, one attempt, with the origin-response trigger. */
+  let cfOneAttempt: LocalCloudFront;
+  /** Origin response timeout of 300 ms, CloudFront's three attempts, with the origin-response trigger. */
+  let cfThreeAttempts: LocalCloudFront;
+  let truncating: Awaited<ReturnType<typeof startTruncatingOrigin>>;
+  let cfToTruncating: LocalCloudFront;
+  let cfToTruncatingWithTrigger: LocalCloudFront;
+  let cfAddressed: LocalCloudFront;
+  /** The viewerAddress hook of cfAddressed, per test. */
+  let viewerAddress: (req: IncomingMessage) => string = (req) => req.socket.remoteAddress ?? '';
   let etag: string;
   const viewerEvents: CloudFrontRequestEvent[] = [];
   const originResponseEvents: CloudFrontResponseEvent[] = [];
@@ -138,11 +168,22 @@ describe('local CloudFront forwards to an S3 origin what CloudFront does (origin
       originHost: s3.regionalHost,
       originCustomHeaders: { 'x-origin-verify': SECRET },
     });
+    const failing = { handler: passThrough, originResponseHandler: originResponsePassThrough, ...origin, originResponseTimeoutMs: 300 };
+    cfOneAttempt = await startLocalCloudFront({ ...failing, originConnectionAttempts: 1 });
+    cfThreeAttempts = await startLocalCloudFront(failing);
+    truncating = await startTruncatingOrigin();
+    cfToTruncating = await startLocalCloudFront({ ...origin, handler: passThrough, originEndpoint: truncating.endpoint });
+    cfToTruncatingWithTrigger = await startLocalCloudFront({
+      ...origin, handler: passThrough, originResponseHandler: originResponsePassThrough, originEndpoint: truncating.endpoint,
+    });
+    cfAddressed = await startLocalCloudFront({ handler: passThrough, ...origin, viewerAddress: (req) => viewerAddress(req) });
   });
 
   afterAll(async () => {
-    for (const front of [cf, cfWithOriginResponse, cfToRecorder]) await front?.close();
+    const fronts = [cf, cfWithOriginResponse, cfToRecorder, cfOneAttempt, cfThreeAttempts, cfToTruncating, cfToTruncatingWithTrigger, cfAddressed];
+    for (const front of fronts) await front?.close();
     await recorder?.close();
+    await truncating?.close();
     client?.destroy();
     await s3?.close();
   });
@@ -152,6 +193,7 @@ describe('local CloudFront forwards to an S3 origin what CloudFront does (origin
     originResponseEvents.length = 0;
     recorder.requests.length = 0;
     rewrite = (request) => request;
+    s3.calls.reset();
   });
 
   test('the object is there, signed for the origin: without Range it is 200 with the whole body', async () => {
@@ -295,6 +337,27 @@ describe('local CloudFront forwards to an S3 origin what CloudFront does (origin
       expect(viewerEvents[0].Records[0].cf.request.clientIp).toBe('127.0.0.2');
     });
 
+    test('a viewerAddress hook decides clientIp per request: an address may change mid-download', async () => {
+      const seen: string[] = [];
+      const addresses = ['203.0.113.7', '2001:db8::7'];
+      viewerAddress = (req) => {
+        seen.push(req.socket.remoteAddress ?? '');
+        return addresses.shift() ?? 'none left';
+      };
+      expect((await viaCloudFront(cfAddressed, { Range: 'bytes=0-4' })).status).toBe(206);
+      expect((await viaCloudFront(cfAddressed, { Range: 'bytes=5-' })).status).toBe(206);
+      expect(viewerEvents.map((e) => e.Records[0].cf.request.clientIp)).toEqual(['203.0.113.7', '2001:db8::7']);
+      // The hook gets the viewer's request, its socket included.
+      expect(seen).toEqual(['127.0.0.1', '127.0.0.1']);
+    });
+
+    test('the viewer\'s Cookie reaches the viewer-request function, as sent, and never the origin', async () => {
+      const res = await viaCloudFront(cfToRecorder, { Cookie: 'otp-session=abc; theme=dark' });
+      expect(res.status).toBe(200);
+      expect(viewerEvents[0].Records[0].cf.request.headers.cookie).toEqual([{ key: 'Cookie', value: 'otp-session=abc; theme=dark' }]);
+      expect(headerLines(recorder.requests[0]).map(([name]) => name)).not.toContain('cookie');
+    });
+
     test('the test client only sends from loopback addresses', () => {
       expect(() => http(`${cf.url}/`, { localAddress: '10.0.0.1' })).toThrow(/127\.0\.0\.0\/8/);
     });
@@ -325,6 +388,81 @@ describe('local CloudFront forwards to an S3 origin what CloudFront does (origin
       expect(res.status).toBe(416);
       expect(res.headers['content-range']).toBe(`bytes */${BODY.length}`);
       expect(originResponseEvents[0].Records[0].cf.response.status).toBe('416');
+    });
+  });
+  describe('when the origin fails', () => {
+    /** The viewer-request event's requestId, which CloudFront's error page shows. */
+    const requestId = (): string => viewerEvents[0].Records[0].cf.config.requestId;
+
+    const expectCloudFrontErrorPage = (res: HttpResult, status: 502 | 504): void => {
+      expect(res.status).toBe(status);
+      expect(res.headers['content-type']).toBe('text/html');
+      expect(res.headers['x-cache']).toBe('Error from cloudfront');
+      expect(res.text()).toContain(status === 502 ? '<H1>502 ERROR</H1>' : '<H1>504 Gateway Timeout ERROR</H1>');
+      expect(res.text()).toContain(`Request ID: ${requestId()}`);
+      // Nothing of S3's answer, nor the origin secret.
+      expect(res.text()).not.toContain('<Error>');
+      expect(res.text()).not.toContain(SECRET);
+    };
+
+    test('a reset before any response: 502 with CloudFront\'s page, no retry, no origin-response trigger', async () => {
+      s3.injectOriginFault(KEY, 'reset');
+      expectCloudFrontErrorPage(await viaCloudFront(cfThreeAttempts), 502);
+      expect(s3.calls.get('GetObject')).toBe(1);
+      expect(originResponseEvents).toHaveLength(0);
+      // The fault was the first GET's only.
+      const next = await viaCloudFront(cfThreeAttempts);
+      expect([next.status, next.text()]).toEqual([200, BODY.toString()]);
+    });
+
+    test('no response within the origin response timeout, with one attempt: 504, no origin-response trigger', async () => {
+      s3.injectOriginFault(KEY, 'timeout');
+      const started = Date.now();
+      expectCloudFrontErrorPage(await viaCloudFront(cfOneAttempt), 504);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+      expect(s3.calls.get('GetObject')).toBe(1);
+      expect(originResponseEvents).toHaveLength(0);
+    });
+
+    test('a GET whose response timed out is tried again (three attempts by default): the viewer gets the object', async () => {
+      s3.injectOriginFault(KEY, 'timeout');
+      const res = await viaCloudFront(cfThreeAttempts, { Range: 'bytes=0-1' });
+      expect(res.status).toBe(206);
+      expect(res.body.equals(BODY.subarray(0, 2))).toBe(true);
+      // One viewer request and one viewer-request invocation; two GETs at the origin, and the
+      // origin-response trigger runs once, on the response that came.
+      expect(viewerEvents).toHaveLength(1);
+      expect(s3.calls.get('GetObject')).toBe(2);
+      expect(originResponseEvents.map((e) => e.Records[0].cf.response.status)).toEqual(['206']);
+    });
+
+    test('every attempt timed out: 504 after three GETs at the origin', async () => {
+      for (let i = 0; i < 3; i++) s3.injectOriginFault(KEY, 'timeout');
+      expectCloudFrontErrorPage(await viaCloudFront(cfThreeAttempts), 504);
+      expect(s3.calls.get('GetObject')).toBe(3);
+      expect(originResponseEvents).toHaveLength(0);
+    });
+
+    test.each<['500' | '503', string]>([['500', 'InternalError'], ['503', 'SlowDown']])(
+      'an error status (%s) is a response: the origin-response trigger runs on it, and passes S3\'s answer on here',
+      async (kind, code) => {
+        s3.injectOriginFault(KEY, kind);
+        const res = await viaCloudFront(cfThreeAttempts);
+        expect(res.status).toBe(Number(kind));
+        expect(res.text()).toContain(`<Code>${code}</Code>`);
+        expect(res.headers['x-cache']).toBe('Miss from cloudfront');
+        expect(s3.calls.get('GetObject')).toBe(1);
+        expect(originResponseEvents).toHaveLength(1);
+        expect(originResponseEvents[0].Records[0].cf.response.status).toBe(kind);
+        expect(originResponseEvents[0].Records[0].cf.response.headers['x-amz-request-id']).toBeDefined();
+      },
+    );
+
+    test.each([
+      ['without', () => cfToTruncating],
+      ['with', () => cfToTruncatingWithTrigger],
+    ])('a reset mid-body (after the headers) cuts the viewer\'s connection, %s the origin-response trigger', async (_with, front) => {
+      await expect(viaCloudFront(front())).rejects.toThrow(/aborted|ECONNRESET|socket hang up/);
     });
   });
 });

@@ -1,14 +1,34 @@
 // The local S3 must read paths, query strings and ranges exactly as Amazon S3 does, or it
 // hides bugs a real bucket would show. Sources for each behaviour are cited in
-// local/servers/sigv4.ts (canonicalUri, parseQuery) and local/servers/s3.ts (parseRange).
+// local/servers/sigv4.ts (canonicalUri, parseQuery) and local/servers/s3.ts (parseRange,
+// amzRequestIds, faultResponder, the SSE header).
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { HttpRequest } from '@smithy/protocol-http';
-import { canonicalUri, type LocalS3, parseQuery, startS3 } from '../local/servers';
+import { canonicalUri, type LocalS3, type OriginFaultKind, parseQuery, startS3 } from '../local/servers';
 import { keyPath, queryString, type RawResponse, rfc3986, send } from './util/raw-http';
+
+/** A GET that resolves what happened: an answer, a reset, or nothing within `ms` (the request is then abandoned). */
+function getWithin(endpoint: string, path: string, headers: Record<string, string>, ms: number): Promise<RawResponse | 'reset' | 'no answer'> {
+  const { hostname, port } = new URL(endpoint);
+  return new Promise((resolve) => {
+    const req = request({ host: hostname, port, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.setTimeout(ms, () => {
+      resolve('no answer');
+      req.destroy();
+    });
+    req.on('error', () => resolve('reset'));
+    req.end();
+  });
+}
 
 function xmlField(res: RawResponse, name: string): string | undefined {
   const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(res.body.toString('utf8'));
@@ -257,6 +277,124 @@ describe('local S3 reads requests exactly as Amazon S3 does', () => {
       const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: RANGED.key, Range: 'bytes=10-19' }));
       expect(head.ContentLength).toBe(10);
       expect(head.ContentRange).toBe(`bytes 10-19/${size}`);
+    });
+  });
+
+  describe('what S3 sends with every object', () => {
+    const META = { key: 'docs/with-metadata.txt', body: Buffer.from('an object with user metadata') };
+
+    beforeAll(async () => {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: META.key, Body: META.body, Metadata: { owner: 'alice', purpose: 'fidelity' } }));
+    });
+
+    test.each(['GET', 'HEAD'])('%s: x-amz-request-id, x-amz-id-2, x-amz-server-side-encryption AES256 and the user metadata', async (method) => {
+      const res = await viaOrigin(await presign(META.key, { method }), {}, method);
+      expect(res.status).toBe(200);
+      expect(res.headers['x-amz-request-id']).toMatch(/^[0-9A-F]{16}$/);
+      expect(res.headers['x-amz-id-2']).toMatch(/^[A-Za-z0-9+/]{40,}={0,2}$/);
+      expect(res.headers['x-amz-server-side-encryption']).toBe('AES256');
+      expect(res.headers['x-amz-meta-owner']).toBe('alice');
+      expect(res.headers['x-amz-meta-purpose']).toBe('fidelity');
+      if (method === 'GET') expect(res.body.equals(META.body)).toBe(true);
+    });
+
+    test('a range GET carries them too; each response has its own request ids', async () => {
+      const presigned = await presign(META.key);
+      const [a, b] = [await viaOrigin(presigned, { range: 'bytes=0-1' }), await viaOrigin(presigned)];
+      expect(a.status).toBe(206);
+      expect(a.headers['x-amz-server-side-encryption']).toBe('AES256');
+      expect(a.headers['x-amz-meta-owner']).toBe('alice');
+      expect(a.headers['x-amz-request-id']).not.toBe(b.headers['x-amz-request-id']);
+      expect(a.headers['x-amz-id-2']).not.toBe(b.headers['x-amz-id-2']);
+    });
+
+    test('errors carry the ids (the body repeats them as RequestId and HostId) and no encryption header', async () => {
+      const missing = await viaOrigin(await presign('docs/missing.txt'));
+      expect(missing.status).toBe(404);
+      expect(missing.headers['x-amz-request-id']).toMatch(/^[0-9A-F]{16}$/);
+      expect(missing.headers['x-amz-id-2']).toBeDefined();
+      expect(missing.headers['x-amz-server-side-encryption']).toBeUndefined();
+      const denied = await viaOrigin((await presign(META.key)).replace('x-link-id=abc', 'x-link-id=abd'));
+      expect(denied.status).toBe(403);
+      expect(xmlField(denied, 'RequestId')).toBe(denied.headers['x-amz-request-id']);
+      expect(xmlField(denied, 'HostId')).toBe(denied.headers['x-amz-id-2']);
+    });
+  });
+
+  describe('origin faults: the first GET of a key fails, later ones are served', () => {
+    const FAULTY = { key: 'docs/faulty object.txt', body: Buffer.from('served after the fault') };
+    const GET_WITHIN_MS = 500;
+
+    beforeAll(async () => {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: FAULTY.key, Body: FAULTY.body }));
+    });
+
+    const get = async (): Promise<RawResponse | 'reset' | 'no answer'> =>
+      getWithin(s3.endpoint, await presign(FAULTY.key), { 'host': s3.regionalHost, 'x-origin-verify': SECRET }, GET_WITHIN_MS);
+
+    const expectServed = (res: RawResponse | 'reset' | 'no answer'): void => {
+      expect(typeof res === 'string' ? res : [res.status, res.body.toString()]).toEqual([200, FAULTY.body.toString()]);
+    };
+
+    test.each<[OriginFaultKind, number, string, string]>([
+      ['500', 500, 'InternalError', 'We encountered an internal error. Please try again.'],
+      ['503', 503, 'SlowDown', 'Please reduce your request rate.'],
+    ])('%s: S3\'s XML error, with its request ids', async (kind, status, code, message) => {
+      s3.injectOriginFault(FAULTY.key, kind);
+      const failed = await get() as RawResponse;
+      expect(failed.status).toBe(status);
+      expect(failed.headers['content-type']).toBe('application/xml');
+      expect(xmlField(failed, 'Code')).toBe(code);
+      expect(xmlField(failed, 'Message')).toBe(message);
+      expect(xmlField(failed, 'RequestId')).toBe(failed.headers['x-amz-request-id']);
+      expect(xmlField(failed, 'HostId')).toBe(failed.headers['x-amz-id-2']);
+      expect(s3.forwarded.get('GetObject')).toBe(0);
+      expectServed(await get());
+    });
+
+    test('reset: the connection is destroyed without an answer', async () => {
+      s3.injectOriginFault(FAULTY.key, 'reset');
+      expect(await get()).toBe('reset');
+      expectServed(await get());
+    });
+
+    test('timeout: the request is read and never answered', async () => {
+      s3.injectOriginFault(FAULTY.key, 'timeout');
+      expect(await get()).toBe('no answer');
+      expectServed(await get());
+    });
+
+    test('faults queue per key; other keys, HEADs and refused GETs do not take them', async () => {
+      s3.injectOriginFault(FAULTY.key, '503');
+      s3.injectOriginFault(FAULTY.key, 'reset');
+      // Another key, a HEAD, and a GET that S3 refuses before serving it: none meets the fault.
+      expect((await viaOrigin(await presign(SPACED.key))).status).toBe(200);
+      expect((await viaOrigin(await presign(FAULTY.key, { method: 'HEAD' }), {}, 'HEAD')).status).toBe(200);
+      expect((await viaOrigin((await presign(FAULTY.key)).replace('x-link-id=abc', 'x-link-id=abd'))).status).toBe(403);
+      expect(await get()).toMatchObject({ status: 503 });
+      expect(await get()).toBe('reset');
+      expectServed(await get());
+    });
+
+    test('an unknown kind is refused', () => {
+      expect(() => s3.injectOriginFault(FAULTY.key, 'teapot' as OriginFaultKind)).toThrow(/origin fault must be one of 500, 503, reset, timeout/);
+    });
+
+    test('startS3({ originFaults }) arms faults from the start, one kind or a list per key', async () => {
+      const other = await startS3({ region, bucket, credentials, originFaults: { [FAULTY.key]: ['500', '503'], [SPACED.key]: 'reset' } });
+      const otherClient = new S3Client({ endpoint: other.endpoint, forcePathStyle: true, region, credentials, maxAttempts: 1 });
+      try {
+        for (const object of [FAULTY, SPACED]) await otherClient.send(new PutObjectCommand({ Bucket: bucket, Key: object.key, Body: object.body }));
+        const at = async (key: string) => getWithin(other.endpoint, await presign(key), { 'host': other.regionalHost, 'x-origin-verify': SECRET }, GET_WITHIN_MS);
+        expect(await at(FAULTY.key)).toMatchObject({ status: 500 });
+        expect(await at(FAULTY.key)).toMatchObject({ status: 503 });
+        expectServed(await at(FAULTY.key));
+        expect(await at(SPACED.key)).toBe('reset');
+        expect(await at(SPACED.key)).toMatchObject({ status: 200 });
+      } finally {
+        otherClient.destroy();
+        await other.close();
+      }
     });
   });
 });

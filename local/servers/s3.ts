@@ -20,6 +20,8 @@ import {
   CallCounter,
   closeServer,
   FaultInjector,
+  type FaultResponder,
+  type FaultSpec,
   HOP_BY_HOP_HEADERS,
   Lifecycle,
   listenLocal,
@@ -63,7 +65,24 @@ export interface StartS3Options {
   readonly requireReferer?: readonly string[];
   /** Largest body buffered to check a hex x-amz-content-sha256 (default 64 MiB). UNSIGNED-PAYLOAD bodies stream. */
   readonly maxBufferedBodyBytes?: number;
+  /**
+   * Faults on the first GetObject of a key (see {@link OriginFaultKind}); a list fails that
+   * many GETs of the key in turn. More can be added later with {@link LocalS3.injectOriginFault}.
+   */
+  readonly originFaults?: OriginFaults;
 }
+
+/**
+ * How the local S3 answers one GetObject of a key, instead of serving it:
+ * - `500`: InternalError, as S3 sends it (XML body, x-amz-request-id and x-amz-id-2).
+ * - `503`: SlowDown, as S3 sends it.
+ * - `reset`: the connection is destroyed without an answer.
+ * - `timeout`: the request is read and never answered (until the client gives up or the S3 closes).
+ */
+export type OriginFaultKind = '500' | '503' | 'reset' | 'timeout';
+export const ORIGIN_FAULT_KINDS: readonly OriginFaultKind[] = ['500', '503', 'reset', 'timeout'];
+/** Object key (as stored, no leading '/') to the fault(s) its next GETs meet, in order. */
+export type OriginFaults = Readonly<Record<string, OriginFaultKind | readonly OriginFaultKind[]>>;
 
 export interface LocalS3 {
   /** The verifying front, `http://127.0.0.1:PORT`: path-style requests, or virtual-hosted ones with Host = regionalHost. */
@@ -77,6 +96,11 @@ export interface LocalS3 {
   /** Requests that passed authentication and reached the object store, per operation. */
   readonly forwarded: CallCounter;
   readonly fault: FaultInjector;
+  /**
+   * The next GetObject of `key` that S3 would serve (authenticated and authorized) meets
+   * `kind` instead; later GETs are served normally. Faults queue per key, in order.
+   */
+  injectOriginFault(key: string, kind: OriginFaultKind): void;
   close(): Promise<void>;
 }
 
@@ -154,6 +178,14 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
   const calls = new CallCounter();
   const forwarded = new CallCounter();
   const fault = new FaultInjector();
+  const originFaults = new Map<string, OriginFaultKind[]>();
+  const injectOriginFault = (key: string, kind: OriginFaultKind): void => {
+    if (!ORIGIN_FAULT_KINDS.includes(kind)) throw new Error(`origin fault must be one of ${ORIGIN_FAULT_KINDS.join(', ')}, got ${String(kind)}`);
+    originFaults.set(key, [...originFaults.get(key) ?? [], kind]);
+  };
+  for (const [key, kinds] of Object.entries(opts.originFaults ?? {})) {
+    for (const kind of typeof kinds === 'string' ? [kinds] : kinds) injectOriginFault(key, kind);
+  }
   const life = new Lifecycle();
   const front = createServer();
   life.track(front);
@@ -211,10 +243,7 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
       return;
     }
 
-    const handled = await applyFault(fault.take(operation), req, res, life, {
-      error: (status, code) => sendXmlError(req, res, status ?? 500, code ?? 'InternalError', 'We encountered an internal error. Please try again.'),
-      throttle: (status, code) => sendXmlError(req, res, status ?? 503, code ?? 'SlowDown', 'Please reduce your request rate.'),
-    });
+    const handled = await applyFault(fault.take(operation), req, res, life, faultResponder(req, res));
     if (handled) return;
 
     let payloadHash: string;
@@ -273,6 +302,19 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
           ClientComputedContentSHA256: payloadHash,
           S3ComputedContentSHA256: computed,
         });
+        return;
+      }
+    }
+
+    // An origin fault takes the place of a GET S3 would serve: a GET it refuses above keeps
+    // its refusal (and leaves the fault for the next one), as a bypass attempt should.
+    if (operation === 'GetObject') {
+      const key = (decodeS3Path(route.keyPath) ?? '').slice(1);
+      const queued = originFaults.get(key);
+      const kind = queued?.shift();
+      if (queued?.length === 0) originFaults.delete(key);
+      if (kind !== undefined) {
+        await applyFault(ORIGIN_FAULT_SPECS[kind], req, res, life, faultResponder(req, res));
         return;
       }
     }
@@ -353,7 +395,14 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
       }
       if ((status === 200 || status === 206) && (req.method === 'GET' || req.method === 'HEAD')) {
         for (const [header, value] of overrides) outHeaders[header] = value;
+        // Every object is encrypted at rest with SSE-S3 (the construct's bucket says so, and S3
+        // encrypts every new object since January 2023: "Using server-side encryption with Amazon
+        // S3 managed keys (SSE-S3)", https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingServerSideEncryption.html),
+        // and GetObject and HeadObject name the algorithm in x-amz-server-side-encryption
+        // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
+        outHeaders['x-amz-server-side-encryption'] = 'AES256';
       }
+      for (const [name, value] of Object.entries(amzRequestIds())) outHeaders[name] ??= value;
       res.writeHead(status, outHeaders);
       upRes.on('error', () => res.destroy());
       if (slice && req.method !== 'HEAD') upRes.pipe(byteSlice(slice.first, slice.last)).pipe(res);
@@ -392,6 +441,7 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
     calls,
     forwarded,
     fault,
+    injectOriginFault,
     close: async () => {
       await closeServer(front, life);
       agent.destroy();
@@ -515,19 +565,52 @@ function sendXmlError(
   details: Readonly<Record<string, string>> = {},
   headers: OutgoingHttpHeaders = {},
 ): void {
-  const requestId = randomBytes(8).toString('hex').toUpperCase();
+  const ids = amzRequestIds();
+  const requestId = ids['x-amz-request-id'];
   const extra = Object.entries(details).map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`).join('');
   const body = '<?xml version="1.0" encoding="UTF-8"?>\n'
     + `<Error><Code>${xmlEscape(code)}</Code><Message>${xmlEscape(message)}</Message>${extra}`
-    + `<RequestId>${requestId}</RequestId><HostId>local</HostId></Error>`;
+    + `<RequestId>${requestId}</RequestId><HostId>${ids['x-amz-id-2']}</HostId></Error>`;
   // Unread request bodies are discarded so the connection can be reused.
   req.resume();
   res.writeHead(status, {
     'content-type': 'application/xml',
     'content-length': Buffer.byteLength(body),
-    'x-amz-request-id': requestId,
-    'x-amz-id-2': 'local',
+    ...ids,
     ...headers,
   });
   res.end(body);
+}
+
+/** The origin faults as the pre-serve faults every local server applies (local/servers/common.ts). */
+const ORIGIN_FAULT_SPECS: Readonly<Record<OriginFaultKind, FaultSpec>> = {
+  500: { mode: 'error' },
+  503: { mode: 'throttle' },
+  reset: { mode: 'reset' },
+  timeout: { mode: 'hang' },
+};
+
+/**
+ * S3's InternalError and SlowDown, as S3 words them on the wire (its error table,
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html, lists both codes
+ * with their statuses: InternalError 500, SlowDown 503).
+ */
+function faultResponder(req: IncomingMessage, res: ServerResponse): FaultResponder {
+  return {
+    error: (status, code) => sendXmlError(req, res, status ?? 500, code ?? 'InternalError', 'We encountered an internal error. Please try again.'),
+    throttle: (status, code) => sendXmlError(req, res, status ?? 503, code ?? 'SlowDown', 'Please reduce your request rate.'),
+  };
+}
+
+/**
+ * The two ids S3 puts on every response ("Common Response Headers",
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/RESTCommonResponseHeaders.html):
+ * x-amz-request-id (16 upper-case hex digits) and x-amz-id-2, the extended request id
+ * (base64, which S3 also writes as HostId in error bodies).
+ */
+function amzRequestIds(): { 'x-amz-request-id': string; 'x-amz-id-2': string } {
+  return {
+    'x-amz-request-id': randomBytes(8).toString('hex').toUpperCase(),
+    'x-amz-id-2': randomBytes(57).toString('base64'),
+  };
 }
