@@ -207,3 +207,27 @@ describe('download sessions with short and zero windows', () => {
     expect(d.services.dynamodb.calls.get('PutItem')).toBe(writes);
   });
 });
+
+describe('download sessions of direct links on IPv6', () => {
+  /** The viewer address the local CloudFront reports, per request (loopback has only one). */
+  let address = '2001:db8:85a3:12::1';
+  beforeAll(async () => {
+    d = await startLocalDeployment({ objects: { 'small.bin': SMALL }, publicApi: true, viewerAddress: () => address });
+  });
+  afterAll(async () => d?.close());
+
+  it('continues across addresses of one /64 (privacy addresses, a host\'s several addresses), and refuses another /64 and IPv4', async () => {
+    const link = await mint('small.bin');
+    address = '2001:db8:85a3:12::1';
+    expect((await range(link.url, '127.0.0.1', FIREFOX, '0-1')).status).toBe(206);
+    address = '2001:0db8:85a3:0012:9c1e:44ff:fe21:7a3b';
+    expect((await range(link.url, '127.0.0.1', FIREFOX, '2-3')).status).toBe(206);
+    // What the binding cannot survive (README "Download sessions"): another network, another family.
+    address = '2001:db8:85a3:13::1';
+    expect((await range(link.url, '127.0.0.1', FIREFOX, '4-5')).status).toBe(403);
+    address = '203.0.113.7';
+    expect((await range(link.url, '127.0.0.1', FIREFOX, '4-5')).status).toBe(403);
+    const status = await statusOf(link.id);
+    expect([status.uses, status.redemptions[0].ip, status.redemptions[0].requests]).toEqual([1, '2001:db8:85a3:12::1', 2]);
+  });
+});

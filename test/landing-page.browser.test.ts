@@ -1,11 +1,13 @@
 // The landing page in a real browser: a person opens the link, sees the page, clicks, and
 // gets the file's exact bytes; a browser that loads the page and runs it without clicking
 // (as some mail scanners do) spends nothing.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Browser, Response } from 'playwright-core';
 import { launchChromium } from '../local/browser';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
 import { http } from './util/http';
@@ -14,9 +16,14 @@ const CONTENT = randomBytes(200_000);
 let d: LocalDeployment;
 let browser: Browser;
 let shots: string;
+/**
+ * The address the local CloudFront sees the browser at, per request: a test changes it, as a
+ * network change does (loopback cannot).
+ */
+let viewerAddress: (method: string) => string = () => '203.0.113.7';
 
-async function mint(maxUses = 1): Promise<{ url: string; id: string }> {
-  const res = await http(`${d.apiUrl}/urls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'reports/q4.pdf', maxUses }) });
+async function mint(maxUses = 1, key = 'reports/q4.pdf'): Promise<{ url: string; id: string }> {
+  const res = await http(`${d.apiUrl}/urls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key, maxUses }) });
   expect(res.status).toBe(201);
   return JSON.parse(res.text()) as { url: string; id: string };
 }
@@ -24,7 +31,14 @@ const usesOf = async (id: string) => (JSON.parse((await http(`${d.apiUrl}/urls/$
 
 beforeAll(async () => {
   shots = mkdtempSync(join(tmpdir(), 'otp-browser-'));
-  d = await startLocalDeployment({ objects: { 'reports/q4.pdf': CONTENT }, publicApi: true, landingPage: true });
+  d = await startLocalDeployment({ objects: { 'reports/q4.pdf': CONTENT }, publicApi: true, landingPage: true, viewerAddress: (req) => viewerAddress(req.method ?? 'GET') });
+  // A small WebM video (made here, so the test ships no binary), served as video/webm.
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=duration=12:size=320x240:rate=25', '-c:v', 'libvpx', '-b:v', '2M', '-g', '25', join(shots, 'v.webm')]);
+  const s3 = new S3Client({
+    region: d.region, endpoint: d.originUrl, forcePathStyle: true, credentials: { accessKeyId: d.accessKeyId, secretAccessKey: d.secretAccessKey },
+  });
+  await s3.send(new PutObjectCommand({ Bucket: d.bucket, Key: 'media/clip.webm', Body: readFileSync(join(shots, 'v.webm')), ContentType: 'video/webm' }));
+  s3.destroy();
   browser = await launchChromium();
 });
 afterAll(async () => {
@@ -76,6 +90,37 @@ describe('a landing-page link in headless chromium', () => {
       expect(await usesOf(link.id)).toBe(1);
     } finally {
       await context.close();
+    }
+  });
+
+  it('plays and seeks a video after the button, on one use, when the button was pressed over IPv4 and the video comes over IPv6', async () => {
+    const link = await mint(1, 'media/clip.webm');
+    // Pressed on Wi-Fi (IPv4); every request of the video comes over mobile (IPv6).
+    viewerAddress = (method) => (method === 'POST' ? '203.0.113.7' : '2001:db8:85a3::8a2e:370:7334');
+    const context = await browser.newContext();
+    const statuses: number[] = [];
+    const onResponse = (r: Response) => { if (r.request().method() === 'GET' && r.url() === link.url) statuses.push(r.status()); };
+    try {
+      const page = await context.newPage();
+      await page.goto(link.url);
+      page.on('response', onResponse);
+      // The button's redirect lands the browser on the video itself (Chromium's media document).
+      await Promise.all([page.waitForURL(link.url), page.getByRole('button', { name: 'Download' }).click()]);
+      await page.waitForSelector('video');
+      // Runs in the page (the project's tsconfig has no DOM types, hence strings).
+      await page.evaluate('(async () => { const v = document.querySelector("video"); v.muted = true; await v.play(); })()');
+      await page.waitForFunction('document.querySelector("video").currentTime > 0.5');
+      await page.evaluate('new Promise((ok) => { const v = document.querySelector("video"); v.addEventListener("seeked", ok, { once: true }); v.currentTime = 9; })');
+      await page.waitForFunction('document.querySelector("video").currentTime > 9.3');
+      expect(await page.evaluate('document.querySelector("video").error')).toBeNull();
+      expect(statuses.length).toBeGreaterThan(0);
+      expect(statuses.filter((s) => s !== 200 && s !== 206)).toEqual([]);
+      expect(await usesOf(link.id)).toBe(1);
+      const { redemptions } = JSON.parse((await http(`${d.apiUrl}/urls/${link.id}`)).text()) as { redemptions: Array<{ ip: string; requests: number }> };
+      expect(redemptions).toEqual([expect.objectContaining({ ip: '203.0.113.7', requests: statuses.length })]);
+    } finally {
+      await context.close();
+      viewerAddress = () => '203.0.113.7';
     }
   });
 
