@@ -12,14 +12,16 @@ export const VIEWER_IP = '198.51.100.23';
 
 export function viewerRequestEvent(url: string, method = 'GET', extraHeaders: ReadonlyArray<[string, string]> = []): CloudFrontRequestEvent {
   const u = new URL(url);
-  const raw: Array<[string, string]> = [
+  const given = new Set(extraHeaders.map(([key]) => key.toLowerCase()));
+  const defaults: Array<[string, string]> = [
     ['Host', u.host],
     ['User-Agent', BROWSER_USER_AGENT],
     ['Accept', 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'],
     ['Accept-Encoding', 'gzip, deflate, br'],
     ['Accept-Language', 'en-GB,en;q=0.9'],
-    ...extraHeaders,
   ];
+  // An extra header replaces the default of the same name (another client's User-Agent, say).
+  const raw = [...defaults.filter(([key]) => !given.has(key.toLowerCase())), ...extraHeaders];
   const headers: CloudFrontHeaders = {};
   for (const [key, value] of raw) (headers[key.toLowerCase()] ??= []).push({ key, value });
   // Exactly what a viewer sent: the raw path and the raw query (no '?'), never re-encoded.

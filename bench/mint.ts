@@ -42,6 +42,13 @@ export async function mintOne(dep: LocalDeployment, key: string): Promise<string
   return res.json<{ url: string }>().url;
 }
 
+/** One landing-page link (POST /urls with landingPage). */
+export async function mintLandingPage(dep: LocalDeployment, key: string): Promise<string> {
+  const res = await callApi(`${dep.apiUrl}/urls`, dep.region, dep, { method: 'POST', body: JSON.stringify({ key, landingPage: true }) });
+  if (res.status !== 201) throw new Error(`mint failed: ${res.status} ${res.body}`);
+  return res.json<{ url: string }>().url;
+}
+
 /** Mints `count` links with `concurrency` callers in flight; pushes the URLs into `links`. */
 export async function mintPhase(dep: LocalDeployment, key: string, count: number, concurrency: number, links: string[]): Promise<MintPhase> {
   const latencies: number[] = [];

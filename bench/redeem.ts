@@ -45,13 +45,14 @@ export async function invoke(
   handler: ViewerRequestHandler,
   url: string,
   extraHeaders: ReadonlyArray<[string, string]> = [],
-): Promise<Invocation> {
-  const event = viewerRequestEvent(url, 'GET', extraHeaders);
+  method = 'GET',
+): Promise<Invocation & { result: Awaited<ReturnType<ViewerRequestHandler>> }> {
+  const event = viewerRequestEvent(url, method, extraHeaders);
   const before = serviceCalls(dep);
   const t = process.hrtime.bigint();
   const result = await handler(event);
   const ms = msSince(t);
-  return { ms, outcome: outcomeOf(result), calls: diffCalls(serviceCalls(dep), before) };
+  return { ms, outcome: outcomeOf(result), calls: diffCalls(serviceCalls(dep), before), result };
 }
 
 export interface RedemptionStats {
@@ -157,7 +158,8 @@ export async function measureReplays(
   const stats = { ours: emptyStats(1), baseline: emptyStats(1) };
   for (let i = 0; i < Math.min(count, usedLinks.length); i++) {
     const order: SubjectName[] = i % 2 === 0 ? ['ours', 'baseline'] : ['baseline', 'ours'];
-    for (const name of order) record(stats[name], 0, await invoke(dep, handlers[name], usedLinks[i]));
+    // Another client: the redeeming client's own download session would continue the use.
+    for (const name of order) record(stats[name], 0, await invoke(dep, handlers[name], usedLinks[i], [['User-Agent', 'bench-replayer/1.0']]));
   }
   return stats;
 }
@@ -266,4 +268,27 @@ export async function measureColdRequests(
     }
   }
   return out;
+}
+
+/**
+ * Landing-page links (ours only): opening one (a page view: one eventually consistent read,
+ * never a write), and a request of the browser that pressed the button (its session cookie:
+ * one conditional write, like any continuation). The button itself is pressed outside the
+ * measurement.
+ */
+export async function measureLandingPages(
+  dep: LocalDeployment,
+  handler: ViewerRequestHandler,
+  landingLinks: readonly string[],
+): Promise<{ views: RedemptionStats; downloads: RedemptionStats }> {
+  const views = emptyStats(1);
+  const downloads = emptyStats(1);
+  for (const url of landingLinks) {
+    record(views, 0, await invoke(dep, handler, url));
+    const pressed = await invoke(dep, handler, url, [['Sec-Fetch-Site', 'same-origin']], 'POST');
+    const setCookie = pressed.result && 'status' in pressed.result ? pressed.result.headers?.['set-cookie']?.[0]?.value : undefined;
+    if (!setCookie) throw new Error(`pressing a landing page's button answered ${pressed.outcome}`);
+    record(downloads, 0, await invoke(dep, handler, url, [['Cookie', setCookie.split(';')[0]], ['Range', 'bytes=0-1023']]));
+  }
+  return { views, downloads };
 }

@@ -22,9 +22,10 @@ import {
   LAMBDA_EDGE_GB_SECOND, LAMBDA_EDGE_REQUEST, MEMORY_GB, SSM_GET_PARAMETER_HIGH_THROUGHPUT, SSM_GET_PARAMETER_STANDARD, writeUnits,
   type CostLine, type Price,
 } from './cost';
-import { mintOne, mintPhase, type MintPhase } from './mint';
+import { mintLandingPage, mintOne, mintPhase, type MintPhase } from './mint';
 import {
-  callPattern, loadHandler, callsOnPath, measureColdRequests, measureContinuations, measureLoadTimes, measureReplays, measureWarm, stageBundle,
+  callPattern, loadHandler, callsOnPath, measureColdRequests, measureContinuations, measureLandingPages, measureLoadTimes, measureReplays,
+  measureWarm, stageBundle,
   type ColdRequest, type RedemptionStats, type SubjectName,
 } from './redeem';
 import { fmtCount, fmtKB, fmtMs, fmtPct, fmtRatio, fmtUsd, max, mean, median, min, quantile, table } from './stats';
@@ -81,6 +82,8 @@ const OBJECT_BYTES = 64 * 1024;
 const TARGET_BUNDLE_BYTES = 400 * 1024;
 const TARGET_LOAD_RATIO = 1.1;
 const EXPECTED_WARM_PATTERN = 'DynamoDB:UpdateItem x1';
+/** Opening a landing page: one read of the ledger, never a write. */
+const EXPECTED_PAGE_VIEW_PATTERN = 'DynamoDB:GetItem x1';
 /** On the path of a cold first request: the ledger write only (SSM is read in the background). */
 const EXPECTED_COLD_PATTERN = 'DynamoDB:UpdateItem x1';
 
@@ -132,6 +135,8 @@ interface Results {
   readonly replays: Record<SubjectName, RedemptionStats>;
   /** Ours: Range requests of the redeeming client inside its download window. */
   readonly continuations: RedemptionStats;
+  /** Ours: landing-page views (one read) and the pressing browser's requests (one write). */
+  readonly landing: { views: RedemptionStats; downloads: RedemptionStats };
   readonly itemBytes: { oursIssued: number; oursRedeemed: number; baseline: number };
   readonly loadTimes: Record<string, number[]>;
   readonly cold: Record<SubjectName, ColdRequest[]>;
@@ -178,6 +183,10 @@ async function main(): Promise<void> {
     log(`bench: ${SIZES.replays} session continuations (Range requests of the redeeming client)`);
     collectGarbage();
     const continuations = await measureContinuations(dep, handlers.ours, used.slice(SIZES.replays), SIZES.replays);
+    log(`bench: ${SIZES.replays} landing-page views and cookie downloads`);
+    const landingLinks = await Promise.all(Array.from({ length: SIZES.replays }, () => mintLandingPage(dep!, OBJECT_KEY)));
+    collectGarbage();
+    const landing = await measureLandingPages(dep, handlers.ours, landingLinks);
     const itemBytes = await measureItemSizes(dep, unredeemed, used[used.length - 1]);
 
     log(`bench: module load in fresh processes, ${SIZES.loadRuns} interleaved runs per bundle`);
@@ -207,6 +216,7 @@ async function main(): Promise<void> {
       warm,
       replays,
       continuations,
+      landing,
       itemBytes,
       loadTimes,
       cold,
@@ -286,12 +296,13 @@ async function endToEndSanity(dep: LocalDeployment): Promise<string> {
   const url = await mintOne(dep, OBJECT_KEY);
   const first = await fetch(url);
   const firstBytes = (await first.arrayBuffer()).byteLength;
-  const second = await fetch(url);
+  // Another client: the first one's download session could continue the use.
+  const second = await fetch(url, { headers: { 'user-agent': 'bench-someone-else' } });
   await second.arrayBuffer();
   if (first.status !== 200 || firstBytes !== OBJECT_BYTES || second.status !== 403) {
     throw new Error(`end-to-end sanity check failed: first ${first.status} (${firstBytes} bytes), second ${second.status}`);
   }
-  return `a minted link downloaded through the local CloudFront once (200, ${OBJECT_BYTES} bytes), then 403`;
+  return `a minted link downloaded through the local CloudFront once (200, ${OBJECT_BYTES} bytes), then 403 for another client`;
 }
 
 async function measureItemSizes(dep: LocalDeployment, unredeemedUrl: string, redeemedUrl: string): Promise<Results['itemBytes']> {
@@ -480,6 +491,27 @@ function render(r: Results): string {
     verdict(contMet, `: outcomes ${JSON.stringify(cont.outcomes)}, patterns ${patternsText(cont.callPatterns)}`),
   ]);
   if (!contMet) misses.push(`Session continuations: expected every one to pass with "${EXPECTED_WARM_PATTERN}".`);
+  const { views, downloads } = r.landing;
+  const viewsMet = views.requests > 0 && views.outcomes['200'] === views.requests
+    && Object.keys(views.callPatterns).length === 1 && views.callPatterns[EXPECTED_PAGE_VIEW_PATTERN] === views.requests;
+  rows.push([
+    'Landing page view: AWS calls, p50',
+    `${patternsText(views.callPatterns)}; ${fmtMs(quantile(views.latencies, 0.5))}`, 'no landing pages',
+    `page view / new use p50: ${fmtRatio(quantile(views.latencies, 0.5) / d.warmP50.ours)}`,
+    'every one shows the page with exactly 1 read, no write',
+    verdict(viewsMet, `: outcomes ${JSON.stringify(views.outcomes)}, patterns ${patternsText(views.callPatterns)}`),
+  ]);
+  if (!viewsMet) misses.push(`Landing page views: expected every one to answer 200 with "${EXPECTED_PAGE_VIEW_PATTERN}".`);
+  const downloadsMet = downloads.requests > 0 && downloads.outcomes.pass === downloads.requests
+    && Object.keys(downloads.callPatterns).length === 1 && downloads.callPatterns[EXPECTED_WARM_PATTERN] === downloads.requests;
+  rows.push([
+    'Landing-page download (session cookie): AWS calls, p50',
+    `${patternsText(downloads.callPatterns)}; ${fmtMs(quantile(downloads.latencies, 0.5))}`, 'no landing pages',
+    `cookie request / new use p50: ${fmtRatio(quantile(downloads.latencies, 0.5) / d.warmP50.ours)}`,
+    'every one passes with exactly 1 DynamoDB, 0 SSM',
+    verdict(downloadsMet, `: outcomes ${JSON.stringify(downloads.outcomes)}, patterns ${patternsText(downloads.callPatterns)}`),
+  ]);
+  if (!downloadsMet) misses.push(`Landing-page downloads: expected every one to pass with "${EXPECTED_WARM_PATTERN}".`);
   rows.push([
     'Warm edge latency p50',
     fmtMs(d.warmP50.ours), fmtMs(d.warmP50.baseline),
