@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     say(`5. same URL straight at S3: ${direct.status} ${code} (the secret origin header is signed in, and only CloudFront adds it)`);
 
     const ok = first.status === 200 && firstBody === content && second.status === 403 && direct.status === 403;
-    say(ok ? 'demo: the link worked exactly once.' : 'demo: something did not behave as expected.');
+    say(ok ? 'demo: the link worked for its recipient only.' : 'demo: something did not behave as expected.');
     process.exitCode = ok ? 0 : 1;
   } finally {
     child.kill('SIGINT');
