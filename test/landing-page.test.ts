@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
 import { http, rawPathOf, type HttpResult } from './util/http';
-import { renderLandingPage, renderRefusalPage } from '../src/shared/landing-page';
+import { renderLandingPage, renderMessagePage } from '../src/shared/landing-page';
 
 const CONTENT = randomBytes(50_000);
 const BROWSER = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
@@ -33,7 +33,7 @@ describe('the landing page as rendered', () => {
   });
 
   it('pins the refusal page to the same rules', () => {
-    const refusal = renderRefusalPage({ title: 'This link cannot be used', message: 'This link has already been used.' });
+    const refusal = renderMessagePage({ title: 'This link cannot be used', message: 'This link has already been used.' });
     expect(refusal.headers).toEqual(page.headers);
     expect(refusal.html).not.toMatch(/<form|<script/);
     expect(refusal.html).toContain('<h1>This link cannot be used</h1><p>This link has already been used.</p>');
@@ -98,6 +98,20 @@ describe('landing-page links over the local deployment', () => {
     }
     expect(d.services.dynamodb.calls.get('UpdateItem')).toBe(writes);
     expect(await usesOf(link.id)).toBe(0);
+  });
+
+  it('shows link previews the neutral title without any I/O, and prefetches nothing', async () => {
+    const link = await mint();
+    const reads = d.services.dynamodb.calls.get('GetItem') ?? 0;
+    const writes = d.services.dynamodb.calls.get('UpdateItem');
+    for (const ua of ['Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)', 'facebookexternalhit/1.1', 'WhatsApp/2.23.20.0']) {
+      const res = await http(link.url, { headers: { 'user-agent': ua } });
+      expect([ua, res.status]).toEqual([ua, 200]);
+      expect(res.text()).toContain('<meta property="og:title" content="A file was shared with you">');
+      expect(res.text()).not.toMatch(/<form|more time/);
+      expect((await http(link.url, { headers: { ...NAVIGATE, 'sec-purpose': 'prefetch' } })).status).toBe(403);
+    }
+    expect([d.services.dynamodb.calls.get('GetItem') ?? 0, d.services.dynamodb.calls.get('UpdateItem')]).toEqual([reads, writes]);
   });
 
   it('downloads the exact bytes when the button is pressed: POST, 303 to the link with a session cookie, GET', async () => {

@@ -32,7 +32,7 @@ import { forwardedLinkId, giveBackInput, isOriginFailure, readLinkInput } from '
 import { boundedHttpHandler } from './sdk';
 import { isSameOriginPost, newSessionSecret, sessionCookie, sessionSecretOf } from './viewer';
 import { EDGE_OPERATOR_REFRESH_SECONDS, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig } from '../shared/config';
-import { renderLandingPage, renderRefusalPage, wantsHtml } from '../shared/landing-page';
+import { renderLandingPage, renderMessagePage, wantsHtml } from '../shared/landing-page';
 import { Attr, type Redemption } from '../shared/ledger';
 import { parsePresentedLink, type PresentedLink } from '../shared/link';
 import { previewMatcher, previewProbe } from '../shared/preview';
@@ -103,10 +103,15 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
   };
   const ledger = ledgerCaller(config.tableRegion, deadline);
 
+  const probe = previewProbe(userAgent);
+  const isPreview = preview?.test(probe) === true || operator.preview?.test(probe) === true;
   if (link.landingPage && request.method === 'GET') {
     const secret = sessionSecretOf(request.headers, link.id);
+    // A chat or mail preview gets the neutral title (its OpenGraph tags) and nothing else:
+    // no I/O, so previews cost nothing whatever their volume.
+    if (isPreview) return previewPage();
     // Opening the link: the page, after one read that tells the truth about the link. A
-    // person, a chat preview and a mail scanner all get it; none of them spends anything.
+    // person and a mail scanner both get it; neither spends anything.
     if (secret === undefined && range === undefined) return pageView(link, ledger, say, now);
     // A range without the session cookie is not the browser that pressed the button.
     if (secret === undefined) return say.refuse('This download was started in another browser. Open the link to download it here, if it has uses left.');
@@ -121,10 +126,7 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
     return say.refuse(REFUSALS['refusal' in state ? state.refusal : sessionRefusal(result.refusedItem, c, who.bytes, now)]);
   }
 
-  const probe = previewProbe(userAgent);
-  if (preview?.test(probe) || operator.preview?.test(probe)) {
-    return say.refuse('Link previews are not served: this link works once. Open it in a browser.');
-  }
+  if (isPreview) return say.refuse('Link previews are not served: this link works once. Open it in a browser.');
 
   if (request.method === 'POST') {
     // The button, pressed on the link's own page: a third-party page must not spend it.
@@ -205,6 +207,12 @@ async function pageView(link: PresentedLink, ledger: LedgerCaller, say: Responde
   const state = linkState(item, link, now);
   if ('refusal' in state) return say.refuse(REFUSALS[state.refusal]);
   return landingPageFor(item!, state.usesLeft);
+}
+
+/** What a link preview of a landing-page link shows: the neutral title, and where to open it. */
+function previewPage(): CloudFrontResultResponse {
+  const page = renderMessagePage({ title: stagedConfig().config.landingPageTitle, message: 'Open this link in a browser to download the file.' });
+  return { status: '200', statusDescription: 'OK', headers: cfHeaders(page.headers), body: page.html };
 }
 
 function landingPageFor(item: Record<string, AttributeValue>, usesLeft: number): CloudFrontResultResponse {
@@ -452,7 +460,7 @@ function responder(request: CloudFrontRequest): Responder {
   const html = wantsHtml(request.headers.accept?.map((h) => h.value).join(','));
   const respond = (status: string, statusDescription: string, title: string, message: string): CloudFrontResultResponse => {
     if (!html) return { status, statusDescription, headers: plainHeaders(), body: message };
-    const page = renderRefusalPage({ title, message });
+    const page = renderMessagePage({ title, message });
     return { status, statusDescription, headers: cfHeaders(page.headers), body: page.html };
   };
   return {

@@ -17,8 +17,8 @@ export interface LandingPageContent {
   readonly usesLeft: number;
 }
 
-/** A refusal shown to a browser. */
-export interface RefusalPageContent {
+/** A message shown to a browser: a refusal, or what a link preview sees. */
+export interface MessagePageContent {
   readonly title: string;
   readonly message: string;
 }
@@ -110,8 +110,8 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
-/** A refusal (used up, expired, revoked, unavailable) as a page, for browsers. */
-export function renderRefusalPage(content: RefusalPageContent): Page {
+/** A title and a message as a page, for browsers: refusals (used up, expired, revoked, unavailable) and what link previews see. */
+export function renderMessagePage(content: MessagePageContent): Page {
   return { html: htmlDocument(content.title, `<h1>${escapeHtml(content.title)}</h1><p>${escapeHtml(content.message)}</p>`), headers: HEADERS };
 }
 
