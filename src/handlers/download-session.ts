@@ -47,7 +47,7 @@ const REDIRECT_SECONDS = 60;
 /** When a session opened now ends: its window, never past the link's own expiry. */
 export function sessionEnd(link: PresentedLink, nowSeconds: number): number {
   const window = link.landingPage ? Math.max(link.windowSeconds, REDIRECT_SECONDS) : link.windowSeconds;
-  return Math.min(nowSeconds + window, link.signatureExpiresAt);
+  return Math.min(nowSeconds + window, link.expiresAt);
 }
 
 /**
@@ -109,6 +109,15 @@ const sessionNames = (c: string): Record<string, string> => ({
 const SESSIONS = { '#s': Attr.sessions, '#cap': Attr.cap };
 /** Every write but the button's records its request as the session's latest. */
 const LAST = { '#last': Attr.sessionLast };
+/**
+ * A write that lets a request through reads back the object key the ledger recorded at
+ * mint: the edge forwards that key, never one a viewer wrote. `SET #key = #key` changes
+ * nothing but makes UPDATED_NEW return the key with the few attributes the write set
+ * (ALL_NEW would return the whole item, audit trail included).
+ */
+const READ_BACK_KEY = '#key = #key';
+const KEY = { '#key': Attr.key };
+const RETURN_KEY = { ReturnValues: 'UPDATED_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } as const;
 const liveValues = (link: PresentedLink, nowSeconds: number): Record<string, AttributeValue> => ({
   ':fp': { S: link.fingerprint },
   ':now': { N: String(nowSeconds) },
@@ -131,10 +140,10 @@ export function redeemInput(tableName: string, link: PresentedLink, c: string, w
     TableName: tableName,
     Key: { [Attr.id]: { S: link.id } },
     UpdateExpression: 'SET #s.#c = if_not_exists(#s.#c, :record), #until.#c = if_not_exists(#until.#c, :until), '
-      + '#n.#c = if_not_exists(#n.#c, :zero) + :one, #b.#c = if_not_exists(#b.#c, :allowance) - :bytes, #last.#c = :last',
+      + `#n.#c = if_not_exists(#n.#c, :zero) + :one, #b.#c = if_not_exists(#b.#c, :allowance) - :bytes, #last.#c = :last, ${READ_BACK_KEY}`,
     // AND binds tighter than OR; DynamoDB refuses redundant parentheses.
     ConditionExpression: `${LINK_IS_LIVE} AND (${CONTINUATION} OR attribute_not_exists(#s.#c) AND size(#s) < #cap)`,
-    ExpressionAttributeNames: { ...sessionNames(c), ...SESSIONS, ...LAST },
+    ExpressionAttributeNames: { ...sessionNames(c), ...SESSIONS, ...LAST, ...KEY },
     ExpressionAttributeValues: {
       ...liveValues(link, nowSeconds),
       ':record': record(who),
@@ -146,7 +155,7 @@ export function redeemInput(tableName: string, link: PresentedLink, c: string, w
       ':last': last(who),
       ':maxRequests': num(maxRequests(link)),
     },
-    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    ...RETURN_KEY,
   };
 }
 
@@ -178,9 +187,9 @@ export function continueInput(tableName: string, link: PresentedLink, c: string,
   return {
     TableName: tableName,
     Key: { [Attr.id]: { S: link.id } },
-    UpdateExpression: 'SET #n.#c = #n.#c + :one, #b.#c = #b.#c - :bytes, #last.#c = :last',
+    UpdateExpression: `SET #n.#c = #n.#c + :one, #b.#c = #b.#c - :bytes, #last.#c = :last, ${READ_BACK_KEY}`,
     ConditionExpression: `${LINK_IS_LIVE} AND ${CONTINUATION}`,
-    ExpressionAttributeNames: { ...sessionNames(c), ...LAST },
+    ExpressionAttributeNames: { ...sessionNames(c), ...LAST, ...KEY },
     ExpressionAttributeValues: {
       ...liveValues(link, nowSeconds),
       ':one': num(1),
@@ -188,7 +197,7 @@ export function continueInput(tableName: string, link: PresentedLink, c: string,
       ':last': last(who),
       ':maxRequests': num(maxRequests(link)),
     },
-    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    ...RETURN_KEY,
   };
 }
 
@@ -252,11 +261,11 @@ export function afterRefusal(
       TableName: tableName,
       Key: { [Attr.id]: { S: link.id } },
       UpdateExpression: 'SET #hist = list_append(if_not_exists(#hist, :none), :closed), #s.#c = :record, #until.#c = :until, '
-        + '#n.#c = :one, #b.#c = :allowanceLeft, #last.#c = :last, #cap = #cap - :one',
+        + `#n.#c = :one, #b.#c = :allowanceLeft, #last.#c = :last, #cap = #cap - :one, ${READ_BACK_KEY}`,
       // The session is still the one read (no other request of this holder reopened it
       // meanwhile), and a use is left: size(#s) does not grow, the budget shrinks by one.
       ConditionExpression: `${LINK_IS_LIVE} AND #until.#c = :oldUntil AND size(#s) < #cap`,
-      ExpressionAttributeNames: { ...sessionNames(c), ...SESSIONS, ...LAST, '#hist': Attr.redemptions },
+      ExpressionAttributeNames: { ...sessionNames(c), ...SESSIONS, ...LAST, ...KEY, '#hist': Attr.redemptions },
       ExpressionAttributeValues: {
         ...liveValues(link, nowSeconds),
         ':none': { L: [] },
@@ -268,9 +277,14 @@ export function afterRefusal(
         ':allowanceLeft': num(bytesPerUse(link.objectSize) - who.bytes),
         ':last': last(who),
       },
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      ...RETURN_KEY,
     },
   };
+}
+
+/** The object key a write that let a request through read back, or a refused write's old item holds. */
+export function objectKeyOf(attributes: Record<string, AttributeValue> | undefined): string | undefined {
+  return attributes?.[Attr.key]?.S;
 }
 
 /** Whether the item returned with a refused reopen shows that this request's own earlier attempt reopened it. */

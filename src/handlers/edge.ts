@@ -1,9 +1,9 @@
-// Lambda@Edge handler, associated twice with the distribution's behaviour:
-// - viewer-request: redeems a one-time link atomically, or refuses;
+// Lambda@Edge handler, associated three times with the distribution's behaviour:
+// - viewer-request: redeems a one-time link atomically, or refuses; a request it lets
+//   through asks for the object key the ledger recorded at mint, never one from the URL;
+// - origin-request: signs that one request for S3 with the function's own role (origin-signing.ts);
 // - origin-response: gives back what a request took when the origin failed it, removes
-//   S3's x-amz-* headers from successes, and replaces every error answer of the origin, so
-//   nothing S3 says about a refused request (its SignatureDoesNotMatch body spells out the
-//   canonical request, origin secret included) ever reaches a viewer.
+//   S3's x-amz-* headers from successes, and replaces every error answer of the origin.
 //
 // Who may continue a download: the browser holding a landing page's session cookie, or,
 // for a direct link, the client (address by /64, User-Agent) that redeemed it (viewer.ts).
@@ -25,16 +25,17 @@ import type {
 } from 'aws-lambda';
 import { requestedBytes } from './byte-range';
 import {
-  afterRefusal, continueInput, directHolder, linkState, openInput, redeemInput, reopenedBy, sessionEnd, sessionKey, sessionRefusal,
+  afterRefusal, continueInput, directHolder, linkState, objectKeyOf, openInput, redeemInput, reopenedBy, sessionEnd, sessionKey, sessionRefusal,
   type Refusal, type ViewerRequest,
 } from './download-session';
 import { forwardedLinkId, giveBackInput, isOriginFailure, readLinkInput } from './origin-failure';
 import { boundedHttpHandler } from './sdk';
+import { signOriginRequest } from './origin-signing';
 import { isSameOriginPost, newSessionSecret, sessionCookie, sessionSecretOf } from './viewer';
 import { EDGE_OPERATOR_REFRESH_SECONDS, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig } from '../shared/config';
 import { renderLandingPage, renderMessagePage, wantsHtml } from '../shared/landing-page';
 import { Attr, type Redemption } from '../shared/ledger';
-import { parsePresentedLink, type PresentedLink } from '../shared/link';
+import { buildQuery, keyToPath, LINK_ID_PARAM, parsePresentedLink, type PresentedLink } from '../shared/link';
 import { previewMatcher, previewProbe } from '../shared/preview';
 
 /** Whole-invocation budget: well inside the 5 s viewer-request limit, so we answer 503 ourselves. */
@@ -54,6 +55,7 @@ let dynamo: DynamoDBClient | undefined;
 export async function handler(event: CloudFrontRequestEvent | CloudFrontResponseEvent): Promise<CloudFrontRequestResult> {
   const cf = event.Records[0].cf;
   if ('response' in cf) return originResponse(cf.request, cf.response, cf.config.requestId);
+  if (cf.config.eventType === 'origin-request') return signOriginRequest(cf.request, stagedConfig().config.bucketRegion, () => ledgerClient(stagedConfig().config.tableRegion));
   return redeem(cf.request, cf.config.requestId);
 }
 
@@ -82,11 +84,6 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
   if (!parsed.ok) return say.refuse(parsed.reason === 'link has expired' ? REFUSALS.expired : `Refused: ${parsed.reason}.`);
   const link = parsed.value;
   if (request.method === 'POST' && !link.landingPage) return say.refuse('Only GET is allowed for one-time links.');
-  if (link.generation !== config.secretGeneration) {
-    // CloudFront sends another origin secret than the one this link was signed with:
-    // S3 would refuse it, so spend nothing.
-    return say.refuse('This link was issued before the service rotated its keys. Ask the sender for a new link.');
-  }
   if (operator.config.paused) return say.unavailable('Downloads are paused by the operator. Try again later.');
 
   // Speculative prefetch and prerender would spend a use before anyone clicks.
@@ -119,7 +116,7 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
     const c = sessionKey({ kind: 'browser', secret });
     const result = await ledger.update(continueInput(config.tableName, link, c, who, now));
     if (result === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
-    if (!result.refusedItem) return forward(request, link);
+    if (!result.refusedItem) return forward(request, link, result.attributes);
     const state = linkState(nonEmpty(result.refusedItem), link, now);
     // A navigation after the session ended shows the page again (as opening the link would).
     if (!('refusal' in state) && range === undefined && say.html) return landingPageFor(result.refusedItem, state.usesLeft);
@@ -137,18 +134,25 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
   const c = sessionKey(directHolder(link, who));
   const outcome = await redeemDirect(config.tableName, ledger, link, c, who, now);
   if (outcome === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
-  if (outcome !== 'pass') return say.refuse(REFUSALS[outcome]);
-  return forward(request, link);
+  if (typeof outcome === 'string') return say.refuse(REFUSALS[outcome]);
+  return forward(request, link, outcome.pass);
 }
 
 /**
- * Forwards exactly the canonical form of what was fingerprinted: S3 then computes the
- * canonical request the mint signed, whatever encoding the viewer sent. Cookies never go
- * (the origin request policy forwards none).
+ * Sends the request on for the object the ledger recorded at mint (read back by the write
+ * that let it through), never for a key the viewer wrote: the URL's path is only a file
+ * name. The query keeps only the link id, for the origin triggers; the origin-request
+ * trigger signs the request. Cookies and other viewer headers never go (the origin
+ * request policy forwards none; CloudFront adds Range).
  */
-function forward(request: CloudFrontRequest, link: PresentedLink): CloudFrontRequest {
-  request.uri = link.canonicalUri;
-  request.querystring = link.canonicalQuery;
+function forward(request: CloudFrontRequest, link: PresentedLink, attributes: Record<string, AttributeValue> | undefined): CloudFrontRequestResult {
+  const key = objectKeyOf(attributes);
+  if (key === undefined) {
+    logFailure('ledger', new Error('the write that let a request through returned no object key'));
+    return responder(request).unavailable('The link service is temporarily unavailable. Try again shortly.');
+  }
+  request.uri = keyToPath(key);
+  request.querystring = buildQuery([[LINK_ID_PARAM, link.id]]);
   return request;
 }
 
@@ -227,7 +231,8 @@ function landingPageFor(item: Record<string, AttributeValue>, usesLeft: number):
   return { status: '200', statusDescription: 'OK', headers: cfHeaders(page.headers), body: page.html };
 }
 
-type LedgerResult = { refusedItem?: Record<string, AttributeValue> } | 'failed';
+/** A write's answer: the attributes it read back, or the old item of a refused write. */
+type LedgerResult = { attributes?: Record<string, AttributeValue>; refusedItem?: Record<string, AttributeValue> } | 'failed';
 
 interface LedgerCaller {
   update(input: UpdateItemCommandInput): Promise<LedgerResult>;
@@ -239,8 +244,8 @@ function ledgerCaller(region: string, deadline: number): LedgerCaller {
   return {
     async update(input) {
       try {
-        await ledgerClient(region).send(new UpdateItemCommand(input), signal());
-        return {};
+        const out = await ledgerClient(region).send(new UpdateItemCommand(input), signal());
+        return { attributes: out.Attributes };
       } catch (err) {
         const e = err as Error & { Item?: Record<string, AttributeValue> };
         if (e.name === 'ConditionalCheckFailedException') return { refusedItem: e.Item ?? {} };
@@ -268,20 +273,21 @@ function ledgerCaller(region: string, deadline: number): LedgerCaller {
  */
 async function redeemDirect(
   tableName: string, ledger: LedgerCaller, link: PresentedLink, c: string, who: ViewerRequest, now: number,
-): Promise<'pass' | 'failed' | Refusal> {
+): Promise<{ pass: Record<string, AttributeValue> | undefined } | 'failed' | Refusal> {
   const first = await ledger.update(redeemInput(tableName, link, c, who, now));
   if (first === 'failed') return 'failed';
-  if (!first.refusedItem) return 'pass';
+  if (!first.refusedItem) return { pass: first.attributes };
   const next = afterRefusal(tableName, nonEmpty(first.refusedItem), link, c, who, now);
   if (next.action === 'refuse') return next.refusal;
   if (next.action === 'pass') {
     // This request's own earlier attempt committed; its answer was lost and the SDK retried.
     log('info', { event: 'redeem-retry-recognized', id: link.id });
-    return 'pass';
+    return { pass: first.refusedItem };
   }
   const second = await ledger.update(next.input);
   if (second === 'failed') return 'failed';
-  if (!second.refusedItem || reopenedBy(nonEmpty(second.refusedItem), c, who)) return 'pass';
+  if (!second.refusedItem) return { pass: second.attributes };
+  if (reopenedBy(nonEmpty(second.refusedItem), c, who)) return { pass: second.refusedItem };
   return 'used';
 }
 
@@ -333,10 +339,9 @@ async function giveBack(request: CloudFrontRequest, requestId: string): Promise<
 }
 
 /**
- * S3's error bodies are for the signer, not for viewers. A SignatureDoesNotMatch body
- * carries the canonical request, which lists every signed header with its value, the
- * origin secret among them. Replace every answer but a success, a partial success or a
- * not-modified with a fixed one.
+ * S3's error bodies are for the signer, not for viewers (they name the bucket, the key and
+ * the request ids). Replace every answer but a success, a partial success or a not-modified
+ * with a fixed one.
  */
 function scrubOriginError(response: CloudFrontResponse): CloudFrontResultResponse {
   const status = Number(response.status);

@@ -1,41 +1,27 @@
 // Mint handler (regional Lambda behind the HTTP API): issues one-time links.
 //
-// It presigns an S3 GetObject for the bucket's regional host (the exact host
-// CloudFront sends to the origin), with a fresh random id and the secret origin
-// header inside the signature, records the link in the ledger, and only then
-// returns the URL re-pointed at the distribution.
+// A link is a token (src/shared/link.ts): a fresh random id, the key's path for a readable
+// file name, and what the edge needs before its one ledger call. The mint checks the object
+// exists (recording its size), records the link and its fingerprint in the ledger, and only
+// then returns the URL. It signs nothing: the edge signs each request it sends to S3 with its
+// own role, so no key, no secret and no signature's lifetime bounds a link.
 import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { STSClient } from '@aws-sdk/client-sts';
-import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
-import { HttpRequest } from '@smithy/protocol-http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { getLinkInput, issueLinkInput, linkStatus, revokeLinkInput } from './ledger';
 import { newLinkId } from './link-id';
 import { boundedHttpHandler } from './sdk';
-import { LinkSigner, signingConfigFromEnv, SigningUnavailable, type Signing } from './signing';
 import { MintEnv } from '../shared/config';
 import {
-  buildQuery, isLinkId, keyToPath, LINK_GENERATION_PARAM, LINK_ID_PARAM, LINK_PAGE_PARAM, LINK_SIZE_PARAM, LINK_WINDOW_PARAM, linkFingerprint,
-  MAX_DOWNLOAD_WINDOW_SECONDS, ORIGIN_VERIFY_HEADER, parseQuery, validateKey,
+  isLinkId, keyToPath, LINK_EXPIRES_PARAM, LINK_ID_PARAM, LINK_PAGE_PARAM, LINK_SIZE_PARAM, LINK_WINDOW_PARAM, linkFingerprint, linkQuery,
+  MAX_DOWNLOAD_WINDOW_SECONDS, parseQuery, validateKey,
 } from '../shared/link';
-
-/**
- * The origin secret is read once per container and re-read after this long. Rotation
- * (the construct's secretGeneration) points the function at a new secret, so a new
- * value reaches every container at once; this bound covers a value changed in place.
- */
-const SECRET_REFRESH_MS = 5 * 60_000;
 
 interface Settings {
   readonly bucketName: string;
   readonly bucketRegion: string;
-  readonly originDomain: string;
   readonly publicBaseUrl: string;
   readonly tableName: string;
-  readonly originSecretArn: string;
-  readonly secretGeneration: number;
   readonly defaultExpiresSeconds: number;
   readonly maxExpiresSeconds: number;
   readonly defaultMaxUses: number;
@@ -47,16 +33,11 @@ interface Settings {
 
 interface Clients {
   readonly s3: S3Client;
-  readonly signer: LinkSigner;
   readonly dynamo: DynamoDBClient;
-  readonly secrets: SecretsManagerClient;
 }
 
 let settings: Settings | undefined;
 let clients: Clients | undefined;
-let originSecret: { value: string; freshUntil: number } | undefined;
-/** One presigner per set of signing credentials (a renewed session or a re-read key pair gets a new one). */
-let presigner: { credentials: Signing; value: S3RequestPresigner } | undefined;
 
 type Result = APIGatewayProxyStructuredResultV2;
 
@@ -72,10 +53,6 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<Result> {
     }
   } catch (err) {
     const e = err as Error;
-    if (e instanceof SigningUnavailable) {
-      log('refused', { route, reason: 'signing-credentials', message: e.message });
-      return json(503, { error: e.message });
-    }
     log('error', { route, error: e.name, message: e.message });
     return json(500, { error: 'internal error: no link was issued or changed' });
   }
@@ -137,8 +114,8 @@ async function mintFor(req: MintRequest, status: number, caller: Caller): Promis
     return json(403, { error: 'key is outside the prefixes this API may mint links for', field: 'key' });
   }
 
-  // Existence via ListObjectsV2 (s3:ListBucket) with the function's own role, which reads
-  // no object: only the signer (src/handlers/signing.ts) may, and only through CloudFront.
+  // Existence and size via ListObjectsV2 (s3:ListBucket) with the function's own role, which
+  // reads no object: only the edge function's role may, for the requests it lets through.
   const { s3 } = loadClients();
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: s.bucketName, Prefix: key.value, MaxKeys: 1 }));
   const object = listed.Contents?.[0];
@@ -238,68 +215,30 @@ interface MintedLink {
 async function issue(
   key: string,
   size: number,
-  requestedLifetime: number,
+  lifetime: number,
   maxUses: number,
   windowSeconds: number,
   landingPage: boolean,
   owner: string | undefined,
 ): Promise<MintedLink> {
   const s = loadSettings();
-  const { signer, dynamo } = loadClients();
+  const { dynamo } = loadClients();
   const now = Math.floor(Date.now() / 1000);
-  const lifetime = requestedLifetime;
-
-  // A URL dies with the credentials that signed it, whatever X-Amz-Expires says: sign only
-  // with credentials that outlive the link (src/handlers/signing.ts), so expiresAt is exact.
-  const credentials = await signer.credentialsFor(lifetime, now);
-
-  // Never begins with `-` (see newLinkId), so it is never taken for an option on a command line.
-  const id = newLinkId();
-  const path = keyToPath(key);
-  const signed = await presignerFor(credentials).presign(
-    new HttpRequest({
-      method: 'GET',
-      protocol: 'https:',
-      hostname: s.originDomain,
-      path,
-      query: {
-        [LINK_ID_PARAM]: id,
-        [LINK_GENERATION_PARAM]: String(s.secretGeneration),
-        [LINK_WINDOW_PARAM]: String(windowSeconds),
-        [LINK_SIZE_PARAM]: String(size),
-        ...(landingPage ? { [LINK_PAGE_PARAM]: '1' } : {}),
-      },
-      headers: { host: s.originDomain, [ORIGIN_VERIFY_HEADER]: await loadOriginSecret() },
-    }),
-    { expiresIn: lifetime, signingDate: new Date(now * 1000) },
-  );
-
-  // The signature covers the host: it must be exactly the origin host CloudFront sends.
-  const signedQuery = signed.query ?? {};
-  const signedHeaders = String(signedQuery['X-Amz-SignedHeaders'] ?? '').split(';');
-  if (signed.headers.host !== s.originDomain || !signedHeaders.includes('host') || !signedHeaders.includes(ORIGIN_VERIFY_HEADER)) {
-    throw new Error(`presigned URL is not bound to the origin host ${s.originDomain} and the origin secret`);
-  }
-
-  const querystring = buildQuery(Object.entries(signedQuery).map(([k, v]) => [k, String(v)]));
-  const params = parseQuery(querystring);
-  if (!params.ok) throw new Error(`presigner produced an unparsable query: ${params.reason}`);
-
   const expiresAt = now + lifetime;
+  const id = newLinkId();
+  const params = new Map<string, string>([
+    [LINK_ID_PARAM, id],
+    [LINK_EXPIRES_PARAM, String(expiresAt)],
+    [LINK_WINDOW_PARAM, String(windowSeconds)],
+    [LINK_SIZE_PARAM, String(size)],
+    ...(landingPage ? [[LINK_PAGE_PARAM, '1'] as [string, string]] : []),
+  ]);
   // Record before returning: a link the ledger does not know can never be redeemed,
   // and a failed write returns an error instead of a half-issued link.
   await dynamo.send(new PutItemCommand(issueLinkInput(s.tableName, {
-    id, key, size, fingerprint: linkFingerprint(key, params.value), maxUses, expiresAt, now, owner,
+    id, key, size, fingerprint: linkFingerprint(key, params), maxUses, expiresAt, now, owner,
   })));
-  return { url: `${s.publicBaseUrl}${path}?${querystring}`, id, expiresAt: new Date(expiresAt * 1000).toISOString() };
-}
-
-async function loadOriginSecret(): Promise<string> {
-  if (originSecret && Date.now() < originSecret.freshUntil) return originSecret.value;
-  const out = await loadClients().secrets.send(new GetSecretValueCommand({ SecretId: loadSettings().originSecretArn }));
-  if (!out.SecretString) throw new Error('origin secret has no string value');
-  originSecret = { value: out.SecretString, freshUntil: Date.now() + SECRET_REFRESH_MS };
-  return originSecret.value;
+  return { url: `${s.publicBaseUrl}${keyToPath(key)}?${linkQuery(params)}`, id, expiresAt: new Date(expiresAt * 1000).toISOString() };
 }
 
 function loadSettings(): Settings {
@@ -312,11 +251,8 @@ function loadSettings(): Settings {
   settings = {
     bucketName: read(MintEnv.bucketName),
     bucketRegion: read(MintEnv.bucketRegion),
-    originDomain: read(MintEnv.originDomain),
     publicBaseUrl: read(MintEnv.publicBaseUrl),
     tableName: read(MintEnv.tableName),
-    originSecretArn: read(MintEnv.originSecretArn),
-    secretGeneration: Number(read(MintEnv.secretGeneration)),
     defaultExpiresSeconds: Number(read(MintEnv.defaultExpiresSeconds)),
     maxExpiresSeconds: Number(read(MintEnv.maxExpiresSeconds)),
     defaultMaxUses: Number(read(MintEnv.defaultMaxUses)),
@@ -328,40 +264,13 @@ function loadSettings(): Settings {
   return settings;
 }
 
-function presignerFor(credentials: Signing): S3RequestPresigner {
-  if (presigner?.credentials !== credentials) {
-    const s = loadSettings();
-    // The presigner signs a request we build ourselves, so the host comes from our
-    // configuration, never from endpoint resolution (which local runs redirect).
-    presigner = {
-      credentials,
-      value: new S3RequestPresigner({ region: s.bucketRegion, credentials, sha256: loadClients().s3.config.sha256 }),
-    };
-  }
-  return presigner.value;
-}
-
 function loadClients(): Clients {
   if (clients) return clients;
   const s = loadSettings();
   const requestHandler = boundedHttpHandler({ connectionTimeoutMs: 2000, requestTimeoutMs: 5000 });
-  const s3 = new S3Client({
-    region: s.bucketRegion,
-    requestHandler,
-    // Keep the SDK from adding checksum parameters that would change URLs across SDK upgrades.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  const secrets = new SecretsManagerClient({ requestHandler });
-  let sts: STSClient | undefined;
   clients = {
-    s3,
-    signer: new LinkSigner(signingConfigFromEnv(process.env), {
-      secrets,
-      sts: () => (sts ??= new STSClient({ requestHandler })),
-    }, () => s3.config.credentials()),
+    s3: new S3Client({ region: s.bucketRegion, requestHandler }),
     dynamo: new DynamoDBClient({ requestHandler }),
-    secrets,
   };
   return clients;
 }

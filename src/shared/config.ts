@@ -17,12 +17,8 @@ export interface EdgeStagedConfig {
   readonly previewProtection: boolean;
   /** Extra user-agent patterns (case-insensitive regular expressions) to treat as previews. */
   readonly previewAgents: string[];
-  /**
-   * Generation of the origin secrets CloudFront sends. Links carry the generation they
-   * were signed under; any other generation cannot pass S3's signature check, so the
-   * edge refuses it without spending a use.
-   */
-  readonly secretGeneration: number;
+  /** The bucket's region: the edge signs the requests it sends to S3 for it. */
+  readonly bucketRegion: string;
   /** Heading of landing pages (and their OpenGraph title). */
   readonly landingPageTitle: string;
   /** Whether landing pages show the file name (the key's last segment). */

@@ -1,32 +1,35 @@
 // What a one-time link looks like on the wire, shared by the mint handler (which
-// issues links), the edge handler (which redeems them) and the construct (which
-// wires the header and parameter names into CloudFront).
+// issues links), the edge handler (which redeems them) and the CLI.
+//
+// A link is a token, not a signature: a random id (the secret a recipient holds), a
+// readable path (the file name browsers save under) and the parameters the edge needs
+// before its one ledger call. The ledger keeps a fingerprint of all of it, so an edited
+// link matches nothing. S3 never sees this URL: the edge signs the one request it sends.
 //
 // Runtime-neutral: only node:crypto, no AWS SDK, so both handler bundles stay small.
 import { createHash } from 'crypto';
 
-/** Signed query parameter carrying the link's random id. S3 ignores `x-` parameters. */
+/** Query parameter carrying the link's random id (the ledger key). */
 export const LINK_ID_PARAM = 'x-link-id';
 
-/**
- * Signed query parameter carrying the generation of the origin secret the link was
- * signed with, so the edge can refuse links from another generation before they
- * spend a use (S3 would refuse their signature anyway).
- */
-export const LINK_GENERATION_PARAM = 'x-link-gen';
+/** Query parameter carrying when the link stops working, in epoch seconds. */
+export const LINK_EXPIRES_PARAM = 'x-link-exp';
 
-/** Signed query parameter carrying the link's download window in seconds (0: no sessions). */
+/** Query parameter carrying the link's download window in seconds (0: no sessions). */
 export const LINK_WINDOW_PARAM = 'x-link-window';
 
-/** Signed query parameter marking a landing-page link (`1`): opening it shows a page, the page's button downloads. */
+/** Query parameter marking a landing-page link (`1`): opening it shows a page, the page's button downloads. */
 export const LINK_PAGE_PARAM = 'x-link-page';
 
 /**
- * Signed query parameter carrying the object's size in bytes when the link was minted: a
- * download session is charged the bytes each request asks for, and the ledger condition
- * needs the number before S3 answers. Covered by the fingerprint, so it cannot be edited.
+ * Query parameter carrying the object's size in bytes when the link was minted: a download
+ * session is charged the bytes each request asks for, and the ledger condition needs the
+ * number before S3 answers.
  */
 export const LINK_SIZE_PARAM = 'x-link-size';
+
+/** The parameters a link consists of, in the order the mint writes them. */
+const LINK_PARAMS = [LINK_ID_PARAM, LINK_EXPIRES_PARAM, LINK_WINDOW_PARAM, LINK_SIZE_PARAM, LINK_PAGE_PARAM];
 
 /** S3's largest object: 5 TiB (50 TB in newer S3 limits); 16 digits leave room for either. */
 const SIZE_PATTERN = /^(0|[1-9]\d{0,15})$/;
@@ -34,53 +37,41 @@ const SIZE_PATTERN = /^(0|[1-9]\d{0,15})$/;
 /** Longest download window a link may carry: a day. */
 export const MAX_DOWNLOAD_WINDOW_SECONDS = 86_400;
 
-/**
- * Header signed into every URL and added by CloudFront as an origin custom header.
- * Its value is a deploy-time secret, so a URL replayed straight at S3 fails SigV4.
- */
-export const ORIGIN_VERIFY_HEADER = 'x-origin-verify';
-
 /** S3 object keys are at most 1024 bytes of UTF-8. */
 export const MAX_KEY_BYTES = 1024;
 
-/** SigV4 query authentication accepts at most seven days. */
-export const MAX_SIGV4_EXPIRES_SECONDS = 604_800;
+/**
+ * Longest a link may live: a year. The ledger enforces expiry; nothing signed in the link
+ * has to stay valid (the edge signs each origin request when it sends it).
+ */
+export const MAX_LINK_LIFETIME_SECONDS = 365 * 86_400;
 
 /** 16 random bytes, base64url without padding. */
 const LINK_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
-const SIGNATURE_PATTERN = /^[0-9a-f]{64}$/;
-const AMZ_DATE_PATTERN = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
-const CREDENTIAL_PATTERN = /^[A-Z0-9]{16,128}\/\d{8}\/[a-z0-9-]{1,32}\/s3\/aws4_request$/;
-const SIGNED_HEADERS_PATTERN = /^[a-z0-9-]+(;[a-z0-9-]+)*$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 /** Bounds the work done on hostile input before anything else looks at it. */
 const MAX_QUERY_LENGTH = 8192;
 const MAX_URI_LENGTH = 3 * MAX_KEY_BYTES + 1;
-/** Links dated further in the future than this are forged or from a broken clock. */
+/** A link may say it expires a little later than a year from now (clock skew between mint and edge). */
 const MAX_CLOCK_SKEW_SECONDS = 900;
 
 /** A link that is well-formed enough to be worth one ledger call. */
 export interface PresentedLink {
-  /** The link id from the signed `x-link-id` parameter (the ledger key). */
+  /** The link id (the ledger key). */
   readonly id: string;
-  /** The decoded S3 object key. */
-  readonly key: string;
-  /** Hash of the key and the whole decoded query: what the ledger stored at issue time. */
+  /** The decoded path: the file name the link shows browsers. The edge never reads S3 by it. */
+  readonly path: string;
+  /** Hash of the path and the link's parameters: what the ledger stored at issue time. */
   readonly fingerprint: string;
-  /** When the signature stops being valid, in epoch seconds. */
-  readonly signatureExpiresAt: number;
-  /** Generation of the origin secret the link was signed with. */
-  readonly generation: number;
+  /** When the link stops working, in epoch seconds. */
+  readonly expiresAt: number;
   /** How long a use's download session lasts, in seconds (0: every request is a use). */
   readonly windowSeconds: number;
   /** Whether opening the link shows a landing page whose button downloads. */
   readonly landingPage: boolean;
   /** The object's size in bytes when the link was minted. */
   readonly objectSize: number;
-  /**
-   * The path and query in their canonical encoding: what the edge forwards, so S3
-   * computes exactly the canonical request the mint signed.
-   */
+  /** The link's path and query as the mint wrote them: where the landing page's button redirects. */
   readonly canonicalUri: string;
   readonly canonicalQuery: string;
 }
@@ -154,60 +145,44 @@ export function buildQuery(params: Iterable<[string, string]>): string {
 }
 
 /**
- * The fingerprint of a presented request: SHA-256 over the decoded key and every
- * decoded query parameter, sorted. SigV4 accepts reordered and re-encoded query
- * strings, so they must map to the same fingerprint; any change S3 would reject
- * (another key, id, expiry, signature, an extra parameter) changes it.
+ * The fingerprint of a link: SHA-256 over its decoded path and its own parameters, sorted.
+ * Any edit of the path, id, expiry, window, size or page flag changes it; a re-encoded or
+ * reordered URL keeps it.
  */
-export function linkFingerprint(key: string, params: Map<string, string>): string {
-  const canonical = [...params].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return createHash('sha256').update(`${keyToPath(key)}?${buildQuery(canonical)}`).digest('hex');
+export function linkFingerprint(path: string, params: Map<string, string>): string {
+  const own = LINK_PARAMS.filter((name) => params.has(name)).map((name): [string, string] => [name, params.get(name)!]);
+  const sorted = own.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash('sha256').update(`${keyToPath(path)}?${buildQuery(sorted)}`).digest('hex');
 }
 
-function amzDateToEpochSeconds(value: string): number | undefined {
-  const m = AMZ_DATE_PATTERN.exec(value);
-  if (!m) return undefined;
-  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
-  // Date.UTC silently rolls over (month 13, second 61): refuse anything that did.
-  const back = new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  return back === value ? ms / 1000 : undefined;
+/** The query string of a link: its own parameters, in the mint's order. */
+export function linkQuery(params: Map<string, string>): string {
+  return buildQuery(LINK_PARAMS.filter((name) => params.has(name)).map((name) => [name, params.get(name)!]));
 }
 
 /**
  * Reads a viewer request as a presented one-time link, without any I/O.
  * Returns a reason for anything that cannot be a link we issued, so the caller
- * can refuse it without touching the ledger.
+ * can refuse it without touching the ledger. Parameters that are not the link's own
+ * (a mail tracker's `utm_source`, say) are ignored: neither fingerprinted nor forwarded.
  */
 export function parsePresentedLink(uri: string, querystring: string, nowSeconds: number): Parsed<PresentedLink> {
   if (!uri.startsWith('/') || uri.length > MAX_URI_LENGTH) return fail('malformed path');
-  // S3 reads a raw '+' as a space (in the path and in the query); decodeURIComponent
-  // keeps it a '+'. The two readings name different requests, so refuse the ambiguity
-  // rather than spend a use on a request S3 would compute another signature for.
-  // Issued links never contain a raw '+': the mint encodes it as %2B.
-  if (uri.includes('+') || querystring.includes('+')) return fail('ambiguous "+" in link (write it as %2B)');
-  const rawKey = decode(uri.slice(1));
-  if (rawKey === undefined) return fail('malformed path');
-  const key = validateKey(rawKey);
-  if (!key.ok) return fail('malformed path');
+  const rawPath = decode(uri.slice(1));
+  if (rawPath === undefined) return fail('malformed path');
+  const path = validateKey(rawPath);
+  if (!path.ok) return fail('malformed path');
 
   const query = parseQuery(querystring);
   if (!query.ok) return query;
-  const params = query.value;
+  const names = [...query.value.keys()];
+  if (names.some((name) => name.toLowerCase().startsWith('x-link-') && !LINK_PARAMS.includes(name))) return fail('not a one-time link');
+  const params = new Map([...query.value].filter(([name]) => LINK_PARAMS.includes(name)));
+
   const id = params.get(LINK_ID_PARAM);
   if (id === undefined || !LINK_ID_PATTERN.test(id)) return fail('not a one-time link');
-  if (params.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') return fail('not a presigned link');
-  const credential = params.get('X-Amz-Credential');
-  if (credential === undefined || !CREDENTIAL_PATTERN.test(credential)) return fail('not a presigned link');
-  const signature = params.get('X-Amz-Signature');
-  if (signature === undefined || !SIGNATURE_PATTERN.test(signature)) return fail('not a presigned link');
-  const signedHeaders = params.get('X-Amz-SignedHeaders');
-  if (signedHeaders === undefined || !SIGNED_HEADERS_PATTERN.test(signedHeaders)) return fail('not a presigned link');
-  const signedAt = amzDateToEpochSeconds(params.get('X-Amz-Date') ?? '');
-  if (signedAt === undefined) return fail('not a presigned link');
-  const expiresRaw = params.get('X-Amz-Expires') ?? '';
-  if (!/^[1-9]\d{0,5}$/.test(expiresRaw) || +expiresRaw > MAX_SIGV4_EXPIRES_SECONDS) return fail('not a presigned link');
-  const generationRaw = params.get(LINK_GENERATION_PARAM) ?? '';
-  if (!/^[1-9]\d{0,5}$/.test(generationRaw)) return fail('not a one-time link');
+  const expiresRaw = params.get(LINK_EXPIRES_PARAM) ?? '';
+  if (!/^[1-9]\d{0,10}$/.test(expiresRaw)) return fail('not a one-time link');
   const windowRaw = params.get(LINK_WINDOW_PARAM) ?? '';
   if (!/^(0|[1-9]\d{0,5})$/.test(windowRaw) || +windowRaw > MAX_DOWNLOAD_WINDOW_SECONDS) return fail('not a one-time link');
   const pageRaw = params.get(LINK_PAGE_PARAM);
@@ -215,23 +190,22 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
   const sizeRaw = params.get(LINK_SIZE_PARAM) ?? '';
   if (!SIZE_PATTERN.test(sizeRaw)) return fail('not a one-time link');
 
-  if (signedAt > nowSeconds + MAX_CLOCK_SKEW_SECONDS) return fail('link is not yet valid');
-  const signatureExpiresAt = signedAt + +expiresRaw;
-  if (signatureExpiresAt <= nowSeconds) return fail('link has expired');
+  const expiresAt = +expiresRaw;
+  if (expiresAt > nowSeconds + MAX_LINK_LIFETIME_SECONDS + MAX_CLOCK_SKEW_SECONDS) return fail('not a one-time link');
+  if (expiresAt <= nowSeconds) return fail('link has expired');
 
   return {
     ok: true,
     value: {
       id,
-      key: key.value,
-      fingerprint: linkFingerprint(key.value, params),
-      signatureExpiresAt,
-      generation: +generationRaw,
+      path: path.value,
+      fingerprint: linkFingerprint(path.value, params),
+      expiresAt,
       windowSeconds: +windowRaw,
       landingPage: pageRaw === '1',
       objectSize: +sizeRaw,
-      canonicalUri: keyToPath(key.value),
-      canonicalQuery: buildQuery(params),
+      canonicalUri: keyToPath(path.value),
+      canonicalQuery: linkQuery(params),
     },
   };
 }
