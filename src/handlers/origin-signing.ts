@@ -43,7 +43,8 @@ export async function signOriginRequest(request: CloudFrontRequest, region: stri
     hostname: host,
     path: request.uri,
     query: Object.fromEntries(query.value),
-    headers: { host },
+    // S3 signs query-authenticated requests with an unsigned payload (moved into the query).
+    headers: { 'host': host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
   }), { expiresIn: ORIGIN_SIGNATURE_SECONDS });
   request.querystring = buildQuery(Object.entries(signed.query ?? {}).map(([name, value]) => [name, String(value)]));
   return request;
