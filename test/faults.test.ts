@@ -70,7 +70,7 @@ describe('mint faults', () => {
     d.services.dynamodb.fault.set({ mode: 'error', operations: ['PutItem'] });
     const res = await callApi(`${d.apiUrl}/get-url?key=a.txt`, d.region, d);
     expect(res.status).toBe(500);
-    expect(res.body).not.toMatch(/X-Amz-Signature|https?:\/\//);
+    expect(res.body).not.toMatch(/x-link-|https?:\/\//);
     d.services.dynamodb.fault.clear();
     // The failure left nothing behind that blocks the next mint.
     expect((await http(await mint())).status).toBe(200);

@@ -100,21 +100,3 @@ describe('operator switches in SSM, read off the request path', () => {
     expect((await statusOf(c.id)).uses).toBe(0);
   });
 });
-
-describe('links signed under another generation of the origin secret', () => {
-  beforeAll(async () => {
-    d = await startLocalDeployment({ objects: { 'f.bin': CONTENT }, publicApi: true, secretGeneration: 2 });
-  });
-  afterAll(async () => d?.close());
-
-  it('are refused before the ledger, with a message that says why', async () => {
-    const link = await mint();
-    expect(link.url).toContain('x-link-gen=2');
-    const writes = d.services.dynamodb.calls.get('UpdateItem');
-    const old = await http(link.url.replace('x-link-gen=2', 'x-link-gen=1'));
-    expect(old.status).toBe(403);
-    expect(old.text()).toMatch(/rotated its keys/);
-    expect(d.services.dynamodb.calls.get('UpdateItem')).toBe(writes);
-    expect((await http(link.url)).status).toBe(200);
-  });
-});
