@@ -217,9 +217,9 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
       'via': '2.0 local.cloudfront.net (CloudFront)',
       'x-amz-cf-id': randomBytes(30).toString('base64url'),
     };
-    const range = rangeToForward(request);
-    if (range) ownHeaders.range = range;
     let headers: Record<string, string | string[]> = { ...ownHeaders, ...opts.originCustomHeaders };
+    const range = rangeToForward(request);
+    if (range) ownHeaders.range = headers.range = range;
     let path = request.uri + (request.querystring ? `?${request.querystring}` : '');
     // The request the origin-response event shows: the one sent to the origin.
     let sentRequest: CloudFrontRequest | undefined;
@@ -315,7 +315,7 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     | { invalid: string }
     | { response: CloudFrontResultResponse }
     | { headers: Record<string, string | string[]>; path: string; request: CloudFrontRequest }
-  > {
+    > {
     const headers: CloudFrontHeaders = {};
     for (const [name, value] of Object.entries(ownHeaders)) {
       const key = CLOUDFRONT_HEADER_KEYS[name] ?? viewerRequest.headers[name]?.[0]?.key ?? name;
@@ -339,7 +339,8 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     let result: CloudFrontRequestResult;
     await slots.acquire();
     try {
-      result = JSON.parse(JSON.stringify(await withTimeout(fn(event), opts.originRequestTimeoutMs ?? ORIGIN_REQUEST_TIMEOUT_MS) ?? null)) as CloudFrontRequestResult;
+      const returned = await withTimeout(fn(event), opts.originRequestTimeoutMs ?? ORIGIN_REQUEST_TIMEOUT_MS);
+      result = JSON.parse(JSON.stringify(returned ?? null)) as CloudFrontRequestResult;
     } catch (err) {
       // CloudFront answers 503 when the function throws or times out.
       return { failed: (err as Error).message === 'timeout' ? 'The Lambda function associated with the CloudFront distribution timed out.' : 'The Lambda function associated with the CloudFront distribution failed.' };

@@ -85,9 +85,11 @@ export class LocalEdgeFunction<E = unknown, R = unknown> {
   private nextId = 0;
 
   /** Invokes the function (as CloudFront does, with the event alone) in a container whose session is still good. */
-  public readonly handler = (event: E): Promise<R> => this.invoke(event);
+  public readonly handler: (event: E) => Promise<R>;
 
-  constructor(private readonly opts: LocalEdgeFunctionOptions) {}
+  constructor(private readonly opts: LocalEdgeFunctionOptions) {
+    this.handler = (event) => this.invoke(event);
+  }
 
   /** Containers started so far (each with a new role session). */
   public get containers(): number {

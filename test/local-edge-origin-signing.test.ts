@@ -55,7 +55,8 @@ describe('edge origin signing over the local pieces', () => {
     const admin = identities.createAccessKey(identities.createUser('admin'));
     const edgeRoleArn = identities.createRole('otp-edge', { readPrefixes: [] });
     s3 = await startS3({
-      region, bucket,
+      region,
+      bucket,
       credentials: (id) => identities.find(id),
       mayRead: (principalArn, key) => identities.mayRead(principalArn, key),
       bucketPolicy: {

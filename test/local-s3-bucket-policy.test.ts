@@ -47,14 +47,20 @@ describe('local S3 bucket policy', () => {
       Statement: [
         { Effect: 'Allow', Principal: { AWS: edgeRoleArn }, Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/shared/*` },
         {
-          Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:*',
-          Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`], Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Action: 's3:*',
+          Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`],
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
         },
         { Sid: 'NoAdminSecrets', Effect: 'Deny', Principal: { AWS: admin.principalArn }, Action: ['s3:GetObject'], Resource: `arn:aws:s3:::${bucket}/secret/*` },
       ],
     };
     s3 = await startS3({
-      region, bucket, now, bucketPolicy: policy,
+      region,
+      bucket,
+      now,
+      bucketPolicy: policy,
       credentials: (id) => identities.find(id),
       mayRead: (principalArn, key) => identities.mayRead(principalArn, key),
     });

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import S3rver from 's3rver';
+import { evaluateBucketPolicy, type LocalBucketPolicy, s3Action, validateBucketPolicy } from './bucket-policy';
 import {
   applyFault,
   BodyTooLargeError,
@@ -28,7 +29,6 @@ import {
   LOCAL_HOST,
   readBody,
 } from './common';
-import { evaluateBucketPolicy, type LocalBucketPolicy, s3Action, validateBucketPolicy } from './bucket-policy';
 import {
   canonicalUri,
   decodeS3Path,
