@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type {
   CloudFrontHeaders,
+  CloudFrontOrigin,
   CloudFrontRequest,
   CloudFrontRequestEvent,
   CloudFrontRequestResult,
@@ -18,11 +19,25 @@ import { closeServer, HOP_BY_HOP_HEADERS, Lifecycle, listenLocal, LOCAL_HOST } f
 
 export type ViewerRequestHandler = (event: CloudFrontRequestEvent) => Promise<CloudFrontRequestResult>;
 export type OriginResponseHandler = (event: CloudFrontResponseEvent) => Promise<CloudFrontResponseResult>;
+export type OriginRequestHandler = (event: CloudFrontRequestEvent) => Promise<CloudFrontRequestResult>;
 
 export interface LocalCloudFrontOptions {
   readonly handler: ViewerRequestHandler;
   /** The origin-response trigger, when the distribution has one. */
   readonly originResponseHandler?: OriginResponseHandler;
+  /**
+   * The origin-request trigger, when the distribution has one: it gets the request CloudFront
+   * would send to the origin (see runOriginRequest), and what it returns is sent to the origin
+   * as it is, or, when it returns a response, answered to the viewer.
+   */
+  readonly originRequestHandler?: OriginRequestHandler;
+  /**
+   * The S3 origin's region, as the origin-request event's `origin.s3.region`.
+   * @default the region in originHost (`bucket.s3.<region>.amazonaws.com`), else us-east-1
+   */
+  readonly originRegion?: string;
+  /** Origin-request timeout (Lambda@Edge origin triggers allow up to 30 s). @default 30000 */
+  readonly originRequestTimeoutMs?: number;
   /** Where the origin listens (the S3 front), e.g. `http://127.0.0.1:PORT`. */
   readonly originEndpoint: string;
   /** The origin domain name: sent as Host, exactly as CloudFront does. */
@@ -78,6 +93,26 @@ const READ_ONLY_VIEWER_REQUEST_HEADERS = ['content-length', 'host', 'transfer-en
 const DISALLOWED_RESPONSE_HEADERS = ['connection', 'content-length', 'transfer-encoding', 'via', 'upgrade'];
 /** Viewer-request triggers cap a generated body at 40 KB. */
 const MAX_GENERATED_BODY = 40 * 1024;
+/** Origin-request triggers may generate a response of up to 1 MB (Lambda@Edge quotas). */
+const MAX_ORIGIN_REQUEST_GENERATED_BODY = 1024 * 1024;
+/**
+ * Headers an origin-request function must not change ("Restrictions on edge functions",
+ * CloudFront Developer Guide, "Read-only headers for CloudFront origin request events",
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-functions-restrictions.html).
+ * Host is not among them: an origin-request function may set it.
+ */
+const READ_ONLY_ORIGIN_REQUEST_HEADERS = [
+  'accept-encoding', 'content-length', 'if-modified-since', 'if-none-match', 'if-range', 'if-unmodified-since', 'range', 'transfer-encoding', 'via',
+];
+/** Headers a Lambda@Edge function may not add or change ("Disallowed headers", same page); `*` ends a prefix. */
+const DISALLOWED_FUNCTION_HEADERS = [
+  'connection', 'expect', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'trailer', 'upgrade',
+  'x-accel-*', 'x-amz-cf-*', 'x-amzn-*', 'x-cache', 'x-edge-*', 'x-forwarded-proto', 'x-real-ip',
+];
+/** Origin-request and origin-response functions may run up to 30 s (Lambda@Edge quotas). */
+const ORIGIN_REQUEST_TIMEOUT_MS = 30_000;
+/** How the origin-request event spells the headers CloudFront itself adds. */
+const CLOUDFRONT_HEADER_KEYS: Readonly<Record<string, string>> = { 'host': 'Host', 'user-agent': 'User-Agent', 'via': 'Via', 'x-amz-cf-id': 'X-Amz-Cf-Id' };
 /** Origin-response triggers may replace the body with up to 1 MB (Lambda@Edge quotas). */
 const MAX_ORIGIN_RESPONSE_BODY = 1024 * 1024;
 /**
@@ -108,6 +143,7 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
   const origin = new URL(opts.originEndpoint);
   const originResponseTimeoutMs = opts.originResponseTimeoutMs ?? ORIGIN_RESPONSE_TIMEOUT_MS;
   const originAttempts = opts.originConnectionAttempts ?? ORIGIN_CONNECTION_ATTEMPTS;
+  const originRegion = opts.originRegion ?? /\.s3[.-]([a-z0-9-]+)\.amazonaws\.com$/.exec(opts.originHost)?.[1] ?? 'us-east-1';
   if (!Number.isInteger(originAttempts) || originAttempts < 1 || originAttempts > 3) {
     throw new Error(`originConnectionAttempts must be 1, 2 or 3 (as in CloudFront), got ${originAttempts}`);
   }
@@ -175,16 +211,25 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     // The custom origin request policy forwards no viewer headers and no cookies (the viewer's
     // Cookie reaches the viewer-request function, never the origin): only the origin host, the
     // origin custom headers and what CloudFront itself adds, plus Range (below).
-    const headers: Record<string, string | string[]> = {
+    const ownHeaders: Record<string, string | string[]> = {
       'host': opts.forwardViewerHost ? viewerHost : opts.originHost,
       'user-agent': 'Amazon CloudFront',
       'via': '2.0 local.cloudfront.net (CloudFront)',
       'x-amz-cf-id': randomBytes(30).toString('base64url'),
-      ...opts.originCustomHeaders,
     };
+    let headers: Record<string, string | string[]> = { ...ownHeaders, ...opts.originCustomHeaders };
     const range = rangeToForward(request);
-    if (range) headers.range = range;
-    const path = request.uri + (request.querystring ? `?${request.querystring}` : '');
+    if (range) ownHeaders.range = headers.range = range;
+    let path = request.uri + (request.querystring ? `?${request.querystring}` : '');
+    // The request the origin-response event shows: the one sent to the origin.
+    let sentRequest: CloudFrontRequest | undefined;
+    if (opts.originRequestHandler) {
+      const outcome = await runOriginRequest(opts.originRequestHandler, config, request, ownHeaders);
+      if ('failed' in outcome) return sendError(res, 503, outcome.failed);
+      if ('invalid' in outcome) return sendError(res, 502, outcome.invalid);
+      if ('response' in outcome) return sendGenerated(res, outcome.response, MAX_ORIGIN_REQUEST_GENERATED_BODY);
+      ({ headers, path, request: sentRequest } = outcome);
+    }
     // A GET or HEAD whose response timed out is tried again, up to the origin's connection
     // attempts ("Response timeout": "CloudFront tries again to connect according to the value
     // of Connection attempts"; other methods are not retried). See ORIGIN_RESPONSE_TIMEOUT_MS.
@@ -234,7 +279,7 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
       fromOrigin.on('error', () => res.destroy());
       if (!opts.originResponseHandler) return reply(fromOrigin.statusCode ?? 502, out);
       const sent = Object.entries(headers).flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).flatMap((v) => [name, v]));
-      const originRequest = { ...request, headers: { ...request.headers, ...toCloudFrontHeaders(sent) } };
+      const originRequest = sentRequest ?? { ...request, headers: { ...request.headers, ...toCloudFrontHeaders(sent) } };
       runOriginResponse(opts.originResponseHandler, config, originRequest, fromOrigin.statusCode ?? 502, fromOrigin.statusMessage ?? '', fromOrigin.rawHeaders)
         .then((replaced) => {
           if ('error' in replaced) {
@@ -246,6 +291,97 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
           }
         }, reject);
     });
+  }
+
+  /**
+   * Runs the origin-request trigger as CloudFront does ("Lambda@Edge event structure", CloudFront
+   * Developer Guide, origin request example,
+   * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-event-structure.html#example-origin-request):
+   * `cf.request` is the request CloudFront would send the origin (its own headers and what the
+   * origin request policy forwards, the uri and querystring the viewer-request function left)
+   * plus `origin.s3` (`authMethod: 'none'`: no OAC or OAI; the origin custom headers appear
+   * there, not among the headers). A returned response goes to the viewer; a returned request
+   * goes to the origin exactly as returned (uri, querystring, headers, custom headers), once its
+   * read-only and disallowed headers are checked ("Restrictions on edge functions").
+   * Choosing another origin is not emulated: a changed `origin` is refused.
+   */
+  async function runOriginRequest(
+    fn: OriginRequestHandler,
+    config: CloudFrontRequestEvent['Records'][0]['cf']['config'],
+    viewerRequest: CloudFrontRequest,
+    ownHeaders: Record<string, string | string[]>,
+  ): Promise<
+    | { failed: string }
+    | { invalid: string }
+    | { response: CloudFrontResultResponse }
+    | { headers: Record<string, string | string[]>; path: string; request: CloudFrontRequest }
+    > {
+    const headers: CloudFrontHeaders = {};
+    for (const [name, value] of Object.entries(ownHeaders)) {
+      const key = CLOUDFRONT_HEADER_KEYS[name] ?? viewerRequest.headers[name]?.[0]?.key ?? name;
+      headers[name] = (Array.isArray(value) ? value : [value]).map((v) => ({ key, value: v }));
+    }
+    const customHeaders: CloudFrontHeaders = {};
+    for (const [name, value] of Object.entries(opts.originCustomHeaders)) (customHeaders[name.toLowerCase()] ??= []).push({ key: name, value });
+    const request: CloudFrontRequest = {
+      clientIp: viewerRequest.clientIp,
+      headers,
+      method: viewerRequest.method,
+      // `region` is documented as needed "only if you use OAI" (the guide's request values for an
+      // Amazon S3 origin), and @types/aws-lambda omits it with authMethod 'none'; the guide's origin
+      // request example shows it, so it is given here, but a function should not depend on it.
+      origin: { s3: { authMethod: 'none', customHeaders, domainName: opts.originHost, path: '', region: originRegion } } as unknown as CloudFrontOrigin,
+      querystring: viewerRequest.querystring,
+      uri: viewerRequest.uri,
+    };
+    const before = JSON.parse(JSON.stringify(request)) as CloudFrontRequest;
+    const event: CloudFrontRequestEvent = { Records: [{ cf: { config: { ...config, eventType: 'origin-request' }, request } }] };
+    let result: CloudFrontRequestResult;
+    await slots.acquire();
+    try {
+      const returned = await withTimeout(fn(event), opts.originRequestTimeoutMs ?? ORIGIN_REQUEST_TIMEOUT_MS);
+      result = JSON.parse(JSON.stringify(returned ?? null)) as CloudFrontRequestResult;
+    } catch (err) {
+      // CloudFront answers 503 when the function throws or times out.
+      return { failed: (err as Error).message === 'timeout' ? 'The Lambda function associated with the CloudFront distribution timed out.' : 'The Lambda function associated with the CloudFront distribution failed.' };
+    } finally {
+      slots.release();
+    }
+    if (result && 'status' in result && result.status !== undefined) return { response: result as CloudFrontResultResponse };
+    const after = result as CloudFrontRequest | null;
+    const invalid = (why: string) => ({ invalid: `The Lambda function returned an invalid request: ${why}` });
+    if (!after || typeof after !== 'object' || typeof after.uri !== 'string' || !after.uri.startsWith('/')) return invalid('not a request object');
+    if (after.method !== before.method) return invalid('method is read-only');
+    if (typeof (after.querystring ?? '') !== 'string') return invalid('querystring is not a string');
+    const where = (o: CloudFrontRequest['origin']) => JSON.stringify([o?.custom, o?.s3?.domainName, o?.s3?.path, o?.s3?.authMethod, (o?.s3 as { region?: string } | undefined)?.region]);
+    if (where(after.origin) !== where(before.origin)) return invalid('the local CloudFront does not emulate choosing another origin');
+    const afterCustom = after.origin?.s3?.customHeaders ?? {};
+    const afterHeaders = after.headers ?? {};
+    const values = (h: CloudFrontHeaders, name: string) => JSON.stringify((h[name] ?? []).map((v) => v.value));
+    for (const name of READ_ONLY_ORIGIN_REQUEST_HEADERS) {
+      if (values(afterHeaders, name) !== values(before.headers, name)) return invalid(`header ${name} is read-only`);
+    }
+    const out: Record<string, string | string[]> = {};
+    for (const [name, entries] of [...Object.entries(afterHeaders), ...Object.entries(afterCustom)]) {
+      if (name !== name.toLowerCase() || !Array.isArray(entries) || entries.some((e) => typeof e?.value !== 'string' || (e.key !== undefined && e.key.toLowerCase() !== name))) {
+        return invalid(`header ${name} is mis-keyed`);
+      }
+      const disallowed = DISALLOWED_FUNCTION_HEADERS.some((d) => (d.endsWith('*') ? name.startsWith(d.slice(0, -1)) : name === d));
+      if (disallowed && values(afterHeaders, name) !== values(before.headers, name)) return invalid(`header ${name} may not be added or changed`);
+      const previous = out[name];
+      const added = entries.map((e) => e.value);
+      out[name] = previous === undefined ? (added.length === 1 ? added[0] : added) : [...(Array.isArray(previous) ? previous : [previous]), ...added];
+    }
+    // CloudFront always sends a Host: the origin's unless the function set one.
+    out.host ??= opts.originHost;
+    const querystring = after.querystring ?? '';
+    const sentHeaders: CloudFrontHeaders = { ...afterHeaders };
+    for (const [name, entries] of Object.entries(afterCustom)) sentHeaders[name] = [...(sentHeaders[name] ?? []), ...entries];
+    return {
+      headers: out,
+      path: after.uri + (querystring ? `?${querystring}` : ''),
+      request: { clientIp: before.clientIp, headers: sentHeaders, method: before.method, querystring, uri: after.uri },
+    };
   }
 
   /**
@@ -403,12 +539,12 @@ function validateForwardedRequest(before: CloudFrontRequest, after: CloudFrontRe
   return undefined;
 }
 
-function sendGenerated(res: ServerResponse, response: CloudFrontResultResponse): void {
+function sendGenerated(res: ServerResponse, response: CloudFrontResultResponse, maxBody = MAX_GENERATED_BODY): void {
   const status = Number(response.status);
   const body = response.body ?? '';
   const bytes = response.bodyEncoding === 'base64' ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
   if (!Number.isInteger(status) || status < 200 || status > 599) return sendError(res, 502, `invalid status ${response.status}`);
-  if (bytes.length > MAX_GENERATED_BODY) return sendError(res, 502, `generated body is ${bytes.length} bytes; the limit is ${MAX_GENERATED_BODY}`);
+  if (bytes.length > maxBody) return sendError(res, 502, `generated body is ${bytes.length} bytes; the limit is ${maxBody}`);
   const headers: Record<string, string[]> = {};
   for (const [name, values] of Object.entries(response.headers ?? {})) {
     if (DISALLOWED_RESPONSE_HEADERS.includes(name) || name !== name.toLowerCase()) {

@@ -32,6 +32,14 @@ interface Container<H> {
   readonly file: string;
 }
 
+/**
+ * How long before its session ends a container is retired: a minute, or a quarter of the
+ * session when sessions are shorter (tests compress the clock). Shared with local/edge-container.ts.
+ */
+export function containerRetireBeforeMs(sessionSeconds: number): number {
+  return Math.min(60_000, (sessionSeconds * 1000) / 4);
+}
+
 export class LocalLambdaFunction<H extends (...args: never[]) => unknown> {
   private current: Container<H> | undefined;
   private started = 0;
@@ -53,8 +61,7 @@ export class LocalLambdaFunction<H extends (...args: never[]) => unknown> {
   }
 
   private container(): Container<H> {
-    const retireBeforeMs = Math.min(60_000, (this.opts.sessionSeconds * 1000) / 4);
-    if (this.current && this.current.sessionEndsAt - Date.now() > retireBeforeMs) return this.current;
+    if (this.current && this.current.sessionEndsAt - Date.now() > containerRetireBeforeMs(this.opts.sessionSeconds)) return this.current;
     this.retire(this.current);
     const session = this.opts.identities.createSession(this.opts.roleArn, this.opts.sessionSeconds);
     // The SDK's environment provider reads these when a container's clients first need credentials.

@@ -4,4 +4,5 @@ export * from './dynamodb';
 export * from './aws-json';
 export * from './s3';
 export * from './identities';
+export * from './bucket-policy';
 export * from './sts';

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import S3rver from 's3rver';
+import { evaluateBucketPolicy, type LocalBucketPolicy, s3Action, validateBucketPolicy } from './bucket-policy';
 import {
   applyFault,
   BodyTooLargeError,
@@ -63,6 +64,13 @@ export interface StartS3Options {
    * an origin custom header). Unset, as for a bucket the user brings: no such policy.
    */
   readonly requireReferer?: readonly string[];
+  /**
+   * The bucket policy (local/servers/bucket-policy.ts), evaluated with the identity policy
+   * ({@link mayRead}) as AWS does within one account: an explicit Deny in it refuses any
+   * request, and an Allow in it lets a principal read what its identity policy does not.
+   * Unset: no bucket policy. Can be replaced later with {@link LocalS3.setBucketPolicy}.
+   */
+  readonly bucketPolicy?: LocalBucketPolicy;
   /** Largest body buffered to check a hex x-amz-content-sha256 (default 64 MiB). UNSIGNED-PAYLOAD bodies stream. */
   readonly maxBufferedBodyBytes?: number;
   /**
@@ -101,6 +109,8 @@ export interface LocalS3 {
    * `kind` instead; later GETs are served normally. Faults queue per key, in order.
    */
   injectOriginFault(key: string, kind: OriginFaultKind): void;
+  /** What PutBucketPolicy (or DeleteBucketPolicy, with undefined) does: later requests follow the new policy. */
+  setBucketPolicy(policy: LocalBucketPolicy | undefined): void;
   close(): Promise<void>;
 }
 
@@ -156,6 +166,12 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
   const now = opts.now ?? Date.now;
   const maxBuffered = opts.maxBufferedBodyBytes ?? 64 * 1024 * 1024;
   const regionalHost = `${bucket}.s3.${region}.amazonaws.com`;
+  let bucketPolicy: LocalBucketPolicy | undefined;
+  const setBucketPolicy = (policy: LocalBucketPolicy | undefined): void => {
+    if (policy) validateBucketPolicy(policy);
+    bucketPolicy = policy === undefined ? undefined : JSON.parse(JSON.stringify(policy)) as LocalBucketPolicy;
+  };
+  setBucketPolicy(opts.bucketPolicy);
 
   const directory = await mkdtemp(join(tmpdir(), 'local-s3-'));
   const store = new S3rver({
@@ -271,11 +287,28 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
       sendXmlError(req, res, 403, 'AccessDenied', 'Access Denied');
       return;
     }
-    // No identity-policy allow for this object: an implicit deny, the same AccessDenied (IAM
-    // User Guide, "Policy evaluation logic": a request is denied unless a policy allows it).
+    // The bucket policy's explicit Deny refuses; otherwise the identity policy's Allow or the
+    // bucket policy's Allow lets the request through, and with neither it is an implicit deny,
+    // the same AccessDenied (IAM User Guide, "Policy evaluation logic": within one account an
+    // allow in either suffices; a request is denied unless a policy allows it,
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+    // Only s3:GetObject (HeadObject included) is scoped by identity policies here; other
+    // operations are allowed to every key the account knows, as before, unless a Deny says no.
+    // The front speaks plain HTTP on 127.0.0.1 but stands for S3's HTTPS endpoint, which every
+    // SDK and CloudFront use: aws:SecureTransport is true.
     const principalArn = lookup(accessKeyId)?.principalArn;
-    if (opts.mayRead && principalArn && (operation === 'GetObject' || operation === 'HeadObject')
-      && !opts.mayRead(principalArn, (decodeS3Path(route.keyPath) ?? '').slice(1))) {
+    const objectKey = (decodeS3Path(route.keyPath) ?? '').slice(1);
+    const isRead = operation === 'GetObject' || operation === 'HeadObject';
+    const decision = bucketPolicy && principalArn
+      ? evaluateBucketPolicy(bucketPolicy, {
+        principalArn,
+        action: s3Action(operation),
+        resource: route.keyPath === '' || route.keyPath === '/' ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${objectKey}`,
+        secureTransport: true,
+      })
+      : 'none';
+    const identityAllows = !(opts.mayRead && principalArn && isRead) || opts.mayRead(principalArn, objectKey);
+    if (decision === 'deny' || (!identityAllows && decision !== 'allow')) {
       sendXmlError(req, res, 403, 'AccessDenied', 'Access Denied');
       return;
     }
@@ -442,6 +475,7 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
     forwarded,
     fault,
     injectOriginFault,
+    setBucketPolicy,
     close: async () => {
       await closeServer(front, life);
       agent.destroy();

@@ -1,0 +1,115 @@
+// The bucket policy the local S3 follows, in the shape the construct writes (aws-iam
+// PolicyStatement JSON): Allow or Deny, for principal ARNs (or '*'), on actions and resource
+// ARNs with `*`/`?` wildcards, and the one condition CDK's `enforceSSL` adds
+// (`Bool: { aws:SecureTransport: 'false' }`). Anything else (NotPrincipal, NotAction,
+// NotResource, other conditions) is refused when the policy is set, rather than misread.
+//
+// Evaluation follows the IAM User Guide, "Policy evaluation logic"
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
+// an explicit Deny in any policy wins; otherwise, within one account, an Allow in the
+// identity policy OR in the resource (bucket) policy suffices; with neither, the request is
+// implicitly denied. A statement naming the account (`arn:aws:iam::<account>:root` or the bare
+// account id) grants nothing by itself: it delegates to the account's identity policies
+// ("AWS JSON policy elements: Principal", AWS account principals), but its Deny applies to
+// every principal of the account.
+import { LOCAL_ACCOUNT_ID } from './identities';
+
+export interface LocalPolicyStatement {
+  readonly Sid?: string;
+  readonly Effect: 'Allow' | 'Deny';
+  readonly Principal: '*' | { readonly AWS: string | readonly string[] };
+  readonly Action: string | readonly string[];
+  readonly Resource: string | readonly string[];
+  readonly Condition?: { readonly Bool: { readonly 'aws:SecureTransport': 'true' | 'false' | boolean } };
+}
+
+export interface LocalBucketPolicy {
+  readonly Version?: string;
+  readonly Statement: readonly LocalPolicyStatement[];
+}
+
+/** One request, as the policy sees it. */
+export interface PolicyRequest {
+  /** The IAM user or role ARN that signed (a role session counts as its role). */
+  readonly principalArn: string;
+  /** e.g. `s3:GetObject`. */
+  readonly action: string;
+  /** `arn:aws:s3:::bucket` or `arn:aws:s3:::bucket/key`. */
+  readonly resource: string;
+  /** Whether the request came over TLS (aws:SecureTransport). */
+  readonly secureTransport: boolean;
+}
+
+/** What the bucket policy says about a request: an explicit deny, an allow, or nothing. */
+export type PolicyDecision = 'deny' | 'allow' | 'none';
+
+const STATEMENT_KEYS = new Set(['Sid', 'Effect', 'Principal', 'Action', 'Resource', 'Condition']);
+
+/** Throws on a policy the local S3 cannot evaluate faithfully. */
+export function validateBucketPolicy(policy: LocalBucketPolicy): void {
+  if (!Array.isArray(policy?.Statement)) throw new Error('bucket policy: Statement must be a list');
+  for (const [i, st] of policy.Statement.entries()) {
+    const where = `bucket policy statement ${st.Sid ?? i}`;
+    for (const key of Object.keys(st)) if (!STATEMENT_KEYS.has(key)) throw new Error(`${where}: ${key} is not supported by the local S3`);
+    if (st.Effect !== 'Allow' && st.Effect !== 'Deny') throw new Error(`${where}: Effect must be Allow or Deny`);
+    if (st.Principal !== '*' && (typeof st.Principal !== 'object' || st.Principal.AWS === undefined || Object.keys(st.Principal).length !== 1)) {
+      throw new Error(`${where}: Principal must be '*' or { AWS: ... }`);
+    }
+    if (st.Condition !== undefined) {
+      const ok = Object.keys(st.Condition).length === 1 && Object.keys(st.Condition.Bool ?? {}).length === 1
+        && ['true', 'false'].includes(String(st.Condition.Bool?.['aws:SecureTransport']));
+      if (!ok) throw new Error(`${where}: only the condition { Bool: { 'aws:SecureTransport': ... } } is supported by the local S3`);
+    }
+  }
+}
+
+/** What the bucket policy decides for one request: an explicit Deny wins over any Allow. */
+export function evaluateBucketPolicy(policy: LocalBucketPolicy, req: PolicyRequest): PolicyDecision {
+  let allowed = false;
+  for (const st of policy.Statement) {
+    if (!listOf(st.Action).some((a) => wildcard(a, req.action, true))) continue;
+    if (!listOf(st.Resource).some((r) => wildcard(r, req.resource, false))) continue;
+    if (st.Condition && String(st.Condition.Bool['aws:SecureTransport']) !== String(req.secureTransport)) continue;
+    const principals = st.Principal === '*' ? ['*'] : listOf(st.Principal.AWS);
+    if (st.Effect === 'Deny') {
+      if (principals.some((p) => p === '*' || p === req.principalArn || isAccount(p))) return 'deny';
+    } else if (principals.some((p) => p === '*' || p === req.principalArn)) {
+      allowed = true;
+    }
+  }
+  return allowed ? 'allow' : 'none';
+}
+
+/** The IAM action an S3 operation is authorized as (HeadObject is s3:GetObject, listing is s3:ListBucket). */
+export function s3Action(operation: string): string {
+  const actions: Record<string, string> = {
+    HeadObject: 's3:GetObject',
+    ListObjects: 's3:ListBucket',
+    ListObjectsV2: 's3:ListBucket',
+    HeadBucket: 's3:ListBucket',
+    ListBuckets: 's3:ListAllMyBuckets',
+    CopyObject: 's3:PutObject',
+    CreateMultipartUpload: 's3:PutObject',
+    UploadPart: 's3:PutObject',
+    UploadPartCopy: 's3:PutObject',
+    CompleteMultipartUpload: 's3:PutObject',
+    ListParts: 's3:ListMultipartUploadParts',
+    ListMultipartUploads: 's3:ListBucketMultipartUploads',
+    DeleteObjects: 's3:DeleteObject',
+  };
+  return actions[operation] ?? `s3:${operation}`;
+}
+
+function isAccount(principal: string): boolean {
+  return principal === LOCAL_ACCOUNT_ID || principal === `arn:aws:iam::${LOCAL_ACCOUNT_ID}:root`;
+}
+
+function listOf(value: string | readonly string[]): readonly string[] {
+  return typeof value === 'string' ? [value] : value;
+}
+
+/** IAM's wildcards: `*` any run of characters, `?` one character. Actions compare case-insensitively. */
+function wildcard(pattern: string, value: string, ignoreCase: boolean): boolean {
+  const source = pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');
+  return new RegExp(`^${source}$`, ignoreCase ? 'is' : 's').test(value);
+}
