@@ -1,27 +1,25 @@
 // `npm run local`: the local emulated deployment, until SIGINT or SIGTERM.
 // stdout carries exactly one JSON line (the contract); everything else goes to stderr.
 import { existsSync, readFileSync } from 'node:fs';
-import { LOCAL_SIGNING_MODES, startLocalDeployment, type LocalSigning } from './deployment';
+import { startLocalDeployment } from './deployment';
 import { ORIGIN_FAULT_KINDS, type OriginFaultKind } from './servers';
 
 const USAGE = `usage: npm run local -- [--object KEY=FILE]... [--public-api] [--region REGION] [--bucket NAME]
                        [--max-uses-limit N] [--allowed-prefix PREFIX]... [--no-preview-protection]
                        [--download-window SECONDS] [--events-file PATH] [--landing-page]
-                       [--signing dedicated-key|signer-role|function-role] [--session-seconds N]
+                       [--session-seconds N] [--max-link-lifetime SECONDS]
                        [--origin-fault KEY=500|503|reset|timeout]...
 
 Starts the one-time link stack on 127.0.0.1 and prints one JSON line with its URLs
 and local credentials. The mint API verifies SigV4 (service execute-api) signed with
 those credentials, as the deployed API does by default; --public-api serves it open.
 
---signing chooses who signs links, as the construct's linkSigning (default
-dedicated-key, the construct's default); function-role signs with the mint function's
-own role session, whose end Lambda does not reveal, so the mint refuses every link.
---session-seconds sets how long every role session lasts (default 3600): the mint
-function's own credentials and the signer role's STS sessions really end, and S3
-answers ExpiredToken to anything signed with them afterwards. A signer role session
-must outlive each link it signs by 60 seconds: with short sessions, ask for short
-links (expiresInSeconds), or the mint answers 503.
+--session-seconds sets how long every role session lasts (default 3600): the mint's
+and the edge function's own credentials really end (their containers are replaced
+before), and S3 answers ExpiredToken to anything signed with an ended session. The
+edge signs each request it sends to S3 when it sends it, so links outlive sessions.
+--max-link-lifetime sets the longest link the API mints, in seconds (the construct's
+maxLinkLifetime; default 3600, at most 31536000, a year).
 
 --origin-fault KEY=KIND makes S3 answer the first GET of object KEY with KIND
 instead of the object: 500 (InternalError), 503 (SlowDown), reset (the connection
@@ -40,7 +38,7 @@ interface CliOptions {
   readonly downloadWindowSeconds?: number;
   readonly eventsFile?: string;
   readonly landingPage?: boolean;
-  readonly signing?: LocalSigning;
+  readonly maxExpiresSeconds?: number;
   readonly sessionSeconds?: number;
   readonly originFaults?: Record<string, OriginFaultKind[]>;
 }
@@ -56,7 +54,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   let downloadWindowSeconds: number | undefined;
   let eventsFile: string | undefined;
   let landingPage: boolean | undefined;
-  let signing: LocalSigning | undefined;
+  let maxLinkLifetime: number | undefined;
   let sessionSeconds: number | undefined;
   let originFaults: Record<string, OriginFaultKind[]> | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -87,12 +85,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       const n = value();
       if (!/^\d+$/.test(n) || +n > 86_400) throw new Error(`--download-window expects whole seconds between 0 and 86400; got ${n}`);
       downloadWindowSeconds = +n;
-    } else if (arg === '--signing') {
-      const mode = value();
-      if (!(LOCAL_SIGNING_MODES as readonly string[]).includes(mode)) {
-        throw new Error(`--signing expects one of ${LOCAL_SIGNING_MODES.join(', ')}; got ${mode}`);
-      }
-      signing = mode as LocalSigning;
+    } else if (arg === '--max-link-lifetime') {
+      const n = value();
+      if (!/^\d+$/.test(n) || +n < 1 || +n > 31_536_000) throw new Error(`--max-link-lifetime expects whole seconds between 1 and 31536000; got ${n}`);
+      maxLinkLifetime = +n;
     } else if (arg === '--session-seconds') {
       const n = value();
       if (!/^\d+$/.test(n) || +n < 1 || +n > 43_200) throw new Error(`--session-seconds expects whole seconds between 1 and 43200; got ${n}`);
@@ -131,7 +127,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     downloadWindowSeconds,
     eventsFile,
     landingPage,
-    signing,
+    maxExpiresSeconds: maxLinkLifetime,
     sessionSeconds,
     originFaults,
   };
@@ -166,7 +162,6 @@ async function main(): Promise<void> {
     accessKeyId: deployment.accessKeyId,
     secretAccessKey: deployment.secretAccessKey,
     apiAuth: opts.publicApi ? 'none' : 'sigv4',
-    signing: deployment.signing,
     objects: Object.keys(opts.objects),
   }) + '\n');
   process.stderr.write(`local: ready. mint API ${deployment.apiUrl}${opts.publicApi ? ' (no auth)' : ' (SigV4, service execute-api)'}, distribution ${deployment.distributionUrl}, origin ${deployment.originUrl}. Ctrl-C to stop.\n`);

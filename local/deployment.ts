@@ -9,20 +9,20 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { jwtApiAuthorizer, sigV4ApiAuthorizer, type ApiAuthorizer } from './api-auth';
-import { startLocalCloudFront, type OriginResponseHandler, type ViewerRequestHandler } from './cloudfront';
+import type { CloudFrontRequestEvent, CloudFrontRequestResult, CloudFrontResponseEvent } from 'aws-lambda';
+import { startLocalCloudFront, type OriginRequestHandler, type OriginResponseHandler, type ViewerRequestHandler } from './cloudfront';
+import { LocalEdgeFunction } from './edge-container';
 import { startLocalHttpApi, type HttpApiHandler } from './http-api';
 import { createLocalJwtIssuer, type LocalJwtIssuer } from './jwt';
 import { LocalLambdaFunction } from './lambda';
 import {
-  LocalIdentities, startAwsJsonServices, startDynamoDB, startS3, startSts, type LocalAwsJson, type LocalDynamoDB, type LocalEvent, type LocalS3,
-  type LocalStreamConsumer, type LocalStreamHandler, type LocalSts, type OriginFaultKind, type OriginFaults,
+  LocalIdentities, startAwsJsonServices, startDynamoDB, startS3, type LocalAwsJson, type LocalDynamoDB, type LocalEvent, type LocalS3,
+  type LocalStreamConsumer, type LocalStreamHandler, type OriginFaultKind, type OriginFaults,
 } from './servers';
 import {
   DEFAULT_LANDING_PAGE_TITLE, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, EventsEnv, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv,
-  ROLE_CHAINING_MAX_SECONDS, SIGNER_ROLE_MAX_LINK_SECONDS, SigningMode,
 } from '../src/shared/config';
 import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
-import { ORIGIN_VERIFY_HEADER } from '../src/shared/link';
 
 export interface LocalDeploymentOptions {
   /** @default 'eu-west-1' */
@@ -33,7 +33,7 @@ export interface LocalDeploymentOptions {
   readonly objects?: Record<string, string | Buffer>;
   /** @default 900 */
   readonly defaultExpiresSeconds?: number;
-  /** @default 3600, or 3000 with signing 'signer-role' (the construct's defaults) */
+  /** @default 3600 (the construct's default maxLinkLifetime) */
   readonly maxExpiresSeconds?: number;
   /** Folder holding the handler bundles. @default the repository's assets/handlers */
   readonly assetsDir?: string;
@@ -58,35 +58,19 @@ export interface LocalDeploymentOptions {
   /** Initial value of the operator parameter (SSM), as the construct writes it. @default { paused: false, previewAgents: [] } */
   readonly operatorConfig?: EdgeOperatorConfig;
   /**
-   * Whose bucket it is. `owned` (the construct created it): its bucket policy refuses
-   * reads without CloudFront's Referer secret. `brought` (the user passed one in): no
-   * such policy, so the origin secret signed into every link is the only guard.
+   * Whose bucket it is. `owned` (the construct created it): its bucket policy allows the edge
+   * role to read the allowed prefixes. `brought` (the user passed one in): no bucket policy
+   * from the construct; the edge role's identity policy grants the same reads.
    * @default 'owned'
    */
   readonly bucketOwnership?: 'owned' | 'brought';
   /**
-   * How the mint signs links, as the construct's `linkSigning`:
-   * - `dedicated-key` (LinkSigning.dedicatedKey()): an IAM user's long-term key pair, read
-   *   from Secrets Manager. Links live until their expiresAt, however short the function's
-   *   own sessions are.
-   * - `signer-role` (LinkSigning.signerRole()): sessions of a role the mint assumes through
-   *   the local STS; every link carries X-Amz-Security-Token (base64, often with `+` and
-   *   `/`, where S3's and a decoder's readings of `+` differ).
-   * - `function-role`: the function's own role session, as the library signed before it had
-   *   signing modes. Lambda does not tell a function when that session ends, so the mint
-   *   refuses to issue links (503) rather than issue links that may die early.
-   * @default 'dedicated-key' (the construct's default)
-   */
-  readonly signing?: LocalSigning;
-  /**
-   * Lifetime of every role session, in seconds: the mint function's own credentials (each
-   * container gets a new session and is retired before it ends) and the signer role's STS
-   * sessions. Sessions really end: the local S3 and STS answer ExpiredToken afterwards.
-   * Tests compress the clock with a few seconds. @default 3600
+   * Lifetime of every role session, in seconds: the mint function's and the edge function's
+   * own credentials (each container gets a new session and is retired before it ends).
+   * Sessions really end: the local S3 answers ExpiredToken afterwards. Tests compress the
+   * clock with a few seconds. @default 3600
    */
   readonly sessionSeconds?: number;
-  /** How long signing credentials must outlive a link, in seconds (60 in AWS; tests compress it). @default 60 */
-  readonly signingMarginSeconds?: number;
   /**
    * Publish link events as the construct's `linkEvents: true` does: the ledger gets a
    * stream, the real events bundle consumes it like Lambda's event source mapping (batches
@@ -97,8 +81,6 @@ export interface LocalDeploymentOptions {
   readonly linkEvents?: boolean;
   /** Append one JSON line per published event (`{"source","detail-type","detail"}`) to this file. */
   readonly eventsFile?: string;
-  /** Generation of the origin secrets (the construct's secretGeneration). @default 1 */
-  readonly secretGeneration?: number;
   /** Emulate the seed's AllViewer origin request policy (forwards the viewer's Host). @default false */
   readonly forwardViewerHost?: boolean;
   /** Viewer-request timeout of the local CloudFront. @default 5000 */
@@ -142,8 +124,6 @@ export interface LocalDeploymentOptions {
 }
 
 export type LocalApiAuth = 'iam' | 'jwt' | 'none';
-export type LocalSigning = 'dedicated-key' | 'signer-role' | 'function-role';
-export const LOCAL_SIGNING_MODES: readonly LocalSigning[] = ['dedicated-key', 'signer-role', 'function-role'];
 
 export interface LocalDeployment {
   /** The mint API, e.g. `${apiUrl}/get-url?key=...`. */
@@ -165,30 +145,19 @@ export interface LocalDeployment {
   readonly edgeConfig: EdgeStagedConfig;
   /** The operator parameter (SSM): `{ paused, previewAgents }`. */
   readonly parameterName: string;
-  /** The secret signed into every link and sent by CloudFront as x-origin-verify. For tests that look for leaks. */
-  readonly originSecret: string;
-  /** The secret CloudFront sends as Referer. For tests that look for leaks. */
-  readonly refererSecret: string;
-  readonly services: { readonly dynamodb: LocalDynamoDB; readonly awsJson: LocalAwsJson; readonly s3: LocalS3; readonly sts: LocalSts };
+  readonly services: { readonly dynamodb: LocalDynamoDB; readonly awsJson: LocalAwsJson; readonly s3: LocalS3 };
   /** Stream records whose events could not be published after the retries (the dead-letter queue). */
   readonly linkEventFailures: ReadonlyArray<unknown>;
   /** The loaded bundles, for tests that invoke them with events directly. */
   readonly handlers: { readonly edge: ViewerRequestHandler; readonly mint: HttpApiHandler };
   /** The account's users, roles, keys and sessions. */
   readonly identities: LocalIdentities;
-  /** How links are signed. */
-  readonly signing: LocalSigning;
+  /** The edge function's role: the only principal that reads linked objects. */
+  readonly edgeRoleArn: string;
   /** Containers the mint function has started so far (each with a new role session). */
   mintContainers(): number;
-  /**
-   * `dedicated-key` only: what deploying `LinkSigning.dedicatedKey({ keyGeneration: n + 1 })`
-   * does: a new user, key and secret; new containers sign with the new key, and the previous
-   * generation's key stays unless `keepPreviousKey` is false (the one before it is deleted).
-   * Returns the new key's access key id.
-   */
-  rotateSigningKey(opts?: { keepPreviousKey?: boolean }): string;
-  /** `dedicated-key` only: what deploying `keepPreviousKey: false` does: deletes the previous generation's key. */
-  retirePreviousSigningKey(): void;
+  /** Containers the edge function has started so far (each with a new role session). */
+  edgeContainers(): number;
   /** Link events published so far (empty unless linkEvents), in the order EventBridge accepted them. */
   linkEvents(): LocalEvent[];
   /** Resolves once every ledger change committed so far has been published (or given up on). */
@@ -234,10 +203,6 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     const secretAccessKey = randomBytes(30).toString('base64');
     const tableName = 'otp-local-ledger';
     const parameterName = '/cdk-one-time-presigned-url/local/edge-operator-config';
-    const secretName = 'otp-local-origin-secret';
-    const originSecret = randomBytes(36).toString('base64url');
-    const refererSecret = randomBytes(36).toString('base64url');
-
     const linkEvents = opts.linkEvents ?? opts.eventsFile !== undefined;
     const dynamodb = await startDynamoDB({
       tables: [{ name: tableName, hashKey: LEDGER_PARTITION_KEY, ...(linkEvents ? { stream: 'NEW_AND_OLD_IMAGES' as const } : {}) }],
@@ -247,27 +212,32 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     const awsJson = await startAwsJsonServices({
       region,
       parameters: { [parameterName]: JSON.stringify(operatorConfig) },
-      secrets: { [secretName]: originSecret },
     });
     closers.push(() => awsJson.close());
 
-    // The account, as the construct leaves it (src/link-signing.ts): an administrator who
-    // uploads and calls the API, the mint function's role (which reads no object unless it
-    // signs), and whoever signs, with s3:GetObject on the allowed prefixes only.
+    // The account, as the construct leaves it: an administrator who uploads and calls the
+    // API, the mint function's role (which lists the bucket and reads no object), and the
+    // edge function's role, the only reader of objects under the allowed prefixes.
     const identities = new LocalIdentities();
     identities.createAccessKey(identities.createUser('otp-local-admin'), { accessKeyId, secretAccessKey });
-    const signing = opts.signing ?? 'dedicated-key';
     const sessionSeconds = opts.sessionSeconds ?? 3600;
     const allowedKeyPrefixes = opts.allowedKeyPrefixes ?? [''];
-    const mintRoleArn = identities.createRole('otp-local-mint', { readPrefixes: signing === 'function-role' ? allowedKeyPrefixes : [] });
-    const sts = await startSts({ region, identities, sessionSeconds });
-    closers.push(() => sts.close());
+    const owned = (opts.bucketOwnership ?? 'owned') === 'owned';
+    const mintRoleArn = identities.createRole('otp-local-mint', { readPrefixes: [] });
+    // A bucket the construct owns grants the edge role in its bucket policy; a bucket the user
+    // brings is read through the role's identity policy (the construct grants both ways).
+    const edgeRoleArn = identities.createRole('otp-local-edge', { readPrefixes: owned ? [] : allowedKeyPrefixes });
     const s3 = await startS3({
       region,
       bucket,
       credentials: (id) => identities.find(id),
       mayRead: (principalArn, key) => identities.mayRead(principalArn, key),
-      requireReferer: (opts.bucketOwnership ?? 'owned') === 'owned' ? [refererSecret] : undefined,
+      bucketPolicy: owned ? {
+        Version: '2012-10-17',
+        Statement: allowedKeyPrefixes.map((prefix) => ({
+          Effect: 'Allow', Principal: { AWS: edgeRoleArn }, Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/${prefix}*`,
+        })),
+      } : undefined,
       originFaults: opts.originFaults,
     });
     closers.push(() => s3.close());
@@ -276,11 +246,9 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       AWS_REGION: region,
       AWS_ACCESS_KEY_ID: accessKeyId,
       AWS_SECRET_ACCESS_KEY: secretAccessKey,
-      AWS_ENDPOINT_URL_STS: sts.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       AWS_ENDPOINT_URL_SSM: awsJson.endpoint,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: awsJson.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: awsJson.endpoint,
       // The SDK nags on Node.js 20, which only local runs use (Lambda runs Node.js 24).
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -292,28 +260,43 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     const edgeDir = mkdtempSync(join(tmpdir(), 'otp-local-functions-'));
     closers.push(async () => rmSync(edgeDir, { recursive: true, force: true }));
     copyFileSync(join(assetsDir, 'edge', 'index.js'), join(edgeDir, 'index.js'));
-    const secretGeneration = opts.secretGeneration ?? 1;
     const staged: EdgeStagedConfig = {
       tableName,
       tableRegion: region,
       previewProtection: opts.previewProtection ?? true,
       previewAgents: opts.previewAgents ?? [],
-      secretGeneration,
+      bucketRegion: region,
       landingPageTitle: opts.landingPageTitle ?? DEFAULT_LANDING_PAGE_TITLE,
       landingPageShowsFileName: opts.landingPageShowsFileName ?? false,
       parameterName,
       parameterRegion: region,
     };
     writeFileSync(join(edgeDir, EDGE_STAGED_CONFIG_FILE), JSON.stringify(staged));
-    const edge = loadBundle<{ handler: ViewerRequestHandler & OriginResponseHandler }>(join(edgeDir, 'index.js'));
+    // The edge function in containers of its own, with its role's sessions in their
+    // environment, as Lambda hands them; it has no other environment variables (Lambda@Edge
+    // allows none): only the endpoints the local deployment redirects the SDK to.
+    const edge = new LocalEdgeFunction<CloudFrontRequestEvent & CloudFrontResponseEvent, CloudFrontRequestResult>({
+      bundle: join(edgeDir, 'index.js'), dir: edgeDir, name: 'edge', identities, roleArn: edgeRoleArn, sessionSeconds,
+      env: () => ({
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+        AWS_ENDPOINT_URL_SSM: awsJson.endpoint,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        NODE_OPTIONS: process.env.NODE_OPTIONS,
+      }),
+    });
+    closers.push(() => edge.close());
+    const edgeHandler = edge.handler as ViewerRequestHandler & OriginRequestHandler & OriginResponseHandler;
 
     const cloudfront = await startLocalCloudFront({
-      // One function, two triggers, as the construct associates it.
-      handler: edge.handler,
-      originResponseHandler: edge.handler,
+      // One function, three triggers, as the construct associates it.
+      handler: edgeHandler,
+      originRequestHandler: edgeHandler,
+      originResponseHandler: edgeHandler,
       originEndpoint: s3.endpoint,
       originHost: s3.regionalHost,
-      originCustomHeaders: { [ORIGIN_VERIFY_HEADER]: originSecret, referer: refererSecret },
+      originRegion: region,
+      originCustomHeaders: {},
       forwardViewerHost: opts.forwardViewerHost,
       timeoutMs: opts.edgeTimeoutMs,
       originResponseTimeoutMs: opts.originResponseTimeoutMs,
@@ -328,58 +311,18 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       [MintEnv.originDomain]: s3.regionalHost,
       [MintEnv.publicBaseUrl]: cloudfront.url,
       [MintEnv.tableName]: tableName,
-      [MintEnv.originSecretArn]: secretName,
-      [MintEnv.secretGeneration]: String(secretGeneration),
       [MintEnv.defaultExpiresSeconds]: String(opts.defaultExpiresSeconds ?? 900),
-      // The construct's default maxLinkLifetime: 1 hour, or the 50 minutes a signer role guarantees.
-      [MintEnv.maxExpiresSeconds]: String(opts.maxExpiresSeconds ?? (opts.signing === 'signer-role' ? SIGNER_ROLE_MAX_LINK_SECONDS : 3600)),
+      // The construct's default maxLinkLifetime: 1 hour.
+      [MintEnv.maxExpiresSeconds]: String(opts.maxExpiresSeconds ?? 3600),
       [MintEnv.defaultMaxUses]: String(opts.defaultMaxUses ?? 1),
       [MintEnv.maxUsesLimit]: String(opts.maxUsesLimit ?? 10),
       [MintEnv.allowedKeyPrefixes]: JSON.stringify(allowedKeyPrefixes),
       [MintEnv.defaultWindowSeconds]: String(opts.downloadWindowSeconds ?? 1800),
       [MintEnv.defaultLandingPage]: String(opts.landingPage ?? false),
-      [MintEnv.signingMarginSeconds]: String(opts.signingMarginSeconds ?? 60),
     });
-    for (const name of [MintEnv.signingMode, MintEnv.signingSecretArn, MintEnv.signerRoleArn, MintEnv.signerSessionSeconds]) delete process.env[name];
-
-    // Signing, as each LinkSigning mode configures the mint function.
-    const signingKeys: Array<{ generation: number; accessKeyId: string }> = [];
-    const issueSigningKey = (generation: number): string => {
-      const user = identities.createUser(`otp-local-signer-gen${generation}`, allowedKeyPrefixes);
-      const key = identities.createAccessKey(user);
-      const keySecretName = `otp-local-signing-key-gen${generation}`;
-      awsJson.setSecret(keySecretName, JSON.stringify({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }));
-      process.env[MintEnv.signingSecretArn] = keySecretName;
-      signingKeys.push({ generation, accessKeyId: key.accessKeyId });
-      return key.accessKeyId;
-    };
-    if (signing === 'dedicated-key') {
-      process.env[MintEnv.signingMode] = SigningMode.KEY_SECRET;
-      issueSigningKey(1);
-    } else if (signing === 'signer-role') {
-      const signerRoleArn = identities.createRole('otp-local-signer', { trusted: [mintRoleArn], readPrefixes: allowedKeyPrefixes });
-      Object.assign(process.env, {
-        [MintEnv.signingMode]: SigningMode.SIGNER_ROLE,
-        [MintEnv.signerRoleArn]: signerRoleArn,
-        [MintEnv.signerSessionSeconds]: String(ROLE_CHAINING_MAX_SECONDS),
-      });
-    }
     const mint = new LocalLambdaFunction<HttpApiHandler>({
       bundle: join(assetsDir, 'mint', 'index.js'), dir: edgeDir, name: 'mint', identities, roleArn: mintRoleArn, sessionSeconds,
     });
-    const rotateSigningKey = ({ keepPreviousKey = true } = {}): string => {
-      if (signing !== 'dedicated-key') throw new Error(`rotateSigningKey needs signing 'dedicated-key'; this deployment signs with ${signing}`);
-      const generation = signingKeys[signingKeys.length - 1].generation + 1;
-      const newKey = issueSigningKey(generation);
-      // Only the previous generation survives a rotation, and only if asked to.
-      for (const old of signingKeys.filter((k) => k.generation < generation - (keepPreviousKey ? 1 : 0))) identities.deleteAccessKey(old.accessKeyId);
-      mint.redeploy();
-      return newKey;
-    };
-    const retirePreviousSigningKey = (): void => {
-      const current = signingKeys[signingKeys.length - 1];
-      for (const old of signingKeys.filter((k) => k.generation < current.generation)) identities.deleteAccessKey(old.accessKeyId);
-    };
     const jwtIssuer = createLocalJwtIssuer();
     const authorizers: Record<LocalApiAuth, ApiAuthorizer | null> = {
       iam: sigV4ApiAuthorizer({ accessKeyId, secretAccessKey }, region),
@@ -446,15 +389,12 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       tableName,
       parameterName,
       edgeConfig: staged,
-      originSecret,
-      refererSecret,
-      services: { dynamodb, awsJson, s3, sts },
+      services: { dynamodb, awsJson, s3 },
       identities,
-      signing,
+      edgeRoleArn,
       mintContainers: () => mint.containers,
-      rotateSigningKey,
-      retirePreviousSigningKey,
-      handlers: { edge: edge.handler, mint: mint.handler },
+      edgeContainers: () => edge.containers,
+      handlers: { edge: edgeHandler, mint: mint.handler },
       linkEvents: () => (linkEvents ? [...awsJson.events] : []),
       linkEventsSettled: async () => consumer?.drain(),
       linkEventFailures: failures,

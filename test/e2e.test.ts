@@ -51,7 +51,7 @@ describe('local deployment, end to end', () => {
   afterAll(async () => d?.close());
 
   describe('minting', () => {
-    it('returns a token URL on the distribution: the key's path, the link id and its parameters, no signature', async () => {
+    it('returns a token URL on the distribution: the key\'s path, the link id and its parameters, no signature', async () => {
       const link = await mint('report.pdf');
       const url = new URL(link.url);
       expect(`${url.protocol}//${url.host}`).toBe(d.distributionUrl);

@@ -14,7 +14,7 @@ const client = () => ({ config: { credentials: async () => SESSION, sha256: Sha2
 function originRequest(uri: string, querystring: string): CloudFrontRequest {
   return {
     clientIp: '203.0.113.7', method: 'GET', uri, querystring, headers: {},
-    origin: { s3: { authMethod: 'none', customHeaders: {}, domainName: HOST, path: '', region: 'eu-west-1' } },
+    origin: { s3: { authMethod: 'none', customHeaders: {}, domainName: HOST, path: '' } },
   };
 }
 

@@ -14,10 +14,6 @@ export interface LocalCredentials extends SigV4Credentials {
 interface Principal {
   /** Key prefixes the principal's identity policy lets it read (s3:GetObject); undefined: any object (an administrator). */
   readonly readPrefixes?: readonly string[];
-  /** Roles only: principal ARNs the trust policy lets assume it. */
-  readonly trusted?: readonly string[];
-  /** Roles only: the role's MaxSessionDuration, in seconds (IAM's default is one hour). */
-  readonly maxSessionSeconds?: number;
 }
 
 const keyId = (prefix: 'AKIA' | 'ASIA') => prefix + randomBytes(8).toString('hex').toUpperCase();
@@ -36,10 +32,10 @@ export class LocalIdentities {
     return arn;
   }
 
-  /** Creates a role that `trusted` principals may assume. */
-  createRole(name: string, opts: { trusted?: readonly string[]; readPrefixes?: readonly string[]; maxSessionSeconds?: number } = {}): string {
+  /** Creates a role (a Lambda function's execution role); `readPrefixes` is its identity policy's s3:GetObject scope. */
+  createRole(name: string, opts: { readPrefixes?: readonly string[] } = {}): string {
     const arn = `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/${name}`;
-    this.principals.set(arn, { trusted: opts.trusted ?? [], readPrefixes: opts.readPrefixes, maxSessionSeconds: opts.maxSessionSeconds ?? 3600 });
+    this.principals.set(arn, { readPrefixes: opts.readPrefixes });
     return arn;
   }
 
@@ -56,8 +52,8 @@ export class LocalIdentities {
   }
 
   /**
-   * A role session (ASIA..., with a session token) that ends `seconds` from now, as STS
-   * hands out and as Lambda gives a function for its execution role. The token always has
+   * A role session (ASIA..., with a session token) that ends `seconds` from now, as Lambda
+   * gives a function for its execution role. The token always has
    * '+' and '/' in it, like many real ones.
    */
   createSession(roleArn: string, seconds: number): LocalCredentials & { readonly sessionToken: string; readonly sessionEndsAt: number } {
@@ -76,19 +72,6 @@ export class LocalIdentities {
   /** The key's credentials, ended sessions included (the services answer ExpiredToken for those). */
   find(accessKeyId: string): LocalCredentials | undefined {
     return this.keys.get(accessKeyId);
-  }
-
-  /** Whether the trust policy of `roleArn` names `callerArn`. */
-  mayAssume(callerArn: string, roleArn: string): boolean {
-    return this.principals.get(roleArn)?.trusted?.includes(callerArn) ?? false;
-  }
-
-  maxSessionSeconds(roleArn: string): number | undefined {
-    return this.principals.get(roleArn)?.maxSessionSeconds;
-  }
-
-  isRole(arn: string): boolean {
-    return this.principals.get(arn)?.trusted !== undefined;
   }
 
   /** Whether the principal's identity policy allows s3:GetObject on `key`. */

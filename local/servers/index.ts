@@ -5,4 +5,3 @@ export * from './aws-json';
 export * from './s3';
 export * from './identities';
 export * from './bucket-policy';
-export * from './sts';
