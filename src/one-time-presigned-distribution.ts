@@ -435,7 +435,7 @@ export class OneTimePresignedDistribution extends Construct {
     this.configParameter = edge.parameter;
     this.edgeFunction = edge.fn;
     this.edgeRoleArn = edge.roleArn;
-    this.grantEdgeRead(edge.role, settings.allowedKeyPrefixes, ownedBucket);
+    this.grantEdgeRead(edge.role, edge.roleName, settings.allowedKeyPrefixes, ownedBucket);
 
     this.distribution = this.createDistribution(props);
     this.distributionDomainName = settings.publicDomain ?? this.distribution.distributionDomainName;
@@ -619,7 +619,7 @@ export class OneTimePresignedDistribution extends Construct {
     }));
     acknowledge(fn.lambda, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       'AWSLambdaBasicExecutionRole: Lambda@Edge writes logs to /aws/lambda/us-east-1.<name> in whichever region served the viewer, so log permissions cannot be scoped to one region or log group.');
-    return { parameter, fn, role, roleArn };
+    return { parameter, fn, role, roleArn, roleName };
   }
 
   /**
@@ -629,7 +629,7 @@ export class OneTimePresignedDistribution extends Construct {
    * with a generated name (the one this construct creates included) through its bucket
    * policy, naming the role by its fixed ARN. Either alone suffices within one account.
    */
-  private grantEdgeRead(role: iam.Role, prefixes: string[], ownedBucket: s3.Bucket | undefined): void {
+  private grantEdgeRead(role: iam.Role, roleName: string, prefixes: string[], ownedBucket: s3.Bucket | undefined): void {
     const sameStack = Stack.of(role) === Stack.of(this);
     const name = this.bucket.bucketName;
     const principal = new iam.ArnPrincipal(this.edgeRoleArn);
@@ -666,7 +666,7 @@ export class OneTimePresignedDistribution extends Construct {
       throw new Error(`bucket ${this.bucket.node.path} has a name known only at deploy time and no bucket policy this app can write, so the edge function's role `
         + '(in us-east-1) cannot be granted s3:GetObject: import it with a concrete name (s3.Bucket.fromBucketName), or pass the s3.Bucket itself');
     }
-    this.grantEdgeDecrypt(role, this.bucket.encryptionKey, sameStack);
+    this.grantEdgeDecrypt(role, roleName, this.bucket.encryptionKey, sameStack);
   }
 
   /** Deploys the stack of a resource policy naming the edge role after the role's stack. */
@@ -676,7 +676,7 @@ export class OneTimePresignedDistribution extends Construct {
   }
 
   /** kms:Decrypt on the bucket's key, the same way: identity policy when the ARN can reach us-east-1, key policy otherwise. */
-  private grantEdgeDecrypt(role: iam.Role, key: kms.IKey | undefined, sameStack: boolean): void {
+  private grantEdgeDecrypt(role: iam.Role, roleName: string, key: kms.IKey | undefined, sameStack: boolean): void {
     if (!key) return;
     if (sameStack || !Token.isUnresolved(key.keyArn)) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn] }));
@@ -691,7 +691,7 @@ export class OneTimePresignedDistribution extends Construct {
       this.deployAfterEdgeRole(key, role);
     } else {
       Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:bucketKey',
-        `The bucket's KMS key has an ARN known only at deploy time and no key policy this app can write: allow kms:Decrypt to ${Stack.of(this).resolve(this.edgeRoleArn)} in its key policy (README, "A bucket you bring").`);
+        `The bucket's KMS key has an ARN known only at deploy time and no key policy this app can write: allow kms:Decrypt to the role ${roleName} (edgeRoleArn) in its key policy (README, "A bucket you bring").`);
     }
   }
 

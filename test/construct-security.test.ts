@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App, Aspects, Fn, Duration, RemovalPolicy, Stack, Validations, aws_apigatewayv2_authorizers as authorizers, aws_certificatemanager as acm, aws_cloudfront as cloudfront, aws_iam as iam, aws_kms as kms, aws_s3 as s3 } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AwsSolutionsChecks as AwsSolutionsChecksV2 } from 'cdk-nag-v2';
 import { OneTimePresignedDistribution, OneTimePresignedDistributionProps } from '../src';
@@ -156,6 +156,14 @@ describe('only the edge role reads objects', () => {
       KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Action: 'kms:Decrypt', Principal: { AWS: stack.resolve(otp.edgeRoleArn) } })]) },
     });
     expect(data.dependencies.map((d) => d.stackName)).toEqual([expect.stringMatching(/^edge-lambda-stack-/)]);
+  });
+
+  it('warns when the bucket\'s key has an ARN known only at deploy time and a policy it cannot write', () => {
+    const { stack } = build((s) => ({
+      bucket: s3.Bucket.fromBucketAttributes(s, 'Existing', { bucketName: 'existing-bucket', encryptionKey: kms.Key.fromKeyArn(s, 'Key', Fn.importValue('key-arn')) }),
+    }));
+    Annotations.fromStack(stack).hasWarning('/Consumer/Downloads',
+      Match.stringLikeRegexp('allow kms:Decrypt to the role Consumer-Downloads-[0-9A-F]{8}-edge-eu-west-1 \\(edgeRoleArn\\) in its key policy'));
   });
 
   it('refuses a bucket whose name is known only at deploy time and whose policy it cannot write', () => {
