@@ -1,2 +1,1 @@
-export * from './link-signing';
 export * from './one-time-presigned-distribution';

@@ -18,23 +18,20 @@ import {
   aws_dynamodb as dynamodb,
   aws_events as events,
   aws_iam as iam,
+  aws_kms as kms,
   aws_lambda as lambda,
   aws_logs as logs,
   aws_s3 as s3,
-  aws_secretsmanager as secretsmanager,
   aws_sqs as sqs,
   aws_ssm as ssm,
 } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { ASSETS_DIR, stageEdgeCode } from './edge-staging';
 import { LinkEventPublisher } from './link-events';
-import { LinkSigning } from './link-signing';
-import { acknowledge } from './nag';
-import { createOriginSecrets } from './origin-secrets';
+import { acknowledge, nagResource } from './nag';
 import { resolveSettings, type Settings } from './settings';
 import { EdgeOperatorConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
 import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './shared/ledger';
-import { ORIGIN_VERIFY_HEADER } from './shared/link';
 import { LinkEventType } from './shared/link-events';
 
 /** Every status an origin error can have for which CloudFront allows an error-caching TTL. */
@@ -47,17 +44,22 @@ export interface OneTimePresignedDistributionProps {
   /**
    * The bucket that holds the objects links point at.
    *
-   * Whoever signs links (see `linkSigning`) is granted `s3:GetObject` on the objects of
-   * `allowedKeyPrefixes`, and `kms:Decrypt` on the bucket's KMS key if it has one; the
-   * mint function only `s3:ListBucket` (so a missing key answers 404).
+   * Only the edge function's role reads objects: it is granted `s3:GetObject` on the
+   * objects of `allowedKeyPrefixes` (and `kms:Decrypt` on the bucket's KMS key if it has
+   * one); the mint function gets only `s3:ListBucket` (so a missing key answers 404). A
+   * bucket with a concrete name (`Bucket.fromBucketName`) is granted through the role's
+   * identity policy; a `Bucket` of this app with a generated name through its bucket
+   * policy. Cross-account buckets and restrictive key policies need the statement in the
+   * README ("A bucket you bring"), naming `edgeRoleArn`.
    *
    * @default - a new bucket that blocks all public access, enforces TLS, uses
-   * S3-managed encryption and bucket-owner-enforced object ownership
+   * S3-managed encryption and bucket-owner-enforced object ownership, and whose policy
+   * lets no principal but the edge function's role read the objects of `allowedKeyPrefixes`
    */
   readonly bucket?: s3.IBucket;
 
   /**
-   * What happens to the bucket, the origin secrets and the log groups this construct
+   * What happens to the bucket and the log groups this construct
    * creates when they leave the stack. The ledger table has its own
    * `ledgerRemovalPolicy`.
    *
@@ -93,19 +95,6 @@ export interface OneTimePresignedDistributionProps {
   readonly ledgerTableName?: string;
 
   /**
-   * Generation of the two origin secrets (the header signed into every link, and the
-   * `Referer` the bucket policy demands). Raise it by one to rotate both: new secrets
-   * are created and CloudFront, the bucket policy and the mint function are updated
-   * together. Links signed under another generation are refused at the edge without
-   * spending a use (S3 would refuse their signature), so rotating ends every
-   * outstanding link. Do not change the secrets' values in Secrets Manager: nothing
-   * that references them would follow.
-   *
-   * @default 1
-   */
-  readonly secretGeneration?: number;
-
-  /**
    * Lifetime of a link when the caller does not ask for one.
    *
    * @default Duration.minutes(15)
@@ -113,23 +102,13 @@ export interface OneTimePresignedDistributionProps {
   readonly defaultLinkLifetime?: Duration;
 
   /**
-   * Longest lifetime a caller may ask for. At most what `linkSigning` guarantees: 7 days
-   * (the SigV4 limit) with a dedicated or brought key, 50 minutes with a signer role.
-   * A value the signing mode cannot keep fails synth: links live exactly until their
-   * `expiresAt`.
+   * Longest lifetime a caller may ask for, at most `Duration.days(365)`. The ledger ends
+   * every link at its `expiresAt`; the edge signs each request to S3 afresh with its own
+   * role, so no credential limits how long a link lives.
    *
-   * @default - 1 hour, or 50 minutes with LinkSigning.signerRole()
+   * @default Duration.hours(1)
    */
   readonly maxLinkLifetime?: Duration;
-
-  /**
-   * Which credentials sign links. A presigned URL stops working when the credentials that
-   * signed it expire, so this decides how long links can live; see {@link LinkSigning}
-   * and the README's "How long can a link live".
-   *
-   * @default LinkSigning.dedicatedKey()
-   */
-  readonly linkSigning?: LinkSigning;
 
   /**
    * CloudFront price class of the distribution.
@@ -354,10 +333,10 @@ export interface OneTimePresignedDistributionProps {
 /**
  * Download links that work once, then answer 403.
  *
- * A mint API (HTTP API + Lambda) presigns S3 GetObject URLs for the bucket's
- * regional host, records each in a DynamoDB ledger and returns it re-pointed at a
- * CloudFront distribution. A viewer-request Lambda@Edge function redeems every
- * link with one conditional write before the request reaches S3.
+ * A mint API (HTTP API + Lambda) records each link in a DynamoDB ledger and returns a
+ * token URL on a CloudFront distribution. A Lambda@Edge function redeems every link with
+ * one conditional write, then signs the one request CloudFront sends to S3 with its own
+ * role: only that role reads the objects, and nothing a viewer holds works at S3.
  */
 export class OneTimePresignedDistribution extends Construct {
   /** The bucket that holds the objects. */
@@ -370,14 +349,19 @@ export class OneTimePresignedDistribution extends Construct {
   public readonly httpApi: apigwv2.HttpApi;
   /** The regional function behind the mint API. */
   public readonly mintFunction: lambda.Function;
-  /** The viewer-request function (deployed in us-east-1, replicated by CloudFront). */
+  /**
+   * The edge function (deployed in us-east-1, replicated by CloudFront): viewer request,
+   * origin request and origin response of the distribution.
+   */
   public readonly edgeFunction: cloudfront.experimental.EdgeFunction;
+  /**
+   * ARN of the edge function's role, the only principal that reads the objects. Built from
+   * the role's fixed name, so any stack of the account can use it: name it in the policy of
+   * a bucket you bring, or of its KMS key, when they need to allow it (see the README).
+   */
+  public readonly edgeRoleArn: string;
   /** SSM parameter holding the edge function's runtime configuration. */
   public readonly configParameter: ssm.StringParameter;
-  /** Deploy-time secret signed into every link and sent by CloudFront to S3 as a header (current generation). */
-  public readonly originSecret: secretsmanager.Secret;
-  /** Deploy-time secret CloudFront sends to S3 as `Referer`; the bucket policy requires it of whoever signs links (current generation). */
-  public readonly refererSecret: secretsmanager.Secret;
   /** Full URL of the `GET /get-url?key=...` mint route. */
   public readonly mintUrlEndpoint: string;
   /** Base URL of the mint API (`POST /urls`, `GET /urls/{id}`, `DELETE /urls/{id}`, `GET /get-url`). */
@@ -406,7 +390,7 @@ export class OneTimePresignedDistribution extends Construct {
       throw new Error(
         `OneTimePresignedDistribution at ${this.node.path} needs a stack with a concrete region: set env on the stack, `
         + 'for example `env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION }`. '
-        + 'Its viewer-request function is deployed to us-east-1 and configured at synth with the stack\'s region.',
+        + 'Its edge function is deployed to us-east-1 and configured at synth with the stack\'s region.',
       );
     }
     const settings = resolveSettings(props);
@@ -445,45 +429,18 @@ export class OneTimePresignedDistribution extends Construct {
       this.linkEventDeadLetterQueue = this.linkEventPublisher.deadLetterQueue;
     }
 
-    // Two deploy-time secrets, never in a URL: one signed into every link
-    // (x-origin-verify), one the bucket policy demands of whoever signs (Referer).
-    const secrets = createOriginSecrets(this, settings.secretGeneration, settings.removalPolicy);
-    this.originSecret = secrets.current.origin;
-    this.refererSecret = secrets.current.referer;
-
-    const edge = this.createEdgeFunction(tableName, settings, props);
+    // The region the edge signs S3 requests for: concrete at synth, as everything it stages.
+    const bucketRegion = ownedBucket || Token.isUnresolved(this.bucket.env.region) ? stack.region : this.bucket.env.region;
+    const edge = this.createEdgeFunction(tableName, bucketRegion, settings, props);
     this.configParameter = edge.parameter;
     this.edgeFunction = edge.fn;
+    this.edgeRoleArn = edge.roleArn;
+    this.grantEdgeRead(edge.role, edge.roleName, settings.allowedKeyPrefixes, ownedBucket);
 
     this.distribution = this.createDistribution(props);
     this.distributionDomainName = settings.publicDomain ?? this.distribution.distributionDomainName;
 
-    const mint = this.createMintFunction(settings);
-    this.mintFunction = mint.fn;
-    if (ownedBucket) {
-      // Defence in depth: even with the signed origin secret leaked, a URL replayed
-      // straight at S3 lacks the Referer secret that only CloudFront sends.
-      ownedBucket.addToResourcePolicy(new iam.PolicyStatement({
-        sid: 'SignerReadsOnlyThroughCloudFront',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['s3:GetObject'],
-        resources: [ownedBucket.arnForObjects('*')],
-        conditions: {
-          // Whoever signs, and the mint function's role, which never needs to read objects.
-          ArnEquals: { 'aws:PrincipalArn': [mint.role.roleArn, ...mint.signerArns] },
-          // The previous generation stays accepted, so a rotation never refuses a request
-          // while CloudFront's edge locations switch to the new value.
-          StringNotEquals: {
-            'aws:Referer': secrets.previousReferer
-              ? [this.refererSecret.secretValue.unsafeUnwrap(), secrets.previousReferer.secretValue.unsafeUnwrap()]
-              : this.refererSecret.secretValue.unsafeUnwrap(),
-          },
-        },
-      }));
-      // The policy accepts the new Referer before CloudFront starts sending it.
-      this.distribution.node.addDependency(ownedBucket.policy!);
-    }
+    this.mintFunction = this.createMintFunction(settings);
 
     this.httpApi = this.createApi(settings);
     const authorizer = props.authorizer ?? new authorizers.HttpIamAuthorizer();
@@ -604,7 +561,7 @@ export class OneTimePresignedDistribution extends Construct {
    * everything a redemption needs is staged beside the handler (config.json); a
    * per-instance SSM parameter holds only the operator switches, read off the request path.
    */
-  private createEdgeFunction(tableName: string, settings: Settings, props: OneTimePresignedDistributionProps) {
+  private createEdgeFunction(tableName: string, bucketRegion: string, settings: Settings, props: OneTimePresignedDistributionProps) {
     const stack = Stack.of(this);
     const parameterName = Token.isUnresolved(stack.stackName)
       ? `/cdk-one-time-presigned-url/${this.node.addr}/edge-operator-config`
@@ -624,7 +581,7 @@ export class OneTimePresignedDistribution extends Construct {
         tableRegion: stack.region,
         previewProtection: props.linkPreviewProtection ?? true,
         previewAgents: settings.previewAgents,
-        secretGeneration: settings.secretGeneration,
+        bucketRegion,
         landingPageTitle: settings.landingPageTitle,
         landingPageShowsFileName: props.landingPageShowsFileName ?? false,
         parameterName,
@@ -634,8 +591,20 @@ export class OneTimePresignedDistribution extends Construct {
       runtime: settings.runtime,
       memorySize: 128,
       timeout: Duration.seconds(5),
-      description: 'Redeems one-time links at the edge, gives back uses the origin failed and scrubs origin errors (cdk-one-time-presigned-url)',
+      description: 'Redeems one-time links at the edge, signs the request to S3, gives back uses the origin failed (cdk-one-time-presigned-url)',
     });
+    // The role lambda.Function created in the edge stack (EdgeFunction accepts a `role`, but
+    // the function lives in us-east-1 and this construct's scope may not: the role must be
+    // made there, and only the function's own creation reaches that stack). A fixed name lets
+    // the regional stack's bucket policy name it without a cross-region reference. IAM names
+    // are global to the account, so the region keeps two deployments of one app apart.
+    const role = fn.lambda.role as iam.Role;
+    const suffix = `-edge-${stack.region}`;
+    const roleName = Names.uniqueResourceName(this, { maxLength: 64 - suffix.length, separator: '-' }) + suffix;
+    const cfnRole = role.node.defaultChild as iam.CfnRole;
+    cfnRole.roleName = roleName;
+    cfnRole.description = 'Runs the one-time link edge function: the only principal that reads the linked objects';
+    const roleArn = Stack.of(role) === stack ? role.roleArn : `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/${roleName}`;
     // ARNs built from concrete names and pseudo parameters: the edge stack lives in
     // us-east-1 and cannot import the regional stack's tokens.
     // UpdateItem redeems; GetItem shows a landing page the truth and finds what a request
@@ -650,12 +619,87 @@ export class OneTimePresignedDistribution extends Construct {
     }));
     acknowledge(fn.lambda, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       'AWSLambdaBasicExecutionRole: Lambda@Edge writes logs to /aws/lambda/us-east-1.<name> in whichever region served the viewer, so log permissions cannot be scoped to one region or log group.');
-    return { parameter, fn };
+    return { parameter, fn, role, roleArn, roleName };
+  }
+
+  /**
+   * Lets the edge role, and nothing else, read the objects links may point at. The edge role
+   * lives in the us-east-1 edge stack, which cannot take the regional stack's tokens: a bucket
+   * with a concrete name is granted through the role's identity policy; a bucket of this app
+   * with a generated name (the one this construct creates included) through its bucket
+   * policy, naming the role by its fixed ARN. Either alone suffices within one account.
+   */
+  private grantEdgeRead(role: iam.Role, roleName: string, prefixes: string[], ownedBucket: s3.Bucket | undefined): void {
+    const sameStack = Stack.of(role) === Stack.of(this);
+    const name = this.bucket.bucketName;
+    const principal = new iam.ArnPrincipal(this.edgeRoleArn);
+    const read = (objectArns: string[], principals?: iam.IPrincipal[]) => new iam.PolicyStatement({
+      sid: principals ? 'EdgeFunctionReadsLinkedObjects' : undefined,
+      principals,
+      actions: ['s3:GetObject'],
+      resources: objectArns,
+    });
+    if (ownedBucket) {
+      const objectArns = prefixes.map((prefix) => ownedBucket.arnForObjects(`${prefix}*`));
+      ownedBucket.addToResourcePolicy(read(objectArns, [principal]));
+      // Only GetObject, only the linked objects: administrators still manage the bucket and
+      // its policy, and nothing the mint or a viewer holds can read what links point at.
+      ownedBucket.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'NoOneElseReadsLinkedObjects',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:GetObject'],
+        resources: objectArns,
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': this.edgeRoleArn } },
+      }));
+    } else if (sameStack || !Token.isUnresolved(name)) {
+      const objectArns = prefixes.map((prefix) => sameStack ? this.bucket.arnForObjects(`${prefix}*`) : `arn:${Aws.PARTITION}:s3:::${name}/${prefix}*`);
+      role.addToPrincipalPolicy(read(objectArns));
+      const reason = prefixes.includes('')
+        ? 'The edge signs the request for whichever object a link recorded, so it reads every object links may point at: the whole bucket unless allowedKeyPrefixes narrows it.'
+        : 'Object access is scoped to allowedKeyPrefixes (prefix*), exactly the objects links may point at.';
+      for (const arn of objectArns) acknowledge(role, `AwsSolutions-IAM5[Resource::${nagResource(Stack.of(role), arn)}]`, reason);
+    } else if (this.bucket.addToResourcePolicy(read(prefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)), [principal])).statementAdded) {
+      // S3 refuses a policy naming a role that does not exist yet.
+      this.deployAfterEdgeRole(this.bucket, role);
+    } else {
+      throw new Error(`bucket ${this.bucket.node.path} has a name known only at deploy time and no bucket policy this app can write, so the edge function's role `
+        + '(in us-east-1) cannot be granted s3:GetObject: import it with a concrete name (s3.Bucket.fromBucketName), or pass the s3.Bucket itself');
+    }
+    this.grantEdgeDecrypt(role, roleName, this.bucket.encryptionKey, sameStack);
+  }
+
+  /** Deploys the stack of a resource policy naming the edge role after the role's stack. */
+  private deployAfterEdgeRole(resource: IConstruct, role: iam.Role): void {
+    const stack = Stack.of(resource);
+    if (stack !== Stack.of(role)) stack.addDependency(Stack.of(role));
+  }
+
+  /** kms:Decrypt on the bucket's key, the same way: identity policy when the ARN can reach us-east-1, key policy otherwise. */
+  private grantEdgeDecrypt(role: iam.Role, roleName: string, key: kms.IKey | undefined, sameStack: boolean): void {
+    if (!key) return;
+    if (sameStack || !Token.isUnresolved(key.keyArn)) {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn] }));
+      return;
+    }
+    const added = key.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.ArnPrincipal(this.edgeRoleArn)],
+      actions: ['kms:Decrypt'],
+      resources: ['*'],
+    }), true).statementAdded;
+    if (added) {
+      this.deployAfterEdgeRole(key, role);
+    } else {
+      Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:bucketKey',
+        `The bucket's KMS key has an ARN known only at deploy time and no key policy this app can write: allow kms:Decrypt to the role ${roleName} (edgeRoleArn) in its key policy (README, "A bucket you bring").`);
+    }
   }
 
   private createDistribution(props: OneTimePresignedDistributionProps): cloudfront.Distribution {
     const originRequestPolicy = new cloudfront.OriginRequestPolicy(this, 'OriginRequestPolicy', {
-      comment: 'One-time links: all query strings (the presigned signature), no headers, no cookies',
+      // The edge's origin-request trigger sets the one query string S3 needs (its signature)
+      // after this policy has applied; nothing a viewer sends reaches S3.
+      comment: 'One-time links: all query strings (the edge sets the one S3 needs), no headers, no cookies',
       queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.all(),
       headerBehavior: cloudfront.OriginRequestHeaderBehavior.none(),
       cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
@@ -685,14 +729,8 @@ export class OneTimePresignedDistribution extends Construct {
       enableLogging: props.distributionLogBucket !== undefined,
       logBucket: props.distributionLogBucket,
       defaultBehavior: {
-        // No OAI or OAC: their Authorization header conflicts with query-string auth.
-        // The origin is the bucket's regional host, exactly the host every URL is signed for.
-        origin: origins.S3BucketOrigin.withBucketDefaults(this.bucket, {
-          customHeaders: {
-            [ORIGIN_VERIFY_HEADER]: this.originSecret.secretValue.unsafeUnwrap(),
-            Referer: this.refererSecret.secretValue.unsafeUnwrap(),
-          },
-        }),
+        // No OAI or OAC: the edge signs each origin request with its own role instead.
+        origin: origins.S3BucketOrigin.withBucketDefaults(this.bucket),
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
         // POST presses a landing page's button (answered by the edge itself, never forwarded);
         // the edge refuses every method but GET and POST before any I/O.
@@ -701,18 +739,20 @@ export class OneTimePresignedDistribution extends Construct {
         cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
         originRequestPolicy,
         responseHeadersPolicy,
+        // One function, three triggers: viewer request redeems the link, origin request signs
+        // the one request sent to S3 (what it changes goes to the origin as it is), origin
+        // response gives back uses the origin failed and replaces S3's errors.
         edgeLambdas: [
-          { functionVersion: this.edgeFunction.currentVersion, eventType: cloudfront.LambdaEdgeEventType.VIEWER_REQUEST },
-          // S3's error bodies can carry the origin secret (SignatureDoesNotMatch spells out
-          // the canonical request): the same function replaces every origin error.
-          { functionVersion: this.edgeFunction.currentVersion, eventType: cloudfront.LambdaEdgeEventType.ORIGIN_RESPONSE },
-        ],
+          cloudfront.LambdaEdgeEventType.VIEWER_REQUEST,
+          cloudfront.LambdaEdgeEventType.ORIGIN_REQUEST,
+          cloudfront.LambdaEdgeEventType.ORIGIN_RESPONSE,
+        ].map((eventType) => ({ functionVersion: this.edgeFunction.currentVersion, eventType })),
       },
       // CloudFront caches errors for 10 s by default, keyed without the query string when
       // caching is disabled: one failing link would answer for others to the same key.
       errorResponses: ORIGIN_ERROR_CODES.map((httpStatus) => ({ httpStatus, ttl: Duration.seconds(0) })),
     });
-    acknowledge(distribution, 'AwsSolutions-CFR7', 'No OAC or OAI by design: their Authorization header conflicts with the presigned query-string signature ("Only one auth mechanism allowed"). S3 access is enforced by SigV4 over a secret origin header and a bucket policy that requires a second origin secret.');
+    acknowledge(distribution, 'AwsSolutions-CFR7', 'No OAC or OAI by design: the edge function signs each origin request with its own role, the only principal the bucket lets read the linked objects, after the ledger has redeemed the link.');
     if (!props.certificate) {
       acknowledge(distribution, 'AwsSolutions-CFR4', 'The cloudfront.net default certificate cannot enforce a minimum TLS version; with domainNames and certificate the distribution requires TLS 1.2 (TLSv1.2_2021).');
     }
@@ -728,16 +768,15 @@ export class OneTimePresignedDistribution extends Construct {
     return distribution;
   }
 
-  private createMintFunction(settings: Settings): { fn: lambda.Function; role: iam.Role; signerArns: string[] } {
+  private createMintFunction(settings: Settings): lambda.Function {
     const logGroup = new logs.LogGroup(this, 'MintLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: settings.removalPolicy });
     // An explicit role: log permissions scoped to this function's log group instead of
     // the AWSLambdaBasicExecutionRole managed policy.
     const role = new iam.Role(this, 'MintRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Runs the mint function: checks keys and records links; the linkSigning principal signs them',
+      description: 'Runs the mint function: checks keys and records links; it reads no objects',
     });
     logGroup.grantWrite(role);
-    const signing = settings.linkSigning._bind(this, { mintRole: role, bucket: this.bucket, allowedKeyPrefixes: settings.allowedKeyPrefixes });
     const fn = new lambda.Function(this, 'MintFunction', {
       code: lambda.Code.fromAsset(path.join(ASSETS_DIR, 'mint')),
       handler: 'index.handler',
@@ -754,8 +793,6 @@ export class OneTimePresignedDistribution extends Construct {
         [MintEnv.originDomain]: this.bucket.bucketRegionalDomainName,
         [MintEnv.publicBaseUrl]: `https://${this.distributionDomainName}`,
         [MintEnv.tableName]: this.table.tableName,
-        [MintEnv.originSecretArn]: this.originSecret.secretArn,
-        [MintEnv.secretGeneration]: String(settings.secretGeneration),
         [MintEnv.defaultExpiresSeconds]: String(settings.defaultSeconds),
         [MintEnv.maxExpiresSeconds]: String(settings.maxSeconds),
         [MintEnv.defaultMaxUses]: String(settings.defaultMaxUses),
@@ -763,11 +800,10 @@ export class OneTimePresignedDistribution extends Construct {
         [MintEnv.allowedKeyPrefixes]: JSON.stringify(settings.allowedKeyPrefixes),
         [MintEnv.defaultWindowSeconds]: String(settings.downloadWindowSeconds),
         [MintEnv.defaultLandingPage]: String(settings.landingPage),
-        ...signing.environment,
       },
     });
     this.grantMintFunction(role, settings.allowedKeyPrefixes);
-    return { fn, role, signerArns: signing.signerArns };
+    return fn;
   }
 
   private createApi(settings: Settings): apigwv2.HttpApi {
@@ -794,8 +830,8 @@ export class OneTimePresignedDistribution extends Construct {
   }
 
   private grantMintFunction(role: iam.Role, prefixes: string[]): void {
-    // ListBucket only, for the existence check, limited to the allowed prefixes: links
-    // carry the signer's permission to read (link-signing.ts), never this role's.
+    // ListBucket only, for the existence check, limited to the allowed prefixes: only the
+    // edge role reads objects.
     role.addToPolicy(new iam.PolicyStatement({
       actions: ['s3:ListBucket'],
       resources: [this.bucket.bucketArn],
@@ -805,6 +841,5 @@ export class OneTimePresignedDistribution extends Construct {
       actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
       resources: [this.table.tableArn],
     }));
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.originSecret.secretArn] }));
   }
 }

@@ -1,11 +1,10 @@
 // The construct's props validated and defaulted before anything is created: each error
 // names the prop and the value.
 import { Arn, ArnFormat, Duration, RemovalPolicy, Token, aws_apigatewayv2 as apigwv2, aws_lambda as lambda } from 'aws-cdk-lib';
-import { LinkSigning } from './link-signing';
 import type { OneTimePresignedDistributionProps } from './one-time-presigned-distribution';
-import { DEFAULT_LANDING_PAGE_TITLE } from './shared/config';
+import { DEFAULT_LANDING_PAGE_TITLE, MAX_LINK_LIFETIME_SECONDS } from './shared/config';
 import { MAX_USES_LIMIT } from './shared/ledger';
-import { MAX_DOWNLOAD_WINDOW_SECONDS, MAX_KEY_BYTES, MAX_SIGV4_EXPIRES_SECONDS } from './shared/link';
+import { MAX_DOWNLOAD_WINDOW_SECONDS, MAX_KEY_BYTES } from './shared/link';
 import { previewPatternProblem } from './shared/preview';
 
 /** Props validated and defaulted, in the form the construct uses them. */
@@ -14,7 +13,6 @@ export interface Settings {
   readonly removalPolicy: RemovalPolicy;
   readonly ledgerRemovalPolicy: RemovalPolicy;
   readonly ledgerTableName: string | undefined;
-  readonly secretGeneration: number;
   readonly downloadWindowSeconds: number;
   readonly landingPage: boolean;
   readonly landingPageTitle: string;
@@ -26,7 +24,6 @@ export interface Settings {
   readonly previewAgents: string[];
   readonly publicDomain: string | undefined;
   readonly throttle: apigwv2.ThrottleSettings;
-  readonly linkSigning: LinkSigning;
 }
 
 /** Validates every prop before anything is created; each error names the prop and the value. */
@@ -35,23 +32,20 @@ export function resolveSettings(props: OneTimePresignedDistributionProps): Setti
   validateRuntime(runtime);
   const throttle = props.mintThrottle ?? { rateLimit: 50, burstLimit: 100 };
   validateThrottle(throttle);
-  const linkSigning = props.linkSigning ?? LinkSigning.dedicatedKey();
   return {
     runtime,
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     ledgerRemovalPolicy: validateLedgerRemovalPolicy(props.ledgerRemovalPolicy ?? RemovalPolicy.DESTROY),
     ledgerTableName: validateTableName(props.ledgerTableName),
-    secretGeneration: validateGeneration(props.secretGeneration ?? 1),
     downloadWindowSeconds: validateDownloadWindow(props.downloadWindow ?? Duration.minutes(30)),
     landingPage: props.landingPage ?? false,
     landingPageTitle: validateLandingPageTitle(props.landingPageTitle ?? DEFAULT_LANDING_PAGE_TITLE),
-    ...validateLifetimes(props, linkSigning),
+    ...validateLifetimes(props),
     ...validateUses(props),
     allowedKeyPrefixes: validatePrefixes(props.allowedKeyPrefixes ?? ['']),
     previewAgents: validatePreviewAgents(props.additionalPreviewAgents ?? []),
     publicDomain: validateDomain(props),
     throttle,
-    linkSigning,
   };
 }
 
@@ -123,13 +117,6 @@ function validateLandingPageTitle(title: string): string {
   return title;
 }
 
-function validateGeneration(generation: number): number {
-  if (!Number.isInteger(generation) || generation < 1 || generation > 999_999) {
-    throw new Error(`secretGeneration must be an integer between 1 and 999999; got ${generation}`);
-  }
-  return generation;
-}
-
 function validateDomain(props: OneTimePresignedDistributionProps): string | undefined {
   const names = props.domainNames ?? [];
   if (names.length > 0 && !props.certificate) {
@@ -163,31 +150,21 @@ function validateRuntime(runtime: lambda.Runtime): void {
   }
 }
 
-function validateLifetimes(props: OneTimePresignedDistributionProps, signing: LinkSigning): { defaultSeconds: number; maxSeconds: number } {
-  const seconds = (name: string, d: Duration): number => {
+function validateLifetimes(props: OneTimePresignedDistributionProps): { defaultSeconds: number; maxSeconds: number } {
+  const seconds = (name: string, d: Duration, max: number, limit: string): number => {
     if (d.isUnresolved()) {
       throw new Error(`${name} must be a concrete duration (it is written into the mint function's configuration); got a token`);
     }
     const s = d.toSeconds({ integral: false });
-    if (!Number.isInteger(s) || s < 1 || s > MAX_SIGV4_EXPIRES_SECONDS) {
-      throw new Error(`${name} must be a whole number of seconds between 1 and ${MAX_SIGV4_EXPIRES_SECONDS} (7 days, the SigV4 limit); got ${d.toHumanString()}`);
+    if (!Number.isInteger(s) || s < 1 || s > max) {
+      throw new Error(`${name} must be a whole number of seconds between 1 and ${max} (${limit}); got ${d.toHumanString()}`);
     }
     return s;
   };
-  const guaranteed = signing.maxLinkLifetime.toSeconds();
-  const maxSeconds = seconds('maxLinkLifetime', props.maxLinkLifetime ?? Duration.seconds(Math.min(3600, guaranteed)));
-  if (maxSeconds > guaranteed) {
-    // A link must not die before its expiresAt: refuse what the signing mode cannot keep.
-    const longer = guaranteed < MAX_SIGV4_EXPIRES_SECONDS
-      ? ' LinkSigning.dedicatedKey() or LinkSigning.fromSecret() keep links for up to 7 days.'
-      : '';
-    throw new Error(`maxLinkLifetime ${props.maxLinkLifetime!.toHumanString()} cannot be guaranteed by ${signing.mode}, whose links live at most `
-      + `${signing.maxLinkLifetime.toHumanString()} (a link stops working when the credentials that signed it expire).${longer}`);
-  }
-  const defaultSeconds = seconds('defaultLinkLifetime', props.defaultLinkLifetime ?? Duration.seconds(Math.min(900, maxSeconds)));
-  if (defaultSeconds > maxSeconds) {
-    const why = props.maxLinkLifetime === undefined && maxSeconds === guaranteed ? `, the most ${signing.mode} guarantees` : '';
-    throw new Error(`defaultLinkLifetime must not exceed maxLinkLifetime (${maxSeconds} seconds${why}); got ${defaultSeconds} seconds`);
-  }
+  // The ledger ends a link at its expiresAt, and the edge signs each origin request
+  // afresh with its own role: no credential limits how long a link lives.
+  const maxSeconds = seconds('maxLinkLifetime', props.maxLinkLifetime ?? Duration.hours(1), MAX_LINK_LIFETIME_SECONDS, '365 days');
+  const defaultSeconds = seconds('defaultLinkLifetime', props.defaultLinkLifetime ?? Duration.seconds(Math.min(900, maxSeconds)),
+    maxSeconds, `maxLinkLifetime${props.maxLinkLifetime === undefined ? ', 1 hour by default' : ''}`);
   return { defaultSeconds, maxSeconds };
 }

@@ -1,10 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, Aspects, Duration, RemovalPolicy, Stack, Validations, aws_apigatewayv2_authorizers as authorizers, aws_certificatemanager as acm, aws_cloudfront as cloudfront, aws_iam as iam, aws_s3 as s3, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, Aspects, Fn, Duration, RemovalPolicy, Stack, Validations, aws_apigatewayv2_authorizers as authorizers, aws_certificatemanager as acm, aws_cloudfront as cloudfront, aws_iam as iam, aws_kms as kms, aws_s3 as s3 } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AwsSolutionsChecks as AwsSolutionsChecksV2 } from 'cdk-nag-v2';
-import { LinkSigning, OneTimePresignedDistribution, OneTimePresignedDistributionProps } from '../src';
+import { OneTimePresignedDistribution, OneTimePresignedDistributionProps } from '../src';
 
 const REGION = 'eu-west-1';
 const CERT_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
@@ -48,10 +48,13 @@ describe('cdk-nag AwsSolutions', () => {
     ['default props', () => ({})],
     ['every option on', allOptions],
     ['link events on', () => ({ linkEvents: true })],
-    ['a signer role', () => ({ linkSigning: LinkSigning.signerRole() })],
-    ['a rotated dedicated key', () => ({ linkSigning: LinkSigning.dedicatedKey({ keyGeneration: 2 }), maxLinkLifetime: Duration.days(7) })],
-    ['a key pair in your own secret', (stack) => ({
-      linkSigning: LinkSigning.fromSecret(secretsmanager.Secret.fromSecretNameV2(stack, 'SigningKey', 'otp/signing-key'), iam.User.fromUserName(stack, 'Signer', 'otp-signer')),
+    ['year-long links', () => ({ maxLinkLifetime: Duration.days(365) })],
+    ['a bucket you bring, with a KMS key', (stack) => ({
+      bucket: s3.Bucket.fromBucketAttributes(stack, 'Existing', {
+        bucketName: 'existing-bucket',
+        encryptionKey: kms.Key.fromKeyArn(stack, 'BucketKey', 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555'),
+      }),
+      allowedKeyPrefixes: ['reports/'],
     })],
   ];
 
@@ -94,68 +97,78 @@ describe('cdk-nag AwsSolutions', () => {
       .filter((m) => m.type === 'aws:cdk:acknowledged-rules')
       .map((m) => m.data as Record<string, string>);
     expect(reasons(otp.distribution)).toEqual(expect.arrayContaining([
-      expect.objectContaining({ 'annotation::AwsSolutions-CFR7': expect.stringMatching(/Only one auth mechanism allowed/) }),
+      expect.objectContaining({ 'annotation::AwsSolutions-CFR7': expect.stringMatching(/the edge function signs each origin request with its own role/) }),
     ]));
-    expect(reasons(otp.originSecret)).toEqual([expect.objectContaining({ 'annotation::AwsSolutions-SMG4': expect.stringMatching(/Rotated by raising secretGeneration/) })]);
     expect(stack).toBeDefined();
   });
 });
 
-describe('defence in depth on the origin', () => {
-  it('denies GetObject to the signer and the mint role unless CloudFront\'s Referer secret is present', () => {
+describe('only the edge role reads objects', () => {
+  const statementsOf = (template: Template) => Object.values(template.findResources('AWS::S3::BucketPolicy'))[0]
+    .Properties.PolicyDocument.Statement as Array<Record<string, unknown>>;
+  const edgeRoleArn = (stack: Stack) => stack.resolve(otpOf(stack).edgeRoleArn);
+
+  it('lets the edge role, by its fixed ARN, read the objects of a bucket it creates, and denies them to every other principal', () => {
     const { stack } = build();
-    const template = Template.fromStack(stack);
-    template.hasResourceProperties('AWS::S3::BucketPolicy', {
-      PolicyDocument: {
-        Statement: Match.arrayWith([Match.objectLike({
-          Sid: 'SignerReadsOnlyThroughCloudFront',
-          Effect: 'Deny',
-          Action: 's3:GetObject',
-          Condition: {
-            ArnEquals: {
-              'aws:PrincipalArn': [
-                { 'Fn::GetAtt': [Match.stringLikeRegexp('DownloadsMintRole'), 'Arn'] },
-                { 'Fn::GetAtt': [Match.stringLikeRegexp('DownloadsSigningUser'), 'Arn'] },
-              ],
-            },
-            StringNotEquals: { 'aws:Referer': { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: Match.stringLikeRegexp('RefererSecret') }, ':SecretString:::}}']] } },
-          },
-        })]),
+    const statements = statementsOf(Template.fromStack(stack));
+    const objects = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^DownloadsBucket/), 'Arn'] }, '/*']] };
+    expect(statements).toEqual(expect.arrayContaining([
+      { Sid: 'EdgeFunctionReadsLinkedObjects', Effect: 'Allow', Principal: { AWS: edgeRoleArn(stack) }, Action: 's3:GetObject', Resource: objects },
+      {
+        Sid: 'NoOneElseReadsLinkedObjects',
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        // Only GetObject: administrators still manage the bucket and its policy.
+        Action: 's3:GetObject',
+        Resource: objects,
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': edgeRoleArn(stack) } },
       },
-    });
-    const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution'));
-    const headers = distribution.Properties.DistributionConfig.Origins[0].OriginCustomHeaders;
-    expect(headers.map((h: { HeaderName: string }) => h.HeaderName)).toEqual(['x-origin-verify', 'Referer']);
-    expect(JSON.stringify(headers[1].HeaderValue)).toContain('RefererSecret');
+    ]));
+    expect(JSON.stringify(statements)).not.toMatch(/Referer|secretsmanager/);
   });
 
-  it('rotates both secrets with secretGeneration: new secrets, CloudFront and the policy follow, the old Referer stays accepted', () => {
-    const template = Template.fromStack(build(() => ({ secretGeneration: 2 })).stack);
-    const secrets = Object.keys(template.findResources('AWS::SecretsManager::Secret'));
-    expect(secrets.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['DownloadsOriginSecretGen2', 'DownloadsRefererSecret', 'DownloadsRefererSecretGen2', 'DownloadsSigningKeySecret']);
-    const ref = (name: string) => ({ 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: Match.stringLikeRegexp(`^Downloads${name}[0-9A-F]{8}$`) }, ':SecretString:::}}']] });
-    template.hasResourceProperties('AWS::S3::BucketPolicy', {
-      PolicyDocument: {
-        Statement: Match.arrayWith([Match.objectLike({
-          Sid: 'SignerReadsOnlyThroughCloudFront',
-          Condition: Match.objectLike({ StringNotEquals: { 'aws:Referer': [ref('RefererSecretGen2'), ref('RefererSecret')] } }),
-        })]),
-      },
-    });
-    const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution'));
-    const headers = distribution.Properties.DistributionConfig.Origins[0].OriginCustomHeaders;
-    expect(JSON.stringify(headers)).toContain('OriginSecretGen2');
-    expect(JSON.stringify(headers)).toContain('RefererSecretGen2');
-    // The policy accepts the new Referer before CloudFront sends it.
-    expect(distribution.DependsOn).toEqual([expect.stringMatching(/^DownloadsBucketPolicy/)]);
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ OTP_SECRET_GENERATION: '2', OTP_ORIGIN_SECRET_ARN: { Ref: Match.stringLikeRegexp('OriginSecretGen2') } }) },
-    });
-  });
-
-  it('leaves a bucket it does not own alone', () => {
-    const { stack } = build((s) => ({ bucket: s3.Bucket.fromBucketName(s, 'Existing', 'existing-bucket') }));
+  it('grants a bucket you bring through the edge role\'s identity policy, with kms:Decrypt on its key, and writes no bucket policy', () => {
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555';
+    const { app, stack } = build((s) => ({
+      bucket: s3.Bucket.fromBucketAttributes(s, 'Existing', { bucketName: 'existing-bucket', encryptionKey: kms.Key.fromKeyArn(s, 'Key', keyArn) }),
+      allowedKeyPrefixes: ['reports/'],
+    }));
     Template.fromStack(stack).resourceCountIs('AWS::S3::BucketPolicy', 0);
+    const edge = app.node.children.find((c): c is Stack => c instanceof Stack && c.stackName.startsWith('edge-lambda-stack-'))!;
+    const statements = Object.values(Template.fromStack(edge).findResources('AWS::IAM::Policy'))[0].Properties.PolicyDocument.Statement;
+    expect(statements).toEqual(expect.arrayContaining([
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::existing-bucket/reports/*']] } },
+      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: keyArn },
+    ]));
+  });
+
+  it('grants a bucket of another stack of the app through that bucket\'s policy, deployed after the edge role', () => {
+    const app = new App();
+    const data = new Stack(app, 'Data', { env: { region: REGION } });
+    const bucket = new s3.Bucket(data, 'Files', { encryption: s3.BucketEncryption.KMS });
+    const stack = new Stack(app, 'Consumer', { env: { region: REGION } });
+    const otp = new OneTimePresignedDistribution(stack, 'Downloads', { bucket });
+    const template = Template.fromStack(data);
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'EdgeFunctionReadsLinkedObjects', Action: 's3:GetObject', Principal: { AWS: stack.resolve(otp.edgeRoleArn) } })]) },
+    });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Action: 'kms:Decrypt', Principal: { AWS: stack.resolve(otp.edgeRoleArn) } })]) },
+    });
+    expect(data.dependencies.map((d) => d.stackName)).toEqual([expect.stringMatching(/^edge-lambda-stack-/)]);
+  });
+
+  it('warns when the bucket\'s key has an ARN known only at deploy time and a policy it cannot write', () => {
+    const { stack } = build((s) => ({
+      bucket: s3.Bucket.fromBucketAttributes(s, 'Existing', { bucketName: 'existing-bucket', encryptionKey: kms.Key.fromKeyArn(s, 'Key', Fn.importValue('key-arn')) }),
+    }));
+    Annotations.fromStack(stack).hasWarning('/Consumer/Downloads',
+      Match.stringLikeRegexp('allow kms:Decrypt to the role Consumer-Downloads-[0-9A-F]{8}-edge-eu-west-1 \\(edgeRoleArn\\) in its key policy'));
+  });
+
+  it('refuses a bucket whose name is known only at deploy time and whose policy it cannot write', () => {
+    expect(() => build((s) => ({ bucket: s3.Bucket.fromBucketName(s, 'Imported', Fn.importValue('bucket-name')) })))
+      .toThrow(/bucket Consumer\/Imported has a name known only at deploy time .*s3.Bucket.fromBucketName/);
   });
 
   it('offers versioning and server access logs on the bucket it creates', () => {
@@ -168,14 +181,17 @@ describe('defence in depth on the origin', () => {
 });
 
 describe('allowed key prefixes', () => {
-  it('scopes the signer\'s object and list permissions to the prefixes', () => {
+  it('scopes the edge role\'s reads and the mint\'s existence check to the prefixes', () => {
     const { stack } = build(() => ({ allowedKeyPrefixes: ['reports/', 'invoices/'] }));
     const template = Template.fromStack(stack);
     const policy = (name: string) => Object.values(template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp(name) } }))[0]
       .Properties.PolicyDocument.Statement as Array<{ Action: string; Resource: unknown; Condition?: unknown }>;
     const statements = policy('MintRole');
-    const get = policy('SigningUser').find((s) => s.Action === 's3:GetObject')!;
-    expect(JSON.stringify(get.Resource)).toMatch(/\/reports\/\*".*\/invoices\/\*"/);
+    const bucketPolicy = Object.values(template.findResources('AWS::S3::BucketPolicy'))[0].Properties.PolicyDocument.Statement as Array<{ Action: string; Resource: unknown }>;
+    const objects = (prefix: string) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^DownloadsBucket/), 'Arn'] }, `/${prefix}*`]] });
+    const gets = bucketPolicy.filter((s) => s.Action === 's3:GetObject');
+    expect(gets).toHaveLength(2);
+    for (const get of gets) expect(get.Resource).toEqual([objects('reports/'), objects('invoices/')]);
     const list = statements.find((s) => s.Action === 's3:ListBucket')!;
     expect(list.Condition).toEqual({ StringLike: { 's3:prefix': ['reports/*', 'invoices/*'] } });
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -258,8 +274,6 @@ describe('edge and API hardening', () => {
     [() => ({ additionalPreviewAgents: ['x*'] }), /additionalPreviewAgents .*; got "x\*" \(it matches the empty string/],
     [() => ({ downloadWindow: Duration.days(2) }), /downloadWindow must be a whole number of seconds between 0 and 86400 \(a day\); got 2 days/],
     [() => ({ downloadWindow: Duration.millis(1500) }), /downloadWindow must be a whole number of seconds .*; got 1 second 500 millis/],
-    [() => ({ secretGeneration: 0 }), /secretGeneration must be an integer between 1 and 999999; got 0/],
-    [() => ({ secretGeneration: 1.5 }), /secretGeneration must be an integer between 1 and 999999; got 1.5/],
     [() => ({ ledgerTableName: 'a b' }), /ledgerTableName must be a concrete DynamoDB table name .*; got "a b"/],
     [() => ({ ledgerRemovalPolicy: RemovalPolicy.SNAPSHOT }), /ledgerRemovalPolicy must be RemovalPolicy.DESTROY, RETAIN or RETAIN_ON_UPDATE_OR_DELETE .*; got snapshot/],
     [() => ({ mintThrottle: { rateLimit: -1 } }), /mintThrottle.rateLimit must be a non-negative number; got -1/],

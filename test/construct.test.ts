@@ -57,20 +57,21 @@ describe('distribution', () => {
     });
   });
 
-  it('associates the edge function on viewer request, and on origin response to scrub origin errors', () => {
+  it('associates one edge function version on viewer request (redeems), origin request (signs) and origin response (scrubs)', () => {
     template.hasResourceProperties('AWS::CloudFront::Distribution', {
       DistributionConfig: {
         DefaultCacheBehavior: Match.objectLike({
           LambdaFunctionAssociations: [
             { EventType: 'viewer-request', LambdaFunctionARN: Match.anyValue() },
+            { EventType: 'origin-request', LambdaFunctionARN: Match.anyValue() },
             { EventType: 'origin-response', LambdaFunctionARN: Match.anyValue() },
           ],
         }),
       },
     });
     const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution'));
-    const [viewer, origin] = distribution.Properties.DistributionConfig.DefaultCacheBehavior.LambdaFunctionAssociations;
-    expect(origin.LambdaFunctionARN).toEqual(viewer.LambdaFunctionARN);
+    const [viewer, ...origin] = distribution.Properties.DistributionConfig.DefaultCacheBehavior.LambdaFunctionAssociations;
+    for (const association of origin) expect(association.LambdaFunctionARN).toEqual(viewer.LambdaFunctionARN);
   });
 
   it('never caches an error: one failing link must not answer for another to the same key', () => {
@@ -80,15 +81,10 @@ describe('distribution', () => {
     for (const e of errors) expect(e).toEqual({ ErrorCode: e.ErrorCode, ErrorCachingMinTTL: 0 });
   });
 
-  it('adds the origin secret header from a Secrets Manager dynamic reference, never a literal', () => {
+  it('sends S3 no custom header: the edge signs each origin request instead', () => {
     const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution'));
-    const header = distribution.Properties.DistributionConfig.Origins[0].OriginCustomHeaders[0];
-    expect(header.HeaderName).toBe('x-origin-verify');
-    expect(JSON.stringify(header.HeaderValue)).toMatch(/\{\{resolve:secretsmanager:/);
-    expect(JSON.stringify(header.HeaderValue)).toContain('OriginSecret');
-    template.hasResourceProperties('AWS::SecretsManager::Secret', {
-      GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true },
-    });
+    expect(distribution.Properties.DistributionConfig.Origins[0].OriginCustomHeaders).toBeUndefined();
+    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
   });
 });
 
@@ -160,11 +156,9 @@ describe('bucket and ledger', () => {
     const [table] = Object.values(second);
     expect(table.Properties.TableName).toEqual(Object.values(first)[0].Properties.TableName);
     expect(table.DeletionPolicy).toBe('Delete');
-    // The bucket and the secrets have generated names: kept ones never block a new deploy.
-    for (const type of ['AWS::S3::Bucket', 'AWS::SecretsManager::Secret']) {
-      for (const resource of Object.values(synth().template.findResources(type))) {
-        expect([type, resource.Properties.BucketName ?? resource.Properties.Name]).toEqual([type, undefined]);
-      }
+    // The bucket has a generated name: a kept one never blocks a new deploy.
+    for (const resource of Object.values(synth().template.findResources('AWS::S3::Bucket'))) {
+      expect(resource.Properties.BucketName).toBeUndefined();
     }
   });
 
@@ -195,6 +189,7 @@ describe('bucket and ledger', () => {
     const template = Template.fromStack(stack);
     expect(otp.bucket).toBe(bucket);
     template.resourceCountIs('AWS::S3::Bucket', 0);
+    template.resourceCountIs('AWS::S3::BucketPolicy', 0);
     template.hasResourceProperties('AWS::CloudFront::Distribution', {
       DistributionConfig: { Origins: [Match.objectLike({ DomainName: `my-existing-bucket.s3.${REGION}.amazonaws.com` })] },
     });
@@ -207,7 +202,7 @@ describe('bucket and ledger', () => {
 describe('mint function and API', () => {
   const { template, otp, stack } = synth();
 
-  it('signs for the same regional host the distribution uses as origin', () => {
+  it('knows the origin host, the public base URL and the lifetimes', () => {
     const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler', Description: Match.stringLikeRegexp('Mints') } }))[0];
     const vars = fn.Properties.Environment.Variables;
     const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution'));
@@ -219,16 +214,16 @@ describe('mint function and API', () => {
     expect(fn.Properties.Runtime).toBe('nodejs24.x');
   });
 
-  it('grants the mint function exactly what it needs: the ledger, its logs, the existence check and two secrets', () => {
+  it('grants the mint function exactly what it needs: the ledger, its logs and the existence check', () => {
     const policies = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('MintRole') } });
     const statements = Object.values(policies)[0].Properties.PolicyDocument.Statement;
     const actions = statements.flatMap((s: { Action: string | string[] }) => [s.Action].flat()).sort();
     expect(actions).toEqual([
       'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
       'logs:CreateLogStream', 'logs:PutLogEvents',
-      's3:ListBucket', 'secretsmanager:GetSecretValue', 'secretsmanager:GetSecretValue',
+      's3:ListBucket',
     ]);
-    // Links carry the signer's permission, never the mint role's: it reads no objects.
+    // Only the edge role reads objects.
     expect(JSON.stringify(statements)).not.toContain('s3:GetObject');
     for (const s of statements) expect(JSON.stringify(s.Resource)).not.toContain('"*"');
     // No managed policies: log permissions are scoped to the function's own log group.
@@ -268,8 +263,12 @@ describe('mint function and API', () => {
 
 describe('edge function', () => {
   it('runs in us-east-1 with a bounded timeout and least privilege', () => {
-    const { edgeStack, edgeTemplate } = synth();
+    const { edgeStack, edgeTemplate, stack, otp } = synth();
     expect(edgeStack.region).toBe('us-east-1');
+    // A fixed role name, so the regional stack's bucket policy names it without a cross-region reference.
+    edgeTemplate.hasResourceProperties('AWS::IAM::Role', { RoleName: Match.stringLikeRegexp(`^Consumer-Downloads-[0-9A-F]{8}-edge-${REGION}$`) });
+    const [role] = Object.values(edgeTemplate.findResources('AWS::IAM::Role'));
+    expect(stack.resolve(otp.edgeRoleArn)).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, `:role/${role.Properties.RoleName}`]] });
     edgeTemplate.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs24.x', MemorySize: 128, Timeout: 5 });
     const statements = Object.values(edgeTemplate.findResources('AWS::IAM::Policy'))[0].Properties.PolicyDocument.Statement;
     expect(statements).toHaveLength(2);
@@ -300,7 +299,7 @@ describe('edge function', () => {
       tableRegion: REGION,
       previewProtection: true,
       previewAgents: [],
-      secretGeneration: 1,
+      bucketRegion: REGION,
       landingPageTitle: 'A file was shared with you',
       landingPageShowsFileName: false,
       parameterName: expect.stringMatching(/^\/cdk-one-time-presigned-url\/Consumer\/[0-9a-f]+\/edge-operator-config$/),
@@ -343,18 +342,22 @@ describe('synth-time errors', () => {
   });
 
   it.each([
-    [{ maxLinkLifetime: Duration.days(8) }, /maxLinkLifetime must be a whole number of seconds between 1 and 604800.*got 8 days/],
+    [{ maxLinkLifetime: Duration.days(366) }, /maxLinkLifetime must be a whole number of seconds between 1 and 31536000 \(365 days\); got 366 days/],
     [{ defaultLinkLifetime: Duration.millis(1500) }, /defaultLinkLifetime must be a whole number of seconds.*got 1 second 500 millis/],
-    [{ defaultLinkLifetime: Duration.hours(2) }, /defaultLinkLifetime must not exceed maxLinkLifetime \(3600 seconds\); got 7200 seconds/],
+    [{ defaultLinkLifetime: Duration.hours(2) }, /defaultLinkLifetime must be a whole number of seconds between 1 and 3600 \(maxLinkLifetime, 1 hour by default\); got 2 hours/],
+    [{ maxLinkLifetime: Duration.days(30), defaultLinkLifetime: Duration.days(31) }, /defaultLinkLifetime .* between 1 and 2592000 \(maxLinkLifetime\); got 31 days/],
     [{ runtime: lambda.Runtime.PYTHON_3_12 }, /runtime must be a Node.js runtime, version 20 or later.*got python3.12/],
     [{ runtime: lambda.Runtime.NODEJS_18_X }, /got nodejs18.x/],
   ])('rejects %p', (props, message) => {
     expect(() => synth(props as OneTimePresignedDistributionProps)).toThrow(message);
   });
 
-  it('accepts the longest lifetime its default signing guarantees, without a warning', () => {
-    const { stack } = synth({ maxLinkLifetime: Duration.days(7) });
+  it('accepts links of up to a year, keeping the 15-minute default lifetime', () => {
+    const { stack, template } = synth({ maxLinkLifetime: Duration.days(365) });
     Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('maxLinkLifetime'));
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ OTP_MAX_EXPIRES_SECONDS: '31536000', OTP_DEFAULT_EXPIRES_SECONDS: '900' }) },
+    });
   });
 });
 

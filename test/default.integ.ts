@@ -2,7 +2,7 @@
 // second instance with every option on. `npx projen integ:default:snapshot` writes the
 // synthesized templates to test/default.integ.snapshot; the test run asserts they match.
 import { App, Duration, Stack, aws_certificatemanager as acm, aws_events_targets as targets, aws_s3 as s3, aws_sns as sns } from 'aws-cdk-lib';
-import { LinkSigning, OneTimePresignedDistribution } from '../src';
+import { OneTimePresignedDistribution } from '../src';
 
 const app = new App({ context: { 'aws:cdk:disable-creation-stack-traces': true } });
 const env = { account: '123456789012', region: 'eu-west-1' };
@@ -25,9 +25,8 @@ const all = new OneTimePresignedDistribution(full, 'Downloads', {
   landingPage: true,
   landingPageTitle: 'Files from the integ app',
   linkEvents: true,
-  secretGeneration: 2,
-  // The default (a dedicated key) is in OtpIntegDefaults; this stack signs with a role.
-  linkSigning: LinkSigning.signerRole(),
+  maxLinkLifetime: Duration.days(365),
+  defaultLinkLifetime: Duration.days(30),
 });
 all.onLinkRedeemed('NotifySender', { target: new targets.SnsTopic(new sns.Topic(full, 'Downloaded')) });
 

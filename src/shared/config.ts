@@ -17,7 +17,10 @@ export interface EdgeStagedConfig {
   readonly previewProtection: boolean;
   /** Extra user-agent patterns (case-insensitive regular expressions) to treat as previews. */
   readonly previewAgents: string[];
-  /** The bucket's region: the edge signs the requests it sends to S3 for it. */
+  /**
+   * Region of the bucket: the edge signs each origin request to S3 for this region
+   * (the construct's stack region for a bucket it creates).
+   */
   readonly bucketRegion: string;
   /** Heading of landing pages (and their OpenGraph title). */
   readonly landingPageTitle: string;
@@ -58,9 +61,6 @@ export const MintEnv = {
   /** Scheme and host minted URLs point at: `https://` + the distribution domain. */
   publicBaseUrl: 'OTP_PUBLIC_BASE_URL',
   tableName: 'OTP_TABLE_NAME',
-  originSecretArn: 'OTP_ORIGIN_SECRET_ARN',
-  /** Generation of that secret, signed into every link. */
-  secretGeneration: 'OTP_SECRET_GENERATION',
   defaultExpiresSeconds: 'OTP_DEFAULT_EXPIRES_SECONDS',
   maxExpiresSeconds: 'OTP_MAX_EXPIRES_SECONDS',
   defaultMaxUses: 'OTP_DEFAULT_MAX_USES',
@@ -71,46 +71,14 @@ export const MintEnv = {
   defaultWindowSeconds: 'OTP_DEFAULT_DOWNLOAD_WINDOW_SECONDS',
   /** `true` when links open a landing page unless the caller says otherwise. */
   defaultLandingPage: 'OTP_DEFAULT_LANDING_PAGE',
-  /** How links are signed: a {@link SigningMode}. Unset: the function's own credentials. */
-  signingMode: 'OTP_SIGNING_MODE',
-  /** key-secret mode: the secret holding the access key pair. */
-  signingSecretArn: 'OTP_SIGNING_SECRET_ARN',
-  /** signer-role mode: the role the mint assumes to sign. */
-  signerRoleArn: 'OTP_SIGNER_ROLE_ARN',
-  /** signer-role mode: session length asked of STS, in seconds. @default 3600 */
-  signerSessionSeconds: 'OTP_SIGNER_SESSION_SECONDS',
-  /** How long signing credentials must outlive a link, in seconds. @default 60; the local deployment compresses it. */
-  signingMarginSeconds: 'OTP_SIGNING_MARGIN_SECONDS',
 } as const;
 
-/** How the mint signs links (MintEnv.signingMode). */
-export const SigningMode = {
-  /** An access key pair read from Secrets Manager. */
-  KEY_SECRET: 'key-secret',
-  /** Credentials of a role assumed through STS, with a known expiration. */
-  SIGNER_ROLE: 'signer-role',
-  /** The function's own credentials (no mode configured). */
-  FUNCTION_ROLE: 'function-role',
-} as const;
-export type SigningMode = typeof SigningMode[keyof typeof SigningMode];
-
-/** Signing credentials must outlive a link by at least this margin (clock skew between Lambda, STS and S3). */
-export const SIGNING_MARGIN_SECONDS = 60;
-
 /**
- * Longest session a role assumed by a Lambda function can have: its credentials come from
- * a role, so assuming another is role chaining, which STS limits to one hour (IAM User
- * Guide, "Role chaining": https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles.html#iam-term-role-chaining).
+ * Longest lifetime a link may have (`maxLinkLifetime`, and `expiresInSeconds` of `POST /urls`
+ * at most): 365 days. The ledger enforces expiry; the edge signs each origin request afresh,
+ * so nothing about a link's credentials limits how long it lives.
  */
-export const ROLE_CHAINING_MAX_SECONDS = 3600;
-
-/**
- * Longest link a signer role guarantees (LinkSigning.signerRole()). A fresh session lasts an
- * hour (role chaining) and must outlive the link by the signing margin; the rest is slack, so
- * that a session signs the longest links for ten minutes rather than one each (an STS call per
- * link), and a Lambda clock a little ahead of STS's never leaves a fresh session too short.
- */
-export const SIGNER_ROLE_MAX_LINK_SECONDS = ROLE_CHAINING_MAX_SECONDS - SIGNING_MARGIN_SECONDS - 9 * 60;
+export const MAX_LINK_LIFETIME_SECONDS = 365 * 24 * 3600;
 
 /** Routes of the mint API, as API Gateway route keys. */
 export const MINT_ROUTE_KEYS = ['GET /get-url', 'POST /urls'];

@@ -2,7 +2,7 @@
 // repository builds with), constructs-go and jsii-runtime-go from the Go module proxy, and the
 // built module from dist/go through a `replace` directive; a Go CDK app synthesizes the
 // construct with props in ap-northeast-1 through the jsii runtime. The same binary, asked for
-// a link lifetime its signer cannot keep, must fail with the construct's own message; the
+// a link lifetime past a year, must fail with the construct's own message; the
 // README's Go example, built as a second main package of the module, synthesizes as printed.
 //
 // Module and build caches are Go's defaults (GOMODCACHE, GOCACHE; set them to move them), shared
@@ -99,7 +99,6 @@ func newDownloadsStack(scope constructs.Construct, id string, lifetime awscdk.Du
 \t\tMaxLinkLifetime: lifetime,
 \t\tDefaultMaxUses:  jsii.Number(3),
 \t\tMaxUsesLimit:    jsii.Number(5),
-\t\tLinkSigning:     otp.LinkSigning_SignerRole(),
 \t\tPriceClass:      awscloudfront.PriceClass_PRICE_CLASS_100,
 \t\tCreateOutputs:   jsii.Bool(true),
 \t})
@@ -107,7 +106,7 @@ func newDownloadsStack(scope constructs.Construct, id string, lifetime awscdk.Du
 \t\tAssumedBy: awsiam.NewAccountRootPrincipal(),
 \t})
 \tdownloads.GrantMint(minter)
-\tfmt.Println("SIGNING " + *downloads.Node().Path() + " " + *otp.LinkSigning_SignerRole().Mode())
+\tfmt.Println("EDGE ROLE " + *downloads.Node().Path() + " " + *downloads.EdgeRoleArn())
 \treturn stack
 }
 
@@ -115,10 +114,10 @@ func main() {
 \tdefer jsii.Close()
 \tapp := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(os.Getenv("CONSUMER_OUTDIR"))})
 \tif len(os.Args) > 1 && os.Args[1] == "bad" {
-\t\t// LinkSigning_SignerRole() keeps links for at most 50 minutes.
-\t\tnewDownloadsStack(app, "GoConsumerBad", awscdk.Duration_Hours(jsii.Number(2)))
+\t\t// Links live up to 365 days.
+\t\tnewDownloadsStack(app, "GoConsumerBad", awscdk.Duration_Days(jsii.Number(366)))
 \t} else {
-\t\tnewDownloadsStack(app, "GoConsumer", awscdk.Duration_Minutes(jsii.Number(45)))
+\t\tnewDownloadsStack(app, "GoConsumer", awscdk.Duration_Days(jsii.Number(30)))
 \t}
 \tapp.Synth(nil)
 \tfmt.Println("SYNTHESIZED")
@@ -206,9 +205,9 @@ describe(`Go consumer of the module ${MODULE}`, () => {
     expect(selected.get(MODULE)).toEqual({ version: `v${REPO_PACKAGE.version}`, replace: lib.dir });
   });
 
-  it('synthesizes, with the signing mode read back through the jsii runtime', () => {
+  it('synthesizes, with the edge role\'s ARN read back through the jsii runtime', () => {
     expect(good.code === 0 && good.stdout.includes('SYNTHESIZED') ? 'synthesized' : describeRun(good)).toBe('synthesized');
-    expect(good.stdout).toContain('SIGNING GoConsumer/Downloads LinkSigning.signerRole()');
+    expect(good.stdout).toMatch(/^EDGE ROLE GoConsumer\/Downloads \S*\$\{Token\[/m);
   });
 
   describe('the GoConsumer stack', () => {
@@ -229,13 +228,13 @@ describe(`Go consumer of the module ${MODULE}`, () => {
       expect(onlyResource(edge.template, 'AWS::Lambda::Function').Properties.Handler).toBe('index.handler');
     });
 
-    it('has the distribution with PriceClass_100, the viewer-request function and the regional bucket origin', () => {
+    it('has the distribution with PriceClass_100, the edge function on three triggers and the regional bucket origin', () => {
       template.resourceCountIs('AWS::CloudFront::Distribution', 1);
       template.hasResourceProperties('AWS::CloudFront::Distribution', {
         DistributionConfig: Match.objectLike({
           PriceClass: 'PriceClass_100',
           DefaultCacheBehavior: Match.objectLike({
-            LambdaFunctionAssociations: Match.arrayWith([{ EventType: 'viewer-request', LambdaFunctionARN: Match.anyValue() }]),
+            LambdaFunctionAssociations: ['viewer-request', 'origin-request', 'origin-response'].map((EventType) => ({ EventType, LambdaFunctionARN: Match.anyValue() })),
           }),
           Origins: [Match.objectLike({ DomainName: { 'Fn::GetAtt': [Match.anyValue(), 'RegionalDomainName'] } })],
         }),
@@ -245,23 +244,22 @@ describe(`Go consumer of the module ${MODULE}`, () => {
 
     it('passes the Go props to the mint function', () => {
       expect(mintFunction(stack.template).Properties.Environment.Variables).toMatchObject({
-        OTP_MAX_EXPIRES_SECONDS: '2700',
+        OTP_MAX_EXPIRES_SECONDS: '2592000',
         OTP_DEFAULT_MAX_USES: '3',
         OTP_MAX_USES_LIMIT: '5',
-        OTP_SIGNING_MODE: 'signer-role',
-        OTP_SIGNER_SESSION_SECONDS: '3600',
       });
       expect(fs.readdirSync(lambdaAssetDir(stack, mintFunction(stack.template)))).toContain('index.js');
     });
 
-    it('signs with LinkSigning_SignerRole(): a role the mint assumes, and no signing user', () => {
-      const roles = resourcesOf(stack.template, 'AWS::IAM::Role').filter(([id]) => /^DownloadsSignerRole[0-9A-F]{8}$/.test(id));
-      expect(roles).toHaveLength(1);
-      const [roleId, role] = roles[0];
-      expect(role.Properties.MaxSessionDuration).toBe(3600);
-      expect(mintFunction(stack.template).Properties.Environment.Variables.OTP_SIGNER_ROLE_ARN).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
-      template.resourceCountIs('AWS::IAM::User', 0);
-      template.resourceCountIs('AWS::IAM::AccessKey', 0);
+    it('lets only the edge role, named in us-east-1, read objects, with no user, key or secret anywhere', () => {
+      const roleName = onlyResource(edge.template, 'AWS::IAM::Role').Properties.RoleName;
+      expect(roleName).toMatch(/^GoConsumer-Downloads-[0-9A-F]{8}-edge-ap-northeast-1$/);
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'EdgeFunctionReadsLinkedObjects', Action: 's3:GetObject' })]) },
+      });
+      for (const t of [stack.template, edge.template]) {
+        expect(JSON.stringify(t)).not.toMatch(/AWS::IAM::User|AWS::IAM::AccessKey|AWS::SecretsManager::Secret|aws:Referer/);
+      }
     });
 
     it('grants the Go-made Minter role the mint route', () => {
@@ -279,17 +277,17 @@ describe(`Go consumer of the module ${MODULE}`, () => {
     const stack = readme.stack((s) => s.stackName === 'Downloads', 'stack Downloads');
     expect(stack.environment).toBe('aws://unknown-account/eu-west-1');
     expect(mintFunction(stack.template).Properties.Environment.Variables).toMatchObject({
-      OTP_DEFAULT_MAX_USES: '3', OTP_MAX_EXPIRES_SECONDS: '172800', OTP_SIGNING_MODE: 'key-secret',
+      OTP_DEFAULT_MAX_USES: '3', OTP_MAX_EXPIRES_SECONDS: '172800',
     });
     const backend = resourcesOf(stack.template, 'AWS::IAM::Role').find(([id]) => id.startsWith('Backend'));
     expect(backend?.[1].Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'lambda.amazonaws.com' });
   });
 
-  it('asking LinkSigning_SignerRole() for 2-hour links fails with the construct\'s message', () => {
+  it('asking for 366-day links fails with the construct\'s message', () => {
     const summary = describeRun(bad);
     expect(bad.timedOut ? summary : 'not timed out').toBe('not timed out');
     expect(bad.code === 0 ? `exited 0: ${summary}` : 'non-zero exit').toBe('non-zero exit');
-    expect(bad.stderr.includes('maxLinkLifetime 2 hours cannot be guaranteed by LinkSigning.signerRole()') ? 'has message' : summary).toBe('has message');
+    expect(bad.stderr.includes('maxLinkLifetime must be a whole number of seconds between 1 and 31536000 (365 days); got 366 days') ? 'has message' : summary).toBe('has message');
     expect(bad.stdout).not.toContain('SYNTHESIZED');
   });
 });

@@ -23,7 +23,7 @@ from aws_cdk import aws_cloudfront as cloudfront
 from constructs import Construct
 
 import ${MODULE}
-from ${MODULE} import LinkSigning, OneTimePresignedDistribution
+from ${MODULE} import OneTimePresignedDistribution
 
 
 class DownloadsStack(Stack):
@@ -32,9 +32,8 @@ class DownloadsStack(Stack):
         self.otp = OneTimePresignedDistribution(
             self,
             "Downloads",
-            max_link_lifetime=Duration.hours(3),
+            max_link_lifetime=Duration.days(30),
             default_link_lifetime=Duration.minutes(5),
-            link_signing=LinkSigning.dedicated_key(key_generation=2),
             price_class=cloudfront.PriceClass.PRICE_CLASS_200,
             create_outputs=True,
         )
@@ -52,11 +51,11 @@ import os
 
 from aws_cdk import App, Duration, Environment, Stack
 
-from ${MODULE} import LinkSigning, OneTimePresignedDistribution
+from ${MODULE} import OneTimePresignedDistribution
 
 app = App(outdir=os.environ["CONSUMER_OUTDIR"])
 stack = Stack(app, "PythonConsumerBad", env=Environment(region="eu-central-1"))
-OneTimePresignedDistribution(stack, "Downloads", max_link_lifetime=Duration.hours(2), link_signing=LinkSigning.signer_role())
+OneTimePresignedDistribution(stack, "Downloads", max_link_lifetime=Duration.days(366))
 app.synth()
 print("SYNTHESIZED")
 `;
@@ -158,7 +157,7 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
       expect(onlyResource(edge.template, 'AWS::Lambda::Function').Properties.Handler).toBe('index.handler');
     });
 
-    it('has the distribution with the viewer-request function, the regional bucket origin and PriceClass_200', () => {
+    it('has the distribution with the edge function on three triggers, the regional bucket origin and PriceClass_200', () => {
       template.resourceCountIs('AWS::CloudFront::Distribution', 1);
       template.hasResourceProperties('AWS::CloudFront::Distribution', {
         DistributionConfig: Match.objectLike({
@@ -166,6 +165,7 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
           DefaultCacheBehavior: Match.objectLike({
             LambdaFunctionAssociations: [
               { EventType: 'viewer-request', LambdaFunctionARN: Match.anyValue() },
+              { EventType: 'origin-request', LambdaFunctionARN: Match.anyValue() },
               { EventType: 'origin-response', LambdaFunctionARN: Match.anyValue() },
             ],
           }),
@@ -181,16 +181,21 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
     it('passes the keyword props to the mint function and writes the 4 outputs', () => {
       expect(mintFunction(stack.template).Properties.Environment.Variables).toMatchObject({
         OTP_DEFAULT_EXPIRES_SECONDS: '300',
-        OTP_MAX_EXPIRES_SECONDS: '10800',
+        OTP_MAX_EXPIRES_SECONDS: '2592000',
       });
       expect(Object.keys(stack.template.Outputs ?? {})).toHaveLength(4);
     });
 
-    it('takes LinkSigning.dedicated_key(key_generation=2): the rotated signer and the previous one, the key pair by reference', () => {
-      const users = Object.keys(template.findResources('AWS::IAM::User')).map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort();
-      expect(users).toEqual(['DownloadsSigningUser', 'DownloadsSigningUserGen2']);
-      expect(mintFunction(stack.template).Properties.Environment.Variables).toMatchObject({ OTP_SIGNING_MODE: 'key-secret' });
-      expect(JSON.stringify(stack.template)).toContain('"SecretAccessKey"]');
+    it('lets only the edge role, named in us-east-1, read objects, with no user, key or secret anywhere', () => {
+      const roleName = onlyResource(edge.template, 'AWS::IAM::Role').Properties.RoleName;
+      expect(roleName).toMatch(/^PythonConsumer-Downloads-[0-9A-F]{8}-edge-eu-central-1$/);
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'EdgeFunctionReadsLinkedObjects', Action: 's3:GetObject' })]) },
+      });
+      expect(JSON.stringify(template.toJSON())).toContain(`:role/${roleName}`);
+      for (const t of [stack.template, edge.template]) {
+        expect(JSON.stringify(t)).not.toMatch(/AWS::IAM::User|AWS::IAM::AccessKey|AWS::SecretsManager::Secret|aws:Referer/);
+      }
     });
 
     it('stages the edge bundle with a config.json holding the ledger and the stack\'s operator parameter', () => {
@@ -200,7 +205,7 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
       expect(config).toMatchObject({
         tableName: onlyResource(stack.template, 'AWS::DynamoDB::Table').Properties.TableName,
         tableRegion: 'eu-central-1',
-        secretGeneration: 1,
+        bucketRegion: 'eu-central-1',
         parameterName: onlyResource(stack.template, 'AWS::SSM::Parameter').Properties.Name,
         parameterRegion: 'eu-central-1',
       });
@@ -233,11 +238,11 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
     expect(usage.stderr).toContain('cdk-otp: mint needs the link\'s object key: cdk-otp mint <key>');
   });
 
-  it('app_bad.py asking a signer role for 2-hour links fails with the construct\'s message', () => {
+  it('app_bad.py asking for 366-day links fails with the construct\'s message', () => {
     const summary = describeRun(bad);
     expect(bad.timedOut ? summary : 'not timed out').toBe('not timed out');
     expect(bad.code === 0 ? `exited 0: ${summary}` : 'non-zero exit').toBe('non-zero exit');
-    expect(bad.stderr.includes('maxLinkLifetime 2 hours cannot be guaranteed by LinkSigning.signerRole()') ? 'has message' : summary).toBe('has message');
+    expect(bad.stderr.includes('maxLinkLifetime must be a whole number of seconds between 1 and 31536000 (365 days); got 366 days') ? 'has message' : summary).toBe('has message');
     expect(bad.stdout).not.toContain('SYNTHESIZED');
   });
 });

@@ -24,7 +24,7 @@ new OneTimePresignedDistribution(defaults, 'Downloads');
 
 const custom = new Stack(app, 'ConsumerCustom', { env: { region: 'ap-southeast-2' } });
 const props: OneTimePresignedDistributionProps = {
-  maxLinkLifetime: Duration.hours(2),
+  maxLinkLifetime: Duration.days(30),
   priceClass: cloudfront.PriceClass.PRICE_CLASS_ALL,
   createOutputs: true,
   linkEvents: true,
@@ -187,13 +187,14 @@ describe(`TypeScript consumer of the npm package ${LIBRARY}`, () => {
       expect(resourcesOf(edge.template, 'AWS::Lambda::Function')).toHaveLength(1);
     });
 
-    it('has a distribution whose viewer-request function is the edge stack\'s, with the bucket\'s regional host as origin and no OAI or OAC', () => {
+    it('has a distribution whose edge function (viewer request, origin request, origin response) is the edge stack\'s, with the bucket\'s regional host as origin and no OAI or OAC', () => {
       template.resourceCountIs('AWS::CloudFront::Distribution', 1);
       template.hasResourceProperties('AWS::CloudFront::Distribution', {
         DistributionConfig: {
           DefaultCacheBehavior: Match.objectLike({
             LambdaFunctionAssociations: [
               { EventType: 'viewer-request', LambdaFunctionARN: Match.anyValue() },
+              { EventType: 'origin-request', LambdaFunctionARN: Match.anyValue() },
               { EventType: 'origin-response', LambdaFunctionARN: Match.anyValue() },
             ],
             OriginRequestPolicyId: { Ref: Match.anyValue() },
@@ -247,7 +248,7 @@ describe(`TypeScript consumer of the npm package ${LIBRARY}`, () => {
         tableRegion: region,
         previewProtection: true,
         previewAgents: expect.any(Array),
-        secretGeneration: 1,
+        bucketRegion: region,
         landingPageTitle: 'A file was shared with you',
         landingPageShowsFileName: false,
         parameterName: parameter.Properties.Name,
@@ -271,7 +272,7 @@ describe(`TypeScript consumer of the npm package ${LIBRARY}`, () => {
 
     expect(priceClass(custom)).toBe('PriceClass_All');
     expect(mintFunction(custom.template).Properties.Environment.Variables).toMatchObject({
-      OTP_DEFAULT_EXPIRES_SECONDS: '900', OTP_MAX_EXPIRES_SECONDS: '7200',
+      OTP_DEFAULT_EXPIRES_SECONDS: '900', OTP_MAX_EXPIRES_SECONDS: '2592000',
     });
     expect(Object.keys(custom.template.Outputs ?? {})).toHaveLength(4);
   });
