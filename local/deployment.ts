@@ -232,11 +232,17 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       bucket,
       credentials: (id) => identities.find(id),
       mayRead: (principalArn, key) => identities.mayRead(principalArn, key),
+      // As the construct writes it for a bucket it owns (EdgeFunctionReadsLinkedObjects and
+      // NoOneElseReadsLinkedObjects): the edge role reads the allowed prefixes, nobody else does.
       bucketPolicy: owned ? {
         Version: '2012-10-17',
-        Statement: allowedKeyPrefixes.map((prefix) => ({
-          Effect: 'Allow', Principal: { AWS: edgeRoleArn }, Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/${prefix}*`,
-        })),
+        Statement: [
+          { Effect: 'Allow', Principal: { AWS: edgeRoleArn }, Action: 's3:GetObject', Resource: allowedKeyPrefixes.map((p) => `arn:aws:s3:::${bucket}/${p}*`) },
+          {
+            Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: allowedKeyPrefixes.map((p) => `arn:aws:s3:::${bucket}/${p}*`),
+            Condition: { ArnNotEquals: { 'aws:PrincipalArn': edgeRoleArn } },
+          },
+        ],
       } : undefined,
       originFaults: opts.originFaults,
     });

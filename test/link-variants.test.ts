@@ -2,7 +2,8 @@
 // reading paths and queries as S3 does), for a bucket the construct owns and one the
 // user brings. For every variant: either the viewer gets the object's exact bytes and
 // one use is spent, or the edge refuses it and nothing is spent. And whatever happens,
-// no answer carries either origin secret.
+// no answer carries S3's internals. (S3 never sees these URLs: the edge sends it the key
+// the ledger recorded, signed by itself; what varies here is how the edge reads a link.)
 import { randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import * as fc from 'fast-check';
@@ -69,9 +70,10 @@ function apply(path: string, query: string, v: Variant): string {
   }
 }
 
-function expectNoSecret(d: LocalDeployment, res: HttpResult): void {
-  const everything = JSON.stringify(res.headers) + res.body.toString('latin1');
-  for (const secret of [d.originSecret, d.refererSecret]) expect(everything).not.toContain(secret);
+/** Nothing S3 says about itself reaches a viewer: no x-amz-* header, no bucket name in a refusal. */
+function expectNoS3Internals(d: LocalDeployment, res: HttpResult): void {
+  expect(Object.keys(res.headers).filter((name) => name.startsWith('x-amz-'))).toEqual([]);
+  if (res.status !== 200) expect(res.body.toString('latin1')).not.toContain(d.bucket);
 }
 
 describe.each([
@@ -82,12 +84,11 @@ describe.each([
   const links = new Map<string, { id: string; path: string; query: string }>();
 
   beforeAll(async () => {
-    d = await startLocalDeployment({ objects: OBJECTS, maxUsesLimit: 100, publicApi: true, bucketOwnership, signing: 'signer-role', downloadWindowSeconds: 0 });
+    d = await startLocalDeployment({ objects: OBJECTS, maxUsesLimit: 100, publicApi: true, bucketOwnership, downloadWindowSeconds: 0 });
     for (const key of KEYS) {
       const res = await http(`${d.apiUrl}/urls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key, maxUses: 100 }) });
       const link = JSON.parse(res.text()) as { url: string; id: string };
       const [path, query] = rawPathOf(link.url).split('?');
-      expect(query).toMatch(/X-Amz-Security-Token=[^&]*%2B/);
       links.set(key, { id: link.id, path, query });
     }
   });
@@ -95,13 +96,13 @@ describe.each([
 
   const usesOf = async (id: string): Promise<number> => (JSON.parse((await http(`${d.apiUrl}/urls/${id}`)).text()) as { uses: number }).uses;
 
-  it('delivers the exact bytes or refuses without spending a use, and never shows a secret', async () => {
+  it('delivers the exact bytes or refuses without spending a use, and never shows S3\'s internals', async () => {
     const outcomes = { delivered: 0, refused: 0 };
     await fc.assert(fc.asyncProperty(fc.constantFrom(...KEYS), variant, async (key, v) => {
       const link = links.get(key)!;
       const before = await usesOf(link.id);
       const res = await http(`${d.distributionUrl}/`, { rawPath: apply(link.path, link.query, v) });
-      expectNoSecret(d, res);
+      expectNoS3Internals(d, res);
       const after = await usesOf(link.id);
       if (res.status === 200) {
         outcomes.delivered++;
@@ -118,17 +119,6 @@ describe.each([
     expect(outcomes.refused).toBeGreaterThan(5);
   });
 
-  it('refuses a raw "+" for an escaped plus in the key or the session token, spending nothing', async () => {
-    for (const where of ['path', 'query'] as const) {
-      const link = links.get('a+b c~d.txt')!;
-      const before = await usesOf(link.id);
-      const res = await http(`${d.distributionUrl}/`, { rawPath: apply(link.path, link.query, { kind: 'plusForEscapedPlus', where }) });
-      expect([where, res.status]).toEqual([where, 403]);
-      expect(res.text()).toMatch(/ambiguous "\+"/);
-      expect(await usesOf(link.id)).toBe(before);
-    }
-  });
-
   it('answers an origin failure with a fixed text, never with S3\'s error body', async () => {
     // A link for an object deleted after minting: the edge spends the use, S3 answers 404.
     const res = await http(`${d.apiUrl}/urls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'plain.bin' }) });
@@ -140,7 +130,7 @@ describe.each([
       expect(gone.status).toBe(404);
       expect(gone.text()).toBe('The file is no longer available.');
       expect(gone.headers['x-amz-request-id']).toBeUndefined();
-      expectNoSecret(d, gone);
+      expectNoS3Internals(d, gone);
       await s3.send(new PutObjectCommand({ Bucket: d.bucket, Key: 'plain.bin', Body: OBJECTS['plain.bin'] }));
     } finally {
       s3.destroy();

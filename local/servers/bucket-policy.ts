@@ -1,8 +1,10 @@
 // The bucket policy the local S3 follows, in the shape the construct writes (aws-iam
 // PolicyStatement JSON): Allow or Deny, for principal ARNs (or '*'), on actions and resource
-// ARNs with `*`/`?` wildcards, and the one condition CDK's `enforceSSL` adds
-// (`Bool: { aws:SecureTransport: 'false' }`). Anything else (NotPrincipal, NotAction,
-// NotResource, other conditions) is refused when the policy is set, rather than misread.
+// ARNs with `*`/`?` wildcards, and the two conditions the construct's policy uses: the one
+// CDK's `enforceSSL` adds (`Bool: { aws:SecureTransport: 'false' }`) and the deny for every
+// reader but the edge role (`ArnNotEquals: { aws:PrincipalArn: ... }`; "IAM JSON policy
+// elements: Condition operators", ARN condition operators). Anything else (NotPrincipal,
+// NotAction, NotResource, other conditions) is refused when the policy is set, rather than misread.
 //
 // Evaluation follows the IAM User Guide, "Policy evaluation logic"
 // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
@@ -20,7 +22,10 @@ export interface LocalPolicyStatement {
   readonly Principal: '*' | { readonly AWS: string | readonly string[] };
   readonly Action: string | readonly string[];
   readonly Resource: string | readonly string[];
-  readonly Condition?: { readonly Bool: { readonly 'aws:SecureTransport': 'true' | 'false' | boolean } };
+  readonly Condition?: {
+    readonly Bool?: { readonly 'aws:SecureTransport': 'true' | 'false' | boolean };
+    readonly ArnNotEquals?: { readonly 'aws:PrincipalArn': string | readonly string[] };
+  };
 }
 
 export interface LocalBucketPolicy {
@@ -56,9 +61,11 @@ export function validateBucketPolicy(policy: LocalBucketPolicy): void {
       throw new Error(`${where}: Principal must be '*' or { AWS: ... }`);
     }
     if (st.Condition !== undefined) {
-      const ok = Object.keys(st.Condition).length === 1 && Object.keys(st.Condition.Bool ?? {}).length === 1
-        && ['true', 'false'].includes(String(st.Condition.Bool?.['aws:SecureTransport']));
-      if (!ok) throw new Error(`${where}: only the condition { Bool: { 'aws:SecureTransport': ... } } is supported by the local S3`);
+      const { Bool, ArnNotEquals, ...others } = st.Condition;
+      const ok = Object.keys(others).length === 0 && (Bool !== undefined || ArnNotEquals !== undefined)
+        && (Bool === undefined || (Object.keys(Bool).length === 1 && ['true', 'false'].includes(String(Bool['aws:SecureTransport']))))
+        && (ArnNotEquals === undefined || Object.keys(ArnNotEquals).length === 1 && ArnNotEquals['aws:PrincipalArn'] !== undefined);
+      if (!ok) throw new Error(`${where}: only Bool aws:SecureTransport and ArnNotEquals aws:PrincipalArn conditions are supported by the local S3`);
     }
   }
 }
@@ -69,7 +76,10 @@ export function evaluateBucketPolicy(policy: LocalBucketPolicy, req: PolicyReque
   for (const st of policy.Statement) {
     if (!listOf(st.Action).some((a) => wildcard(a, req.action, true))) continue;
     if (!listOf(st.Resource).some((r) => wildcard(r, req.resource, false))) continue;
-    if (st.Condition && String(st.Condition.Bool['aws:SecureTransport']) !== String(req.secureTransport)) continue;
+    const bool = st.Condition?.Bool;
+    if (bool && String(bool['aws:SecureTransport']) !== String(req.secureTransport)) continue;
+    const notArns = st.Condition?.ArnNotEquals?.['aws:PrincipalArn'];
+    if (notArns !== undefined && listOf(notArns).some((arn) => wildcard(arn, req.principalArn, false))) continue;
     const principals = st.Principal === '*' ? ['*'] : listOf(st.Principal.AWS);
     if (st.Effect === 'Deny') {
       if (principals.some((p) => p === '*' || p === req.principalArn || isAccount(p))) return 'deny';
