@@ -639,9 +639,21 @@ export class OneTimePresignedDistribution extends Construct {
       actions: ['s3:GetObject'],
       resources: objectArns,
     });
+    // S3 answers a GET of a missing key 404 only to a caller that may list the bucket, 403
+    // otherwise ("GetObject", Amazon S3 API Reference, Permissions): with ListBucket, an object
+    // deleted after minting is a 404, which gives the use back and says so (origin-failure.ts).
+    // Unconditional: a GetObject request carries no s3:prefix to condition on. The edge
+    // function never lists.
+    const list = (principals?: iam.IPrincipal[]) => new iam.PolicyStatement({
+      sid: principals ? 'EdgeFunctionTellsMissingObjects' : undefined,
+      principals,
+      actions: ['s3:ListBucket'],
+      resources: [sameStack || ownedBucket ? this.bucket.bucketArn : `arn:${Aws.PARTITION}:s3:::${name}`],
+    });
     if (ownedBucket) {
       const objectArns = prefixes.map((prefix) => ownedBucket.arnForObjects(`${prefix}*`));
       ownedBucket.addToResourcePolicy(read(objectArns, [principal]));
+      ownedBucket.addToResourcePolicy(list([principal]));
       // Only GetObject, only the linked objects: administrators still manage the bucket and
       // its policy, and nothing the mint or a viewer holds can read what links point at.
       ownedBucket.addToResourcePolicy(new iam.PolicyStatement({
@@ -655,6 +667,7 @@ export class OneTimePresignedDistribution extends Construct {
     } else if (sameStack || !Token.isUnresolved(name)) {
       const objectArns = prefixes.map((prefix) => sameStack ? this.bucket.arnForObjects(`${prefix}*`) : `arn:${Aws.PARTITION}:s3:::${name}/${prefix}*`);
       role.addToPrincipalPolicy(read(objectArns));
+      role.addToPrincipalPolicy(list());
       const reason = prefixes.includes('')
         ? 'The edge signs the request for whichever object a link recorded, so it reads every object links may point at: the whole bucket unless allowedKeyPrefixes narrows it.'
         : 'Object access is scoped to allowedKeyPrefixes (prefix*), exactly the objects links may point at.';
