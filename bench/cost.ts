@@ -93,8 +93,9 @@ export interface DesignCostInput {
   readonly ssmCallsPerDownload: number;
   /**
    * Lambda@Edge invocations per download besides the viewer request that redeems it,
-   * each billed the 1 ms minimum (ours: the origin-response trigger that replaces origin
-   * errors; it makes no AWS call).
+   * each billed the 1 ms minimum (ours: the origin-request trigger that signs the request
+   * to S3 and the origin-response trigger that replaces origin errors; neither makes an AWS
+   * call on a successful download).
    */
   readonly extraEdgeInvocationsPerDownload: number;
 }

@@ -292,3 +292,32 @@ export async function measureLandingPages(
   }
   return { views, downloads };
 }
+
+/**
+ * The origin-request trigger (ours only; the seed forwarded a presigned URL as it was): the
+ * edge signs the one request it sends to S3, with its own session, for the key the
+ * viewer-request trigger read back from the ledger. No AWS call: the cost a download adds.
+ */
+export async function measureOriginSigning(dep: LocalDeployment, handler: ViewerRequestHandler, keys: readonly string[]): Promise<RedemptionStats> {
+  const stats = emptyStats(1);
+  for (const [i, key] of keys.entries()) {
+    const event = {
+      Records: [{
+        cf: {
+          config: { distributionDomainName: 'd111111abcdef8.cloudfront.net', distributionId: 'EBENCHDISTRIBUTION', eventType: 'origin-request', requestId: `bench-${i}` },
+          request: {
+            clientIp: '198.51.100.23', method: 'GET', uri: `/${key}`, querystring: `x-link-id=bench${String(i).padStart(18, '0')}`, headers: {},
+            origin: { s3: { authMethod: 'none', customHeaders: {}, domainName: dep.originHost, path: '' } },
+          },
+        },
+      }],
+    } as unknown as Parameters<ViewerRequestHandler>[0];
+    const before = serviceCalls(dep);
+    const t = process.hrtime.bigint();
+    const result = await handler(event);
+    const ms = msSince(t);
+    const signed = result && 'querystring' in result && /X-Amz-Signature=/.test(String(result.querystring));
+    record(stats, 0, { ms, outcome: signed ? 'signed' : outcomeOf(result), calls: diffCalls(serviceCalls(dep), before) });
+  }
+  return stats;
+}

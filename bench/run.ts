@@ -24,7 +24,7 @@ import {
 } from './cost';
 import { mintLandingPage, mintOne, mintPhase, type MintPhase } from './mint';
 import {
-  callPattern, loadHandler, callsOnPath, measureColdRequests, measureContinuations, measureLandingPages, measureLoadTimes, measureReplays,
+  callPattern, loadHandler, callsOnPath, measureColdRequests, measureContinuations, measureLandingPages, measureLoadTimes, measureOriginSigning, measureReplays,
   measureWarm, stageBundle,
   type ColdRequest, type RedemptionStats, type SubjectName,
 } from './redeem';
@@ -137,6 +137,8 @@ interface Results {
   readonly continuations: RedemptionStats;
   /** Ours: landing-page views (one read) and the pressing browser's requests (one write). */
   readonly landing: { views: RedemptionStats; downloads: RedemptionStats };
+  /** Ours: the origin-request trigger signing the request to S3. */
+  readonly signing: RedemptionStats;
   readonly itemBytes: { oursIssued: number; oursRedeemed: number; baseline: number };
   readonly loadTimes: Record<string, number[]>;
   readonly cold: Record<SubjectName, ColdRequest[]>;
@@ -187,6 +189,9 @@ async function main(): Promise<void> {
     const landingLinks = await Promise.all(Array.from({ length: SIZES.replays }, () => mintLandingPage(dep!, OBJECT_KEY)));
     collectGarbage();
     const landing = await measureLandingPages(dep, handlers.ours, landingLinks);
+    log(`bench: ${SIZES.replays} origin requests signed by the edge`);
+    collectGarbage();
+    const signing = await measureOriginSigning(dep, handlers.ours, Array.from({ length: SIZES.replays }, () => OBJECT_KEY));
     const itemBytes = await measureItemSizes(dep, unredeemed, used[used.length - 1]);
 
     log(`bench: module load in fresh processes, ${SIZES.loadRuns} interleaved runs per bundle`);
@@ -217,6 +222,7 @@ async function main(): Promise<void> {
       replays,
       continuations,
       landing,
+      signing,
       itemBytes,
       loadTimes,
       cold,
@@ -416,7 +422,7 @@ function derive(r: Results): Derived {
     readUnitsPerDownload: units[name].read,
     ssmCallsPerDownload: units[name].ssm,
     // Ours also runs on origin response (scrubbing origin errors); the seed has no such trigger.
-    extraEdgeInvocationsPerDownload: name === 'ours' ? 1 : 0,
+    extraEdgeInvocationsPerDownload: name === 'ours' ? 2 : 0,
   }, extra);
   const costs = {
     local: { ours: cost('ours', 0), baseline: cost('baseline', 0) },
@@ -512,6 +518,16 @@ function render(r: Results): string {
     verdict(downloadsMet, `: outcomes ${JSON.stringify(downloads.outcomes)}, patterns ${patternsText(downloads.callPatterns)}`),
   ]);
   if (!downloadsMet) misses.push(`Landing-page downloads: expected every one to pass with "${EXPECTED_WARM_PATTERN}".`);
+  const signing = r.signing;
+  const signingMet = signing.requests > 0 && signing.outcomes.signed === signing.requests && Object.keys(signing.calls).length === 0;
+  rows.push([
+    'Origin request signed by the edge (SigV4, own role): p50 added',
+    `${fmtMs(quantile(signing.latencies, 0.5))}, no AWS call`, 'none (the presigned URL was forwarded)',
+    `signing / warm redemption p50: ${fmtRatio(quantile(signing.latencies, 0.5) / d.warmP50.ours)}`,
+    'every one signed with no AWS call',
+    verdict(signingMet, `: outcomes ${JSON.stringify(signing.outcomes)}, calls ${JSON.stringify(signing.calls)}`),
+  ]);
+  if (!signingMet) misses.push('Origin signing: expected every origin request signed with no AWS call.');
   rows.push([
     'Warm edge latency p50',
     fmtMs(d.warmP50.ours), fmtMs(d.warmP50.baseline),

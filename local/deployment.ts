@@ -8,8 +8,8 @@ import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { jwtApiAuthorizer, sigV4ApiAuthorizer, type ApiAuthorizer } from './api-auth';
 import type { CloudFrontRequestEvent, CloudFrontRequestResult, CloudFrontResponseEvent } from 'aws-lambda';
+import { jwtApiAuthorizer, sigV4ApiAuthorizer, type ApiAuthorizer } from './api-auth';
 import { startLocalCloudFront, type OriginRequestHandler, type OriginResponseHandler, type ViewerRequestHandler } from './cloudfront';
 import { LocalEdgeFunction } from './edge-container';
 import { startLocalHttpApi, type HttpApiHandler } from './http-api';
@@ -239,7 +239,10 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
         Statement: [
           { Effect: 'Allow', Principal: { AWS: edgeRoleArn }, Action: 's3:GetObject', Resource: allowedKeyPrefixes.map((p) => `arn:aws:s3:::${bucket}/${p}*`) },
           {
-            Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: allowedKeyPrefixes.map((p) => `arn:aws:s3:::${bucket}/${p}*`),
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 's3:GetObject',
+            Resource: allowedKeyPrefixes.map((p) => `arn:aws:s3:::${bucket}/${p}*`),
             Condition: { ArnNotEquals: { 'aws:PrincipalArn': edgeRoleArn } },
           },
         ],
@@ -282,7 +285,12 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     // environment, as Lambda hands them; it has no other environment variables (Lambda@Edge
     // allows none): only the endpoints the local deployment redirects the SDK to.
     const edge = new LocalEdgeFunction<CloudFrontRequestEvent & CloudFrontResponseEvent, CloudFrontRequestResult>({
-      bundle: join(edgeDir, 'index.js'), dir: edgeDir, name: 'edge', identities, roleArn: edgeRoleArn, sessionSeconds,
+      bundle: join(edgeDir, 'index.js'),
+      dir: edgeDir,
+      name: 'edge',
+      identities,
+      roleArn: edgeRoleArn,
+      sessionSeconds,
       env: () => ({
         AWS_REGION: 'us-east-1',
         AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,

@@ -24,7 +24,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 beforeAll(async () => {
   d = await startLocalDeployment({
     objects: { 'reports/q4.pdf': REPORT, 'reports/payroll.pdf': PAYROLL },
-    publicApi: true, maxExpiresSeconds: YEAR, sessionSeconds: 2, downloadWindowSeconds: 0,
+    publicApi: true,
+    maxExpiresSeconds: YEAR,
+    sessionSeconds: 2,
+    downloadWindowSeconds: 0,
   });
 });
 afterAll(async () => d?.close());

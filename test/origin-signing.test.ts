@@ -3,9 +3,9 @@
 // sends, with the function's own session, valid for a minute.
 import { Sha256 } from '@aws-crypto/sha256-js';
 import type { CloudFrontRequest } from 'aws-lambda';
+import { verifySigV4 } from '../local/servers/sigv4';
 import { ORIGIN_SIGNATURE_SECONDS, signOriginRequest } from '../src/handlers/origin-signing';
 import { keyToPath } from '../src/shared/link';
-import { verifySigV4 } from '../local/servers/sigv4';
 
 const HOST = 'downloads.s3.eu-west-1.amazonaws.com';
 const SESSION = { accessKeyId: 'ASIAEXAMPLEEXAMPLE01', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', sessionToken: 'IQoJb3JpZ2luX2Vj+/token==' };
@@ -13,7 +13,11 @@ const client = () => ({ config: { credentials: async () => SESSION, sha256: Sha2
 
 function originRequest(uri: string, querystring: string): CloudFrontRequest {
   return {
-    clientIp: '203.0.113.7', method: 'GET', uri, querystring, headers: {},
+    clientIp: '203.0.113.7',
+    method: 'GET',
+    uri,
+    querystring,
+    headers: {},
     origin: { s3: { authMethod: 'none', customHeaders: {}, domainName: HOST, path: '' } },
   };
 }

@@ -29,8 +29,8 @@ import {
   type Refusal, type ViewerRequest,
 } from './download-session';
 import { forwardedLinkId, giveBackInput, isOriginFailure, readLinkInput } from './origin-failure';
-import { boundedHttpHandler } from './sdk';
 import { signOriginRequest } from './origin-signing';
+import { boundedHttpHandler } from './sdk';
 import { isSameOriginPost, newSessionSecret, sessionCookie, sessionSecretOf } from './viewer';
 import { EDGE_OPERATOR_REFRESH_SECONDS, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig } from '../shared/config';
 import { renderLandingPage, renderMessagePage, wantsHtml } from '../shared/landing-page';

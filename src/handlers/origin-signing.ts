@@ -19,7 +19,7 @@ export const ORIGIN_SIGNATURE_SECONDS = 60;
 
 /** What signing needs from an SDK client: its credentials and its SHA-256. */
 export interface SigningClient {
-  readonly config: { credentials(): Promise<AwsCredentialIdentity>; sha256: ChecksumConstructor | HashConstructor };
+  readonly config: { sha256: ChecksumConstructor | HashConstructor; credentials(): Promise<AwsCredentialIdentity> };
 }
 
 export async function signOriginRequest(request: CloudFrontRequest, region: string, client: () => SigningClient): Promise<CloudFrontRequest> {
