@@ -33,6 +33,7 @@ import { acknowledge } from './nag';
 import { createOriginSecrets } from './origin-secrets';
 import { resolveSettings, type Settings } from './settings';
 import { EdgeOperatorConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
+import { LINKS_API_CORS } from './shared/cors';
 import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './shared/ledger';
 import { ORIGIN_VERIFY_HEADER } from './shared/link';
 import { LinkEventType } from './shared/link-events';
@@ -349,6 +350,24 @@ export interface OneTimePresignedDistributionProps {
    * @default - 50 requests per second, bursts of 100
    */
   readonly mintThrottle?: apigwv2.ThrottleSettings;
+
+  /**
+   * Origins of web apps that may call the links API from a browser.
+   *
+   * Each is `scheme://host[:port]` exactly as browsers send it (`https://app.example.com`,
+   * `http://localhost:3000`): no path, no trailing slash, no wildcard. The HTTP API then answers CORS preflight requests itself
+   * (the routes' authorizers never see them) and adds `Access-Control-Allow-Origin` to its
+   * answers for these origins only: `GET`, `POST` and `DELETE` with the headers a JWT caller
+   * (`authorization`, `content-type`) or a browser signing SigV4 (`x-amz-date`,
+   * `x-amz-security-token`, `x-amz-content-sha256`) sends; browsers cache the preflight answer
+   * for 10 minutes. Cookies are not allowed (callers authenticate with headers). A page of any
+   * other origin cannot read an answer. CORS only binds browsers: callers still need the routes'
+   * authorization.
+   *
+   * @default - no CORS: browsers refuse cross-origin calls; servers, SDKs and CLIs are unaffected
+   * @stability experimental
+   */
+  readonly corsAllowedOrigins?: string[];
 }
 
 /**
@@ -774,6 +793,12 @@ export class OneTimePresignedDistribution extends Construct {
     const api = new apigwv2.HttpApi(this, 'MintApi', {
       description: 'Mints, inspects and revokes one-time download links',
       createDefaultStage: false,
+      corsPreflight: settings.corsAllowedOrigins && {
+        allowOrigins: settings.corsAllowedOrigins,
+        allowMethods: LINKS_API_CORS.allowMethods.map((method) => apigwv2.CorsHttpMethod[method]),
+        allowHeaders: [...LINKS_API_CORS.allowHeaders],
+        maxAge: Duration.seconds(LINKS_API_CORS.maxAgeSeconds),
+      },
     });
     const accessLogs = new logs.LogGroup(this, 'MintApiLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: settings.removalPolicy });
     api.addStage('DefaultStage', {

@@ -4,6 +4,7 @@ import { Arn, ArnFormat, Duration, RemovalPolicy, Token, aws_apigatewayv2 as api
 import { LinkSigning } from './link-signing';
 import type { OneTimePresignedDistributionProps } from './one-time-presigned-distribution';
 import { DEFAULT_LANDING_PAGE_TITLE } from './shared/config';
+import { corsOriginProblem } from './shared/cors';
 import { MAX_USES_LIMIT } from './shared/ledger';
 import { MAX_DOWNLOAD_WINDOW_SECONDS, MAX_KEY_BYTES, MAX_SIGV4_EXPIRES_SECONDS } from './shared/link';
 import { previewPatternProblem } from './shared/preview';
@@ -27,6 +28,8 @@ export interface Settings {
   readonly publicDomain: string | undefined;
   readonly throttle: apigwv2.ThrottleSettings;
   readonly linkSigning: LinkSigning;
+  /** Origins of browser callers of the links API; undefined: no CORS. */
+  readonly corsAllowedOrigins: string[] | undefined;
 }
 
 /** Validates every prop before anything is created; each error names the prop and the value. */
@@ -52,7 +55,23 @@ export function resolveSettings(props: OneTimePresignedDistributionProps): Setti
     publicDomain: validateDomain(props),
     throttle,
     linkSigning,
+    corsAllowedOrigins: validateCorsOrigins(props.corsAllowedOrigins),
   };
+}
+
+function validateCorsOrigins(origins: string[] | undefined): string[] | undefined {
+  if (origins === undefined) return undefined;
+  if (origins.length === 0) {
+    throw new Error('corsAllowedOrigins must name at least one origin (leave it out for no CORS); got []');
+  }
+  for (const origin of origins) {
+    if (Token.isUnresolved(origin)) continue;
+    const problem = corsOriginProblem(origin);
+    if (problem) {
+      throw new Error(`corsAllowedOrigins entries must be origins, scheme://host[:port] with no path; got ${JSON.stringify(origin)} (${problem})`);
+    }
+  }
+  return origins;
 }
 
 function validatePrefixes(prefixes: string[]): string[] {

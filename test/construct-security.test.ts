@@ -321,3 +321,37 @@ describe('links API and grants', () => {
     expect(otp.metricMintFunctionErrors().metricName).toBe('Errors');
   });
 });
+
+describe('browser callers (corsAllowedOrigins)', () => {
+  it('has no CORS unless asked: browsers cannot call the API from another origin', () => {
+    Template.fromStack(build().stack).hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.absent() });
+  });
+
+  it('configures the HTTP API\'s CORS for exactly the origins given, with the links API\'s methods and headers', () => {
+    const { stack } = build(() => ({ corsAllowedOrigins: ['https://app.example.com', 'http://localhost:3000'] }));
+    Template.fromStack(stack).hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: {
+        AllowOrigins: ['https://app.example.com', 'http://localhost:3000'],
+        AllowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+        AllowHeaders: ['content-type', 'authorization', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256'],
+        MaxAge: 600,
+        AllowCredentials: Match.absent(),
+      },
+    });
+  });
+
+  it.each([
+    [[], /corsAllowedOrigins must name at least one origin \(leave it out for no CORS\); got \[\]/],
+    [['*'], /corsAllowedOrigins entries must be origins, scheme:\/\/host\[:port\] with no path; got "\*" \(wildcards are not allowed/],
+    [['https://*.example.com'], /got "https:\/\/\*.example.com" \(wildcards are not allowed/],
+    [['https://app.example.com/'], /got "https:\/\/app.example.com\/" \(browsers send the origin as https:\/\/app.example.com\)/],
+    [['https://app.example.com/upload'], /got "https:\/\/app.example.com\/upload" \(browsers send the origin as https:\/\/app.example.com\)/],
+    [['https://App.Example.com'], /\(browsers send the origin as https:\/\/app.example.com\)/],
+    [['https://app.example.com:443'], /\(browsers send the origin as https:\/\/app.example.com\)/],
+    [['app.example.com'], /got "app.example.com" \(not a URL; expected scheme:\/\/host\[:port\]/],
+    [['ftp://files.example.com'], /\(the scheme must be https or http, not ftp\)/],
+    [['null'], /got "null" \(not a URL/],
+  ])('refuses corsAllowedOrigins %p with a message naming the prop and the value', (origins, message) => {
+    expect(() => build(() => ({ corsAllowedOrigins: origins }))).toThrow(message);
+  });
+});
