@@ -21,6 +21,7 @@ import {
   DEFAULT_LANDING_PAGE_TITLE, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, EventsEnv, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv,
   ROLE_CHAINING_MAX_SECONDS, SIGNER_ROLE_MAX_LINK_SECONDS, SigningMode,
 } from '../src/shared/config';
+import { LINKS_API_CORS } from '../src/shared/cors';
 import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
 import { ORIGIN_VERIFY_HEADER } from '../src/shared/link';
 
@@ -139,6 +140,11 @@ export interface LocalDeploymentOptions {
    * @default 'none' with publicApi, else 'iam'
    */
   readonly manageAuth?: LocalApiAuth;
+  /**
+   * The construct's corsAllowedOrigins: the mint API answers CORS for these origins as the
+   * HTTP API's CORS configuration does (local/http-api.ts). @default none (no CORS)
+   */
+  readonly corsAllowedOrigins?: readonly string[];
 }
 
 export type LocalApiAuth = 'iam' | 'jwt' | 'none';
@@ -392,6 +398,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
         ...MINT_ROUTE_KEYS.map((routeKey) => ({ routeKey, handler: mint.handler, authorizer: authorizers[opts.mintAuth ?? fallback] })),
         ...MANAGE_ROUTE_KEYS.map((routeKey) => ({ routeKey, handler: mint.handler, authorizer: authorizers[opts.manageAuth ?? fallback] })),
       ],
+      cors: opts.corsAllowedOrigins && { ...LINKS_API_CORS, allowOrigins: opts.corsAllowedOrigins },
     });
     closers.push(() => api.close());
 
