@@ -19,7 +19,7 @@ import {
 } from './servers';
 import {
   DEFAULT_LANDING_PAGE_TITLE, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, EventsEnv, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv,
-  ROLE_CHAINING_MAX_SECONDS, SIGNER_ROLE_MAX_LINK_SECONDS, SigningMode,
+  ROLE_CHAINING_MAX_SECONDS, SIGNER_ROLE_MAX_LINK_SECONDS, SigningMode, EDGE_OPERATOR_REFRESH_SECONDS,
 } from '../src/shared/config';
 import { LINKS_API_CORS } from '../src/shared/cors';
 import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
@@ -145,6 +145,8 @@ export interface LocalDeploymentOptions {
    * HTTP API's CORS configuration does (local/http-api.ts). @default none (no CORS)
    */
   readonly corsAllowedOrigins?: readonly string[];
+  /** The construct's operatorRefreshInterval, in seconds (tests compress it). @default 60 */
+  readonly operatorRefreshSeconds?: number;
 }
 
 export type LocalApiAuth = 'iam' | 'jwt' | 'none';
@@ -309,6 +311,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       landingPageShowsFileName: opts.landingPageShowsFileName ?? false,
       parameterName,
       parameterRegion: region,
+      operatorRefreshSeconds: opts.operatorRefreshSeconds ?? EDGE_OPERATOR_REFRESH_SECONDS,
     };
     writeFileSync(join(edgeDir, EDGE_STAGED_CONFIG_FILE), JSON.stringify(staged));
     const edge = loadBundle<{ handler: ViewerRequestHandler & OriginResponseHandler }>(join(edgeDir, 'index.js'));

@@ -368,6 +368,22 @@ export interface OneTimePresignedDistributionProps {
    * @stability experimental
    */
   readonly corsAllowedOrigins?: string[];
+
+  /**
+   * How often each edge container reads the operator switches (`configParameter`), on average.
+   *
+   * Each wait is a random 80 to 120 % of this interval, so containers started together do not
+   * read in step; after a failed read the wait doubles, up to 5 minutes (or this interval if
+   * longer). Every container of the fleet, whichever region serves it, reads the one parameter
+   * in the stack's region: about (warm containers ÷ interval) GetParameter calls per second,
+   * against the account's Parameter Store throughput there (40 per second by default, shared
+   * with everything else in that account and region). A longer interval lowers the rate and
+   * makes a switch such as `paused` slower to apply. See the README's "Operations".
+   *
+   * @default Duration.minutes(1)
+   * @stability experimental
+   */
+  readonly operatorRefreshInterval?: Duration;
 }
 
 /**
@@ -648,6 +664,7 @@ export class OneTimePresignedDistribution extends Construct {
         landingPageShowsFileName: props.landingPageShowsFileName ?? false,
         parameterName,
         parameterRegion: stack.region,
+        operatorRefreshSeconds: settings.operatorRefreshSeconds,
       })),
       handler: 'index.handler',
       runtime: settings.runtime,

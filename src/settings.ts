@@ -3,7 +3,7 @@
 import { Arn, ArnFormat, Duration, RemovalPolicy, Token, aws_apigatewayv2 as apigwv2, aws_lambda as lambda } from 'aws-cdk-lib';
 import { LinkSigning } from './link-signing';
 import type { OneTimePresignedDistributionProps } from './one-time-presigned-distribution';
-import { DEFAULT_LANDING_PAGE_TITLE } from './shared/config';
+import { DEFAULT_LANDING_PAGE_TITLE, EDGE_OPERATOR_REFRESH_SECONDS } from './shared/config';
 import { corsOriginProblem } from './shared/cors';
 import { MAX_USES_LIMIT } from './shared/ledger';
 import { MAX_DOWNLOAD_WINDOW_SECONDS, MAX_KEY_BYTES, MAX_SIGV4_EXPIRES_SECONDS } from './shared/link';
@@ -30,7 +30,12 @@ export interface Settings {
   readonly linkSigning: LinkSigning;
   /** Origins of browser callers of the links API; undefined: no CORS. */
   readonly corsAllowedOrigins: string[] | undefined;
+  /** Mean seconds between two reads of the operator parameter by one edge container. */
+  readonly operatorRefreshSeconds: number;
 }
+
+/** Bounds of operatorRefreshInterval: reads no more often than every 10 s, switches applied within the hour. */
+const OPERATOR_REFRESH_BOUNDS = { min: 10, max: 3600 };
 
 /** Validates every prop before anything is created; each error names the prop and the value. */
 export function resolveSettings(props: OneTimePresignedDistributionProps): Settings {
@@ -56,7 +61,18 @@ export function resolveSettings(props: OneTimePresignedDistributionProps): Setti
     throttle,
     linkSigning,
     corsAllowedOrigins: validateCorsOrigins(props.corsAllowedOrigins),
+    operatorRefreshSeconds: validateOperatorRefresh(props.operatorRefreshInterval ?? Duration.seconds(EDGE_OPERATOR_REFRESH_SECONDS)),
   };
+}
+
+function validateOperatorRefresh(interval: Duration): number {
+  // Staged into the edge function's config.json, which holds only concrete values.
+  const seconds = interval.isUnresolved() ? NaN : interval.toSeconds({ integral: false });
+  const { min, max } = OPERATOR_REFRESH_BOUNDS;
+  if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
+    throw new Error(`operatorRefreshInterval must be a concrete whole number of seconds between ${min} and ${max} (an hour); got ${interval.isUnresolved() ? 'a token' : interval.toHumanString()}`);
+  }
+  return seconds;
 }
 
 function validateCorsOrigins(origins: string[] | undefined): string[] | undefined {
