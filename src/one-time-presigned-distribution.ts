@@ -296,15 +296,21 @@ export interface OneTimePresignedDistributionProps {
   readonly webAclId?: string;
 
   /**
-   * Bucket for CloudFront standard access logs. They include query strings, so they
-   * hold used links (dead after their uses) and the ids of live ones.
+   * Bucket for CloudFront standard access logs (legacy standard logging). Each line records
+   * the request's full query string, so these logs hold working links: a landing page opened
+   * but not pressed, a request refused as a link preview, a link with uses left or within its
+   * download session. Whoever reads the bucket can use them until they expire, and synth warns.
+   * For logs without links, leave this out and configure standard logging (v2) without the
+   * `cs-uri-query` field (README "Logs and live links").
    *
    * @default - no distribution access logs
    */
   readonly distributionLogBucket?: s3.IBucket;
 
   /**
-   * Bucket for S3 server access logs of the bucket this construct creates.
+   * Bucket for S3 server access logs of the bucket this construct creates. Their Request-URI
+   * is CloudFront's request to S3, which carries the link's query string: like
+   * `distributionLogBucket`, they hold working links (README "Logs and live links").
    *
    * @default - no server access logs
    */
@@ -445,6 +451,12 @@ export class OneTimePresignedDistribution extends Construct {
       );
     }
     const settings = resolveSettings(props);
+    if (props.distributionLogBucket || props.serverAccessLogsBucket) {
+      Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:linksInAccessLogs',
+        'distributionLogBucket or serverAccessLogsBucket: these access logs record each request\'s query string, so they hold working links '
+        + '(a landing page opened but not pressed, a refused link preview, a link with uses left). Restrict who reads the bucket; '
+        + 'see the README\'s "Logs and live links" for logs without them.');
+    }
     if (settings.ledgerRemovalPolicy !== RemovalPolicy.DESTROY) {
       Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:retainedLedger',
         'The ledger table is kept when it leaves the stack (ledgerRemovalPolicy): after cdk destroy, deploy again with a new ledgerTableName, or delete the table first.');

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, Aspects, Duration, RemovalPolicy, Stack, Validations, aws_apigatewayv2_authorizers as authorizers, aws_certificatemanager as acm, aws_cloudfront as cloudfront, aws_iam as iam, aws_s3 as s3, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations as CoreAnnotations, App, Aspects, Duration, RemovalPolicy, Stack, Validations, aws_apigatewayv2_authorizers as authorizers, aws_certificatemanager as acm, aws_cloudfront as cloudfront, aws_iam as iam, aws_s3 as s3, aws_secretsmanager as secretsmanager } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AwsSolutionsChecks as AwsSolutionsChecksV2 } from 'cdk-nag-v2';
 import { LinkSigning, OneTimePresignedDistribution, OneTimePresignedDistributionProps } from '../src';
@@ -66,6 +66,8 @@ describe('cdk-nag AwsSolutions', () => {
           rules_to_suppress: [{ id: 'AwsSolutions-S1', reason: 'test fixture: the consumer\'s log bucket' }, { id: 'AwsSolutions-S10', reason: 'test fixture: the consumer\'s log bucket' }],
         });
       }
+      // Warned at synth (it holds links), and acknowledged here, as its owner would.
+      CoreAnnotations.of(otpOf(built.stack)).acknowledgeWarning('cdk-one-time-presigned-url:linksInAccessLogs', 'test fixture: the log bucket is restricted');
     }
     return built;
   }
@@ -243,6 +245,13 @@ describe('edge and API hardening', () => {
       (otpOf(stack).edgeFunction.lambda.node.tryFindChild('Code')!.node.tryFindChild('Stage') as unknown as { sourcePath: string }).sourcePath,
       'config.json'), 'utf8'));
     expect(staged.previewAgents).toEqual(['MyCorpScanner/\\d+']);
+  });
+
+  it('warns that access logs hold working links when a distribution or server access log bucket is given', () => {
+    const message = Match.stringLikeRegexp('record each request\'s query string, so they hold working links');
+    Annotations.fromStack(build(allOptions).stack).hasWarning('/Consumer/Downloads', message);
+    Annotations.fromStack(build((stack) => ({ serverAccessLogsBucket: new s3.Bucket(stack, 'L') })).stack).hasWarning('/Consumer/Downloads', message);
+    Annotations.fromStack(build().stack).hasNoWarning('*', message);
   });
 
   it.each([
