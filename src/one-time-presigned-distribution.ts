@@ -657,6 +657,8 @@ export class OneTimePresignedDistribution extends Construct {
       ? `/cdk-one-time-presigned-url/${this.node.addr}/edge-operator-config`
       : `/cdk-one-time-presigned-url/${stack.stackName}/${this.node.addr}/edge-operator-config`;
     const operatorDefaults: EdgeOperatorConfig = { paused: false, previewAgents: [] };
+    // The description stays as it is, though the interval is now a prop: a changed description
+    // makes CloudFormation write the template's value again, undoing an operator's switch.
     const parameter = new ssm.StringParameter(this, 'EdgeConfig', {
       parameterName,
       description: 'Operator switches of the one-time link edge function ({"paused": bool, "previewAgents": [regex]}); applied within about a minute',

@@ -37,10 +37,10 @@ export interface EdgeStagedConfig {
 
 /**
  * What operators may change at runtime without redeploying the edge function: the
- * value of the SSM parameter. Each container reads it in the background and applies
- * a change within about {@link EDGE_OPERATOR_REFRESH_SECONDS} seconds of a request
- * reaching it; until the first read succeeds, and whenever a read fails, the last
- * good value (or the defaults: not paused, no extra agents) applies.
+ * value of the SSM parameter. Each container reads it in the background and applies a
+ * change at its next read, due every `operatorRefreshSeconds` ± 20 % ({@link nextOperatorRead});
+ * until the first read succeeds, and whenever a read fails, the last good value (or the
+ * defaults: not paused, no extra agents) applies.
  */
 export interface EdgeOperatorConfig {
   /** Refuse every download with 503 without spending uses (an incident switch). */
