@@ -139,7 +139,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
   buildWorkflowOptions: { preBuildSteps: [chromiumStep] },
   releaseWorkflowSetupSteps: [chromiumStep],
   sampleCode: false,
-  gitignore: ['cdk.out', '.tmp/', 'test-reports/', '*.tgz'],
+  // `/node_modules` without the slash also ignores a symlink of that name (git worktrees that
+  // share one install), which `node_modules/` does not.
+  gitignore: ['cdk.out', '.tmp/', 'test-reports/', '*.tgz', '/node_modules'],
 });
 
 // Pull requests also build the wheel, the jar and the Go module (the build job packages only js

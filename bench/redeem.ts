@@ -306,7 +306,11 @@ export async function measureOriginSigning(dep: LocalDeployment, handler: Viewer
         cf: {
           config: { distributionDomainName: 'd111111abcdef8.cloudfront.net', distributionId: 'EBENCHDISTRIBUTION', eventType: 'origin-request', requestId: `bench-${i}` },
           request: {
-            clientIp: '198.51.100.23', method: 'GET', uri: `/${key}`, querystring: `x-link-id=bench${String(i).padStart(18, '0')}`, headers: {},
+            clientIp: '198.51.100.23',
+            method: 'GET',
+            uri: `/${key}`,
+            querystring: `x-link-id=bench${String(i).padStart(18, '0')}`,
+            headers: {},
             origin: { s3: { authMethod: 'none', customHeaders: {}, domainName: dep.originHost, path: '' } },
           },
         },

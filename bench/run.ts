@@ -24,8 +24,8 @@ import {
 } from './cost';
 import { mintLandingPage, mintOne, mintPhase, type MintPhase } from './mint';
 import {
-  callPattern, loadHandler, callsOnPath, measureColdRequests, measureContinuations, measureLandingPages, measureLoadTimes, measureOriginSigning, measureReplays,
-  measureWarm, stageBundle,
+  callPattern, loadHandler, callsOnPath, measureColdRequests, measureContinuations, measureLandingPages, measureLoadTimes, measureOriginSigning,
+  measureReplays, measureWarm, stageBundle,
   type ColdRequest, type RedemptionStats, type SubjectName,
 } from './redeem';
 import { fmtCount, fmtKB, fmtMs, fmtPct, fmtRatio, fmtUsd, max, mean, median, min, quantile, table } from './stats';

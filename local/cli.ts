@@ -3,12 +3,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { startLocalDeployment } from './deployment';
 import { ORIGIN_FAULT_KINDS, type OriginFaultKind } from './servers';
+import { corsOriginProblem } from '../src/shared/cors';
 
 const USAGE = `usage: npm run local -- [--object KEY=FILE]... [--public-api] [--region REGION] [--bucket NAME]
                        [--max-uses-limit N] [--allowed-prefix PREFIX]... [--no-preview-protection]
                        [--download-window SECONDS] [--events-file PATH] [--landing-page]
                        [--session-seconds N] [--max-link-lifetime SECONDS]
-                       [--origin-fault KEY=500|503|reset|timeout]...
+                       [--origin-fault KEY=500|503|reset|timeout]... [--cors-origin ORIGIN]...
 
 Starts the one-time link stack on 127.0.0.1 and prints one JSON line with its URLs
 and local credentials. The mint API verifies SigV4 (service execute-api) signed with
@@ -25,7 +26,12 @@ maxLinkLifetime; default 3600, at most 31536000, a year).
 instead of the object: 500 (InternalError), 503 (SlowDown), reset (the connection
 is dropped: CloudFront answers 502) or timeout (no answer: CloudFront waits its 30 s
 origin response timeout and sends the GET again, as it does up to 3 times); later
-GETs are served. Repeat it to fail several GETs, of one key or of several.`;
+GETs are served. Repeat it to fail several GETs, of one key or of several.
+
+--cors-origin ORIGIN (repeatable) lets pages of ORIGIN (scheme://host[:port], e.g.
+http://127.0.0.1:5173) call the mint API from a browser, as the construct's
+corsAllowedOrigins does: the API answers CORS preflight requests itself and adds
+access-control-allow-origin to its answers for those origins only.`;
 
 interface CliOptions {
   readonly objects: Record<string, Buffer>;
@@ -41,6 +47,7 @@ interface CliOptions {
   readonly maxExpiresSeconds?: number;
   readonly sessionSeconds?: number;
   readonly originFaults?: Record<string, OriginFaultKind[]>;
+  readonly corsAllowedOrigins?: string[];
 }
 
 export function parseArgs(argv: readonly string[]): CliOptions {
@@ -57,6 +64,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   let maxLinkLifetime: number | undefined;
   let sessionSeconds: number | undefined;
   let originFaults: Record<string, OriginFaultKind[]> | undefined;
+  let corsAllowedOrigins: string[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -103,6 +111,11 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       }
       originFaults ??= {};
       (originFaults[spec.slice(0, eq)] ??= []).push(kind as OriginFaultKind);
+    } else if (arg === '--cors-origin') {
+      const origin = value();
+      const problem = corsOriginProblem(origin);
+      if (problem) throw new Error(`--cors-origin expects an origin, scheme://host[:port]; got ${origin} (${problem})`);
+      (corsAllowedOrigins ??= []).push(origin);
     } else if (arg === '--landing-page') {
       landingPage = true;
     } else if (arg === '--events-file') {
@@ -130,6 +143,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     maxExpiresSeconds: maxLinkLifetime,
     sessionSeconds,
     originFaults,
+    corsAllowedOrigins,
   };
 }
 

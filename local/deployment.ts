@@ -21,7 +21,9 @@ import {
 } from './servers';
 import {
   DEFAULT_LANDING_PAGE_TITLE, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, EventsEnv, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv,
+  EDGE_OPERATOR_REFRESH_SECONDS,
 } from '../src/shared/config';
+import { LINKS_API_CORS } from '../src/shared/cors';
 import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
 
 export interface LocalDeploymentOptions {
@@ -121,6 +123,13 @@ export interface LocalDeploymentOptions {
    * @default 'none' with publicApi, else 'iam'
    */
   readonly manageAuth?: LocalApiAuth;
+  /**
+   * The construct's corsAllowedOrigins: the mint API answers CORS for these origins as the
+   * HTTP API's CORS configuration does (local/http-api.ts). @default none (no CORS)
+   */
+  readonly corsAllowedOrigins?: readonly string[];
+  /** The construct's operatorRefreshInterval, in seconds (tests compress it). @default 60 */
+  readonly operatorRefreshSeconds?: number;
 }
 
 export type LocalApiAuth = 'iam' | 'jwt' | 'none';
@@ -279,6 +288,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       landingPageShowsFileName: opts.landingPageShowsFileName ?? false,
       parameterName,
       parameterRegion: region,
+      operatorRefreshSeconds: opts.operatorRefreshSeconds ?? EDGE_OPERATOR_REFRESH_SECONDS,
     };
     writeFileSync(join(edgeDir, EDGE_STAGED_CONFIG_FILE), JSON.stringify(staged));
     // The edge function in containers of its own, with its role's sessions in their
@@ -349,6 +359,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
         ...MINT_ROUTE_KEYS.map((routeKey) => ({ routeKey, handler: mint.handler, authorizer: authorizers[opts.mintAuth ?? fallback] })),
         ...MANAGE_ROUTE_KEYS.map((routeKey) => ({ routeKey, handler: mint.handler, authorizer: authorizers[opts.manageAuth ?? fallback] })),
       ],
+      cors: opts.corsAllowedOrigins && { ...LINKS_API_CORS, allowOrigins: opts.corsAllowedOrigins },
     });
     closers.push(() => api.close());
 

@@ -67,6 +67,12 @@ type Reply = { id: number; value: unknown } | { id: number; error: { name: strin
 // The answer crosses as JSON, as Lambda passes a function's result.
 const RUNTIME = `
 const { parentPort, workerData } = require('node:worker_threads');
+const { format } = require('node:util');
+// What the function prints goes to the function's log (CloudWatch Logs in AWS): here, the
+// main process's console, in order with the answers, so tests can read it.
+for (const level of ['log', 'info', 'warn', 'error']) {
+  console[level] = (...args) => parentPort.postMessage({ log: level, line: format(...args) });
+}
 const { handler } = require(workerData.bundle);
 parentPort.on('message', ({ id, event }) => {
   Promise.resolve()
@@ -150,7 +156,11 @@ export class LocalEdgeFunction<E = unknown, R = unknown> {
     });
     const worker = new Worker(RUNTIME, { eval: true, env, workerData: { bundle } });
     const container: Container = { worker, sessionEndsAt: session.sessionEndsAt, folder, calls: new Map(), retired: false, dead: false };
-    worker.on('message', (reply: Reply) => {
+    worker.on('message', (reply: Reply | { log: 'log' | 'info' | 'warn' | 'error'; line: string }) => {
+      if ('log' in reply) {
+        console[reply.log](reply.line);
+        return;
+      }
       const call = container.calls.get(reply.id);
       if (!call) return;
       container.calls.delete(reply.id);

@@ -2,6 +2,17 @@
 // HTTP API payload format 2.0 event, running each route's authorizer first and handing
 // the identity it established to the integration at event.requestContext.authorizer
 // (payload shape: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
+//
+// With a CORS configuration it answers browsers as "Configure CORS for HTTP APIs in API
+// Gateway" says (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html):
+// API Gateway itself answers preflight requests (OPTIONS with Origin and
+// Access-Control-Request-Method; no route, authorizer or integration sees them), adds the
+// configured CORS headers to the answer of a request whose Origin is allowed, and ignores
+// CORS headers the integration returns. A request without Origin, or from an origin not
+// configured, gets no CORS headers at all, preflight included (its answer is still 204).
+// The page speaks of "the response from an integration"; this emulation also adds the header
+// to API Gateway's own answers (an authorizer's 401/403, a 404), which is our reading, not a
+// documented promise: a deployed API is the judge (test/local-http-api-cors.test.ts pins it).
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -83,10 +94,22 @@ export interface LocalRoute {
   readonly authorizationScopes?: readonly string[];
 }
 
+/** The API's CORS configuration (CorsConfiguration of AWS::ApiGatewayV2::Api). */
+export interface LocalCorsConfiguration {
+  /** Origins, compared exactly with the request's Origin. */
+  readonly allowOrigins: readonly string[];
+  readonly allowMethods: readonly string[];
+  readonly allowHeaders: readonly string[];
+  /** Access-Control-Max-Age of preflight answers. Omitted: not sent. */
+  readonly maxAgeSeconds?: number;
+}
+
 export interface LocalHttpApiOptions {
   readonly routes: readonly LocalRoute[];
   /** The authorizer of routes that do not set their own. Omitted: those routes are public. */
   readonly authorize?: ApiAuthorizer;
+  /** CORS, answered by the API itself. Omitted: no CORS (browsers refuse cross-origin calls). */
+  readonly cors?: LocalCorsConfiguration;
 }
 
 export interface LocalHttpApi {
@@ -117,14 +140,22 @@ export async function startLocalHttpApi(opts: LocalHttpApiOptions): Promise<Loca
     const method = req.method ?? 'GET';
     const body = await readBody(req, MAX_PAYLOAD);
 
+    const origin = opts.cors && typeof req.headers.origin === 'string' && opts.cors.allowOrigins.includes(req.headers.origin)
+      ? req.headers.origin
+      : undefined;
+    if (opts.cors && method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined) {
+      return preflight(res, opts.cors, origin);
+    }
+    const cors: Record<string, string> = origin ? { 'access-control-allow-origin': origin } : {};
+
     const match = routes.map((r) => ({ route: r, params: r.method === method ? r.match(rawPath) : undefined })).find((m) => m.params);
-    if (!match) return send(res, 404, { message: 'Not Found' });
+    if (!match) return send(res, 404, { message: 'Not Found' }, cors);
     const route = match.route;
     const authorizer = route.authorizer === undefined ? opts.authorize : route.authorizer ?? undefined;
     const decision = authorizer
       ? await authorizer(req, body, { routeKey: route.routeKey, authorizationScopes: route.authorizationScopes ?? [] })
       : undefined;
-    if (decision && 'status' in decision) return send(res, decision.status, { message: decision.message }, decision.headers);
+    if (decision && 'status' in decision) return send(res, decision.status, { message: decision.message }, { ...decision.headers, ...cors });
 
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -163,7 +194,10 @@ export async function startLocalHttpApi(opts: LocalHttpApiOptions): Promise<Loca
     const result = await match.route.handler(event);
     const responseBody = result.body ?? '';
     const bytes = result.isBase64Encoded ? Buffer.from(responseBody, 'base64') : Buffer.from(responseBody, 'utf8');
-    res.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string>), 'content-length': bytes.length });
+    const integrationHeaders = Object.entries(result.headers ?? {})
+      // With CORS configured, the integration's own CORS headers are ignored.
+      .filter(([name]) => !(opts.cors && name.toLowerCase().startsWith('access-control-')));
+    res.writeHead(result.statusCode ?? 200, { ...Object.fromEntries(integrationHeaders), ...cors, 'content-length': bytes.length });
     res.end(bytes);
   }
 
@@ -189,6 +223,19 @@ function compile(routeKey: string): { method: string; match: (path: string) => R
       return params;
     },
   };
+}
+
+/** A preflight request, answered by API Gateway: 204, with the configuration only for an allowed origin. */
+function preflight(res: ServerResponse, cors: LocalCorsConfiguration, origin: string | undefined): void {
+  res.writeHead(204, origin
+    ? {
+      'access-control-allow-origin': origin,
+      'access-control-allow-methods': cors.allowMethods.join(','),
+      'access-control-allow-headers': cors.allowHeaders.join(','),
+      ...(cors.maxAgeSeconds === undefined ? {} : { 'access-control-max-age': String(cors.maxAgeSeconds) }),
+    }
+    : {});
+  res.end();
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {

@@ -31,6 +31,7 @@ import { LinkEventPublisher } from './link-events';
 import { acknowledge, nagResource } from './nag';
 import { resolveSettings, type Settings } from './settings';
 import { EdgeOperatorConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
+import { LINKS_API_CORS } from './shared/cors';
 import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './shared/ledger';
 import { LinkEventType } from './shared/link-events';
 
@@ -274,15 +275,21 @@ export interface OneTimePresignedDistributionProps {
   readonly webAclId?: string;
 
   /**
-   * Bucket for CloudFront standard access logs. They include query strings, so they
-   * hold used links (dead after their uses) and the ids of live ones.
+   * Bucket for CloudFront standard access logs (legacy standard logging). Each line records
+   * the request's full query string, so these logs hold working links: a landing page opened
+   * but not pressed, a request refused as a link preview, a link with uses left or within its
+   * download session. Whoever reads the bucket can use them until they expire, and synth warns.
+   * For logs without links, leave this out and configure standard logging (v2) without the
+   * `cs-uri-query` field (README "Logs and live links").
    *
    * @default - no distribution access logs
    */
   readonly distributionLogBucket?: s3.IBucket;
 
   /**
-   * Bucket for S3 server access logs of the bucket this construct creates.
+   * Bucket for S3 server access logs of the bucket this construct creates. Their Request-URI
+   * is CloudFront's request to S3, which carries the link's query string: like
+   * `distributionLogBucket`, they hold working links (README "Logs and live links").
    *
    * @default - no server access logs
    */
@@ -328,6 +335,40 @@ export interface OneTimePresignedDistributionProps {
    * @default - 50 requests per second, bursts of 100
    */
   readonly mintThrottle?: apigwv2.ThrottleSettings;
+
+  /**
+   * Origins of web apps that may call the links API from a browser.
+   *
+   * Each is `scheme://host[:port]` exactly as browsers send it (`https://app.example.com`,
+   * `http://localhost:3000`): no path, no trailing slash, no wildcard. The HTTP API then answers CORS preflight requests itself
+   * (the routes' authorizers never see them) and adds `Access-Control-Allow-Origin` to its
+   * answers for these origins only: `GET`, `POST` and `DELETE` with the headers a JWT caller
+   * (`authorization`, `content-type`) or a browser signing SigV4 (`x-amz-date`,
+   * `x-amz-security-token`, `x-amz-content-sha256`) sends; browsers cache the preflight answer
+   * for 10 minutes. Cookies are not allowed (callers authenticate with headers). A page of any
+   * other origin cannot read an answer. CORS only binds browsers: callers still need the routes'
+   * authorization.
+   *
+   * @default - no CORS: browsers refuse cross-origin calls; servers, SDKs and CLIs are unaffected
+   * @stability experimental
+   */
+  readonly corsAllowedOrigins?: string[];
+
+  /**
+   * How often each edge container reads the operator switches (`configParameter`), on average.
+   *
+   * Each wait is a random 80 to 120 % of this interval, so containers started together do not
+   * read in step; after a failed read the wait doubles, up to 5 minutes (or this interval if
+   * longer). Every container of the fleet, whichever region serves it, reads the one parameter
+   * in the stack's region: about (warm containers ÷ interval) GetParameter calls per second,
+   * against the account's Parameter Store throughput there (40 per second by default, shared
+   * with everything else in that account and region). A longer interval lowers the rate and
+   * makes a switch such as `paused` slower to apply. See the README's "Operations".
+   *
+   * @default Duration.minutes(1)
+   * @stability experimental
+   */
+  readonly operatorRefreshInterval?: Duration;
 }
 
 /**
@@ -394,6 +435,12 @@ export class OneTimePresignedDistribution extends Construct {
       );
     }
     const settings = resolveSettings(props);
+    if (props.distributionLogBucket || props.serverAccessLogsBucket) {
+      Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:linksInAccessLogs',
+        'distributionLogBucket or serverAccessLogsBucket: these access logs record each request\'s query string, so they hold working links '
+        + '(a landing page opened but not pressed, a refused link preview, a link with uses left). Restrict who reads the bucket; '
+        + 'see the README\'s "Logs and live links" for logs without them.');
+    }
     if (settings.ledgerRemovalPolicy !== RemovalPolicy.DESTROY) {
       Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:retainedLedger',
         'The ledger table is kept when it leaves the stack (ledgerRemovalPolicy): after cdk destroy, deploy again with a new ledgerTableName, or delete the table first.');
@@ -567,6 +614,8 @@ export class OneTimePresignedDistribution extends Construct {
       ? `/cdk-one-time-presigned-url/${this.node.addr}/edge-operator-config`
       : `/cdk-one-time-presigned-url/${stack.stackName}/${this.node.addr}/edge-operator-config`;
     const operatorDefaults: EdgeOperatorConfig = { paused: false, previewAgents: [] };
+    // The description stays as it is, though the interval is now a prop: a changed description
+    // makes CloudFormation write the template's value again, undoing an operator's switch.
     const parameter = new ssm.StringParameter(this, 'EdgeConfig', {
       parameterName,
       description: 'Operator switches of the one-time link edge function ({"paused": bool, "previewAgents": [regex]}); applied within about a minute',
@@ -586,6 +635,7 @@ export class OneTimePresignedDistribution extends Construct {
         landingPageShowsFileName: props.landingPageShowsFileName ?? false,
         parameterName,
         parameterRegion: stack.region,
+        operatorRefreshSeconds: settings.operatorRefreshSeconds,
       })),
       handler: 'index.handler',
       runtime: settings.runtime,
@@ -823,6 +873,12 @@ export class OneTimePresignedDistribution extends Construct {
     const api = new apigwv2.HttpApi(this, 'MintApi', {
       description: 'Mints, inspects and revokes one-time download links',
       createDefaultStage: false,
+      corsPreflight: settings.corsAllowedOrigins && {
+        allowOrigins: settings.corsAllowedOrigins,
+        allowMethods: LINKS_API_CORS.allowMethods.map((method) => apigwv2.CorsHttpMethod[method]),
+        allowHeaders: [...LINKS_API_CORS.allowHeaders],
+        maxAge: Duration.seconds(LINKS_API_CORS.maxAgeSeconds),
+      },
     });
     const accessLogs = new logs.LogGroup(this, 'MintApiLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: settings.removalPolicy });
     api.addStage('DefaultStage', {

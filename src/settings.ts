@@ -2,7 +2,8 @@
 // names the prop and the value.
 import { Arn, ArnFormat, Duration, RemovalPolicy, Token, aws_apigatewayv2 as apigwv2, aws_lambda as lambda } from 'aws-cdk-lib';
 import type { OneTimePresignedDistributionProps } from './one-time-presigned-distribution';
-import { DEFAULT_LANDING_PAGE_TITLE, MAX_LINK_LIFETIME_SECONDS } from './shared/config';
+import { DEFAULT_LANDING_PAGE_TITLE, EDGE_OPERATOR_REFRESH_SECONDS, MAX_LINK_LIFETIME_SECONDS } from './shared/config';
+import { corsOriginProblem } from './shared/cors';
 import { MAX_USES_LIMIT } from './shared/ledger';
 import { MAX_DOWNLOAD_WINDOW_SECONDS, MAX_KEY_BYTES } from './shared/link';
 import { previewPatternProblem } from './shared/preview';
@@ -24,7 +25,14 @@ export interface Settings {
   readonly previewAgents: string[];
   readonly publicDomain: string | undefined;
   readonly throttle: apigwv2.ThrottleSettings;
+  /** Origins of browser callers of the links API; undefined: no CORS. */
+  readonly corsAllowedOrigins: string[] | undefined;
+  /** Mean seconds between two reads of the operator parameter by one edge container. */
+  readonly operatorRefreshSeconds: number;
 }
+
+/** Bounds of operatorRefreshInterval: reads no more often than every 10 s, switches applied within the hour. */
+const OPERATOR_REFRESH_BOUNDS = { min: 10, max: 3600 };
 
 /** Validates every prop before anything is created; each error names the prop and the value. */
 export function resolveSettings(props: OneTimePresignedDistributionProps): Settings {
@@ -46,7 +54,34 @@ export function resolveSettings(props: OneTimePresignedDistributionProps): Setti
     previewAgents: validatePreviewAgents(props.additionalPreviewAgents ?? []),
     publicDomain: validateDomain(props),
     throttle,
+    corsAllowedOrigins: validateCorsOrigins(props.corsAllowedOrigins),
+    operatorRefreshSeconds: validateOperatorRefresh(props.operatorRefreshInterval ?? Duration.seconds(EDGE_OPERATOR_REFRESH_SECONDS)),
   };
+}
+
+function validateOperatorRefresh(interval: Duration): number {
+  // Staged into the edge function's config.json, which holds only concrete values.
+  const seconds = interval.isUnresolved() ? NaN : interval.toSeconds({ integral: false });
+  const { min, max } = OPERATOR_REFRESH_BOUNDS;
+  if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
+    throw new Error(`operatorRefreshInterval must be a concrete whole number of seconds between ${min} and ${max} (an hour); got ${interval.isUnresolved() ? 'a token' : interval.toHumanString()}`);
+  }
+  return seconds;
+}
+
+function validateCorsOrigins(origins: string[] | undefined): string[] | undefined {
+  if (origins === undefined) return undefined;
+  if (origins.length === 0) {
+    throw new Error('corsAllowedOrigins must name at least one origin (leave it out for no CORS); got []');
+  }
+  for (const origin of origins) {
+    if (Token.isUnresolved(origin)) continue;
+    const problem = corsOriginProblem(origin);
+    if (problem) {
+      throw new Error(`corsAllowedOrigins entries must be origins, scheme://host[:port] with no path; got ${JSON.stringify(origin)} (${problem})`);
+    }
+  }
+  return origins;
 }
 
 function validatePrefixes(prefixes: string[]): string[] {

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, Aspects, Fn, Duration, RemovalPolicy, Stack, Validations, aws_apigatewayv2_authorizers as authorizers, aws_certificatemanager as acm, aws_cloudfront as cloudfront, aws_iam as iam, aws_kms as kms, aws_s3 as s3 } from 'aws-cdk-lib';
+import { Annotations as CoreAnnotations, App, Aspects, Fn, Duration, RemovalPolicy, Stack, Validations, aws_apigatewayv2_authorizers as authorizers, aws_certificatemanager as acm, aws_cloudfront as cloudfront, aws_iam as iam, aws_kms as kms, aws_s3 as s3 } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AwsSolutionsChecks as AwsSolutionsChecksV2 } from 'cdk-nag-v2';
@@ -69,6 +69,8 @@ describe('cdk-nag AwsSolutions', () => {
           rules_to_suppress: [{ id: 'AwsSolutions-S1', reason: 'test fixture: the consumer\'s log bucket' }, { id: 'AwsSolutions-S10', reason: 'test fixture: the consumer\'s log bucket' }],
         });
       }
+      // Warned at synth (it holds links), and acknowledged here, as its owner would.
+      CoreAnnotations.of(otpOf(built.stack)).acknowledgeWarning('cdk-one-time-presigned-url:linksInAccessLogs', 'test fixture: the log bucket is restricted');
     }
     return built;
   }
@@ -261,6 +263,13 @@ describe('edge and API hardening', () => {
     expect(staged.previewAgents).toEqual(['MyCorpScanner/\\d+']);
   });
 
+  it('warns that access logs hold working links when a distribution or server access log bucket is given', () => {
+    const message = Match.stringLikeRegexp('record each request\'s query string, so they hold working links');
+    Annotations.fromStack(build(allOptions).stack).hasWarning('/Consumer/Downloads', message);
+    Annotations.fromStack(build((stack) => ({ serverAccessLogsBucket: new s3.Bucket(stack, 'L') })).stack).hasWarning('/Consumer/Downloads', message);
+    Annotations.fromStack(build().stack).hasNoWarning('*', message);
+  });
+
   it.each([
     [() => ({ domainNames: ['a.example.com'] }), /domainNames needs a certificate \(in us-east-1\) covering them; got domainNames \["a.example.com"\] and no certificate/],
     [(s: Stack) => ({ certificate: acm.Certificate.fromCertificateArn(s, 'C', CERT_ARN) }), /certificate is only used with domainNames/],
@@ -333,5 +342,39 @@ describe('links API and grants', () => {
     expect(otp.metricMintClientErrors().metricName).toBe('4xx');
     expect(otp.metricMintLatency({ period: Duration.minutes(1) }).metricName).toBe('Latency');
     expect(otp.metricMintFunctionErrors().metricName).toBe('Errors');
+  });
+});
+
+describe('browser callers (corsAllowedOrigins)', () => {
+  it('has no CORS unless asked: browsers cannot call the API from another origin', () => {
+    Template.fromStack(build().stack).hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.absent() });
+  });
+
+  it('configures the HTTP API\'s CORS for exactly the origins given, with the links API\'s methods and headers', () => {
+    const { stack } = build(() => ({ corsAllowedOrigins: ['https://app.example.com', 'http://localhost:3000'] }));
+    Template.fromStack(stack).hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: {
+        AllowOrigins: ['https://app.example.com', 'http://localhost:3000'],
+        AllowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+        AllowHeaders: ['content-type', 'authorization', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256'],
+        MaxAge: 600,
+        AllowCredentials: Match.absent(),
+      },
+    });
+  });
+
+  it.each([
+    [[], /corsAllowedOrigins must name at least one origin \(leave it out for no CORS\); got \[\]/],
+    [['*'], /corsAllowedOrigins entries must be origins, scheme:\/\/host\[:port\] with no path; got "\*" \(wildcards are not allowed/],
+    [['https://*.example.com'], /got "https:\/\/\*.example.com" \(wildcards are not allowed/],
+    [['https://app.example.com/'], /got "https:\/\/app.example.com\/" \(browsers send the origin as https:\/\/app.example.com\)/],
+    [['https://app.example.com/upload'], /got "https:\/\/app.example.com\/upload" \(browsers send the origin as https:\/\/app.example.com\)/],
+    [['https://App.Example.com'], /\(browsers send the origin as https:\/\/app.example.com\)/],
+    [['https://app.example.com:443'], /\(browsers send the origin as https:\/\/app.example.com\)/],
+    [['app.example.com'], /got "app.example.com" \(not a URL; expected scheme:\/\/host\[:port\]/],
+    [['ftp://files.example.com'], /\(the scheme must be https or http, not ftp\)/],
+    [['null'], /got "null" \(not a URL/],
+  ])('refuses corsAllowedOrigins %p with a message naming the prop and the value', (origins, message) => {
+    expect(() => build(() => ({ corsAllowedOrigins: origins }))).toThrow(message);
   });
 });

@@ -304,6 +304,7 @@ describe('edge function', () => {
       landingPageShowsFileName: false,
       parameterName: expect.stringMatching(/^\/cdk-one-time-presigned-url\/Consumer\/[0-9a-f]+\/edge-operator-config$/),
       parameterRegion: REGION,
+      operatorRefreshSeconds: 60,
     });
     expect(configs[0].parameterName).not.toEqual(configs[1].parameterName);
     expect(configs[0].tableName).not.toEqual(configs[1].tableName);
@@ -311,6 +312,12 @@ describe('edge function', () => {
     for (const config of configs) {
       template.hasResourceProperties('AWS::SSM::Parameter', { Name: config.parameterName, Value: '{"paused":false,"previewAgents":[]}' });
     }
+  });
+
+  it('stages operatorRefreshInterval for the edge function\'s reads of the operator switches', () => {
+    const { otp } = synth({ operatorRefreshInterval: Duration.minutes(5) });
+    const dir = (otp.edgeFunction.lambda.node.tryFindChild('Code')!.node.tryFindChild('Stage') as unknown as { sourcePath: string }).sourcePath;
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).operatorRefreshSeconds).toBe(300);
   });
 
   it('stages the edge code inside the cloud assembly, named by its content, never in the temporary folder', () => {
@@ -348,6 +355,9 @@ describe('synth-time errors', () => {
     [{ maxLinkLifetime: Duration.days(30), defaultLinkLifetime: Duration.days(31) }, /defaultLinkLifetime .* between 1 and 2592000 \(maxLinkLifetime\); got 31 days/],
     [{ runtime: lambda.Runtime.PYTHON_3_12 }, /runtime must be a Node.js runtime, version 20 or later.*got python3.12/],
     [{ runtime: lambda.Runtime.NODEJS_18_X }, /got nodejs18.x/],
+    [{ operatorRefreshInterval: Duration.seconds(5) }, /operatorRefreshInterval must be a concrete whole number of seconds between 10 and 3600 \(an hour\); got 5 seconds/],
+    [{ operatorRefreshInterval: Duration.hours(2) }, /operatorRefreshInterval must be .*; got 2 hours/],
+    [{ operatorRefreshInterval: Duration.millis(10_500) }, /operatorRefreshInterval must be .*; got 10 seconds 500 millis/],
   ])('rejects %p', (props, message) => {
     expect(() => synth(props as OneTimePresignedDistributionProps)).toThrow(message);
   });

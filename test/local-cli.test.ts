@@ -130,6 +130,11 @@ describe('npm run local -- --public-api', () => {
     });
     expect(() => parseArgs(['--origin-fault', 'a.txt=418'])).toThrow(/--origin-fault expects KEY=500\|503\|reset\|timeout; got a.txt=418/);
     expect(() => parseArgs(['--origin-fault', '=500'])).toThrow(/--origin-fault expects KEY=/);
+    expect(parseArgs([]).corsAllowedOrigins).toBeUndefined();
+    expect(parseArgs(['--cors-origin', 'http://127.0.0.1:5173', '--cors-origin', 'https://app.example.com']).corsAllowedOrigins)
+      .toEqual(['http://127.0.0.1:5173', 'https://app.example.com']);
+    expect(() => parseArgs(['--cors-origin', 'http://127.0.0.1:5173/'])).toThrow(/--cors-origin expects an origin, scheme:\/\/host\[:port\]; got http:\/\/127.0.0.1:5173\/ \(browsers send the origin as http:\/\/127.0.0.1:5173\)/);
+    expect(() => parseArgs(['--cors-origin', '*'])).toThrow(/--cors-origin .*; got \* \(wildcards are not allowed/);
   });
 
   it('refuses unknown arguments with usage', async () => {

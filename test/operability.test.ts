@@ -100,3 +100,33 @@ describe('operator switches in SSM, read off the request path', () => {
     expect((await statusOf(c.id)).uses).toBe(0);
   });
 });
+
+describe('a pause set while a container is warm', () => {
+  // The read interval compressed to 1 s (the construct's operatorRefreshInterval, 60 s by default).
+  beforeAll(async () => {
+    d = await startLocalDeployment({ objects: { 'f.bin': CONTENT }, publicApi: true, operatorRefreshSeconds: 1 });
+  });
+  afterAll(async () => d?.close());
+
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const reads = () => d.services.awsJson.calls.get('GetParameter');
+
+  it('applies at the container\'s next read, due within 1.2 intervals: the request that starts it is served on the old value, the next is refused', async () => {
+    const [a, b, c, e] = [await mint(), await mint(), await mint(), await mint()];
+    expect((await http(a.url)).status).toBe(200);
+    // The cold container's first read, and nothing more until it is due again (0.8 to 1.2 s later).
+    await sleep(300);
+    expect(reads()).toBe(1);
+    d.services.awsJson.setParameter(d.parameterName, JSON.stringify({ paused: true, previewAgents: [] }));
+    expect((await http(b.url)).status).toBe(200);
+    expect(reads()).toBe(1);
+    await sleep(1000);
+    // Due: this request starts the read and does not wait for it.
+    expect((await http(c.url)).status).toBe(200);
+    await sleep(300);
+    expect(reads()).toBe(2);
+    const refused = await http(e.url);
+    expect(refused.status).toBe(503);
+    expect((await statusOf(e.id)).uses).toBe(0);
+  });
+});

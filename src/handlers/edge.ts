@@ -32,7 +32,7 @@ import { forwardedLinkId, giveBackInput, isOriginFailure, readLinkInput } from '
 import { signOriginRequest } from './origin-signing';
 import { boundedHttpHandler } from './sdk';
 import { isSameOriginPost, newSessionSecret, sessionCookie, sessionSecretOf } from './viewer';
-import { EDGE_OPERATOR_REFRESH_SECONDS, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig } from '../shared/config';
+import { EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, nextOperatorRead } from '../shared/config';
 import { renderLandingPage, renderMessagePage, wantsHtml } from '../shared/landing-page';
 import { Attr, type Redemption } from '../shared/ledger';
 import { buildQuery, keyToPath, LINK_ID_PARAM, parsePresentedLink, type PresentedLink } from '../shared/link';
@@ -40,8 +40,6 @@ import { previewMatcher, previewProbe } from '../shared/preview';
 
 /** Whole-invocation budget: well inside the 5 s viewer-request limit, so we answer 503 ourselves. */
 const BUDGET_MS = 3500;
-/** After a failed operator-config read, wait this long before the next try. */
-const OPERATOR_RETRY_MS = 30_000;
 
 let staged: { config: EdgeStagedConfig; preview: RegExp | undefined } | undefined;
 /** The operator switches: last good value, and when to read them again. */
@@ -376,14 +374,18 @@ function stagedConfig(): { config: EdgeStagedConfig; preview: RegExp | undefined
   return staged;
 }
 
+/** Reads of the operator parameter that failed in a row: the next one waits longer (nextOperatorRead). */
+let operatorFailures = 0;
+
 /**
  * Starts a background read of the operator switches when they are due. Never awaited:
  * a throttled or unreachable SSM delays a switch, it never delays or refuses a download.
  * The read progresses while this container serves requests (Lambda freezes it between them).
+ * Reads are jittered and back off (nextOperatorRead): the whole fleet shares one quota.
  */
 function refreshOperatorConfig(): void {
   if (operatorRead || Date.now() < operator.nextReadAt) return;
-  const { parameterName, parameterRegion, previewProtection } = stagedConfig().config;
+  const { parameterName, parameterRegion, previewProtection, operatorRefreshSeconds } = stagedConfig().config;
   ssm ??= new SSMClient({
     region: parameterRegion,
     maxAttempts: 2,
@@ -393,16 +395,18 @@ function refreshOperatorConfig(): void {
     .then((out) => {
       const config = parseOperatorConfig(out.Parameter?.Value);
       const extra = config.previewAgents ?? [];
+      operatorFailures = 0;
       operator = {
         config,
         preview: previewProtection && extra.length > 0 ? previewMatcher(extra, { builtIn: false }) : undefined,
-        nextReadAt: Date.now() + EDGE_OPERATOR_REFRESH_SECONDS * 1000,
+        nextReadAt: nextOperatorRead(Date.now(), 0, Math.random(), operatorRefreshSeconds),
       };
     })
     .catch((err: unknown) => {
       // Keep the last good value.
       logFailure('operator-config', err);
-      operator = { ...operator, nextReadAt: Date.now() + OPERATOR_RETRY_MS };
+      operatorFailures += 1;
+      operator = { ...operator, nextReadAt: nextOperatorRead(Date.now(), operatorFailures, Math.random(), operatorRefreshSeconds) };
     })
     .finally(() => { operatorRead = undefined; });
 }

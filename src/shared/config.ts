@@ -30,14 +30,16 @@ export interface EdgeStagedConfig {
   readonly parameterName: string;
   /** Region of that parameter (the construct's stack region). */
   readonly parameterRegion: string;
+  /** Mean time between two reads of that parameter by one container, in seconds ({@link nextOperatorRead}). */
+  readonly operatorRefreshSeconds: number;
 }
 
 /**
  * What operators may change at runtime without redeploying the edge function: the
- * value of the SSM parameter. Each container reads it in the background and applies
- * a change within about {@link EDGE_OPERATOR_REFRESH_SECONDS} seconds of a request
- * reaching it; until the first read succeeds, and whenever a read fails, the last
- * good value (or the defaults: not paused, no extra agents) applies.
+ * value of the SSM parameter. Each container reads it in the background and applies a
+ * change at its next read, due every `operatorRefreshSeconds` ± 20 % ({@link nextOperatorRead});
+ * until the first read succeeds, and whenever a read fails, the last good value (or the
+ * defaults: not paused, no extra agents) applies.
  */
 export interface EdgeOperatorConfig {
   /** Refuse every download with 503 without spending uses (an incident switch). */
@@ -49,8 +51,30 @@ export interface EdgeOperatorConfig {
 /** The landing page's heading unless the construct sets another. */
 export const DEFAULT_LANDING_PAGE_TITLE = 'A file was shared with you';
 
-/** How often a warm edge container re-reads the operator parameter. */
+/** How often a warm edge container re-reads the operator parameter, unless the construct says otherwise. */
 export const EDGE_OPERATOR_REFRESH_SECONDS = 60;
+
+/** After failed reads the wait doubles up to this (or to the interval, if that is longer). */
+export const EDGE_OPERATOR_BACKOFF_CAP_SECONDS = 300;
+
+/**
+ * When an edge container reads the operator parameter next, in ms since the epoch. Every
+ * container of the fleet reads the one parameter in the stack's region, against the
+ * account's GetParameter quota there, so reads are spread, never in step:
+ * - after a read that succeeded (`failures` 0): `intervalSeconds` ± 20 %, uniformly, so the
+ *   fleet averages one read per container per interval, and containers started together
+ *   (a deployment, a burst of cold starts) drift apart;
+ * - after `failures` reads in a row that failed (throttled, slow, unreachable): twice the
+ *   interval, doubling with each failure up to 5 minutes (or the interval if longer), ± 20 %:
+ *   a throttled fleet reads less, not more.
+ *
+ * `random` is a number in [0, 1) (`Math.random()`): pure, so the schedule can be tested.
+ */
+export function nextOperatorRead(now: number, failures: number, random: number, intervalSeconds = EDGE_OPERATOR_REFRESH_SECONDS): number {
+  const cap = Math.max(intervalSeconds, EDGE_OPERATOR_BACKOFF_CAP_SECONDS);
+  const nominal = failures <= 0 ? intervalSeconds : Math.min(intervalSeconds * 2 ** Math.min(failures, 30), cap);
+  return now + Math.round(nominal * (0.8 + 0.4 * random) * 1000);
+}
 
 /** Environment variables of the mint function. */
 export const MintEnv = {
