@@ -202,6 +202,9 @@ project.addBins({ 'cdk-otp': cdkOtp.outfile });
 project.npmignore?.exclude('/lib/cli/', '/.tmp/');
 // ---- end cdk-otp ----
 
+// Browser tests skip on a machine without chromium (outside CI): this reporter says so in one line.
+project.jest?.addReporter(new javascript.JestReporter('<rootDir>/test/util/skipped-browser-tests.js'));
+
 // Tests synthesize the construct (which loads the bundles) and drive the bundles
 // themselves, so a fresh clone's `npx projen test` must bundle first.
 project.testTask.prependSpawn(project.bundler.bundleTask);

@@ -1,12 +1,18 @@
 // `npm run screenshots`: the landing page and a refusal page as a person sees them, in
 // headless Debian chromium, light and dark, phone-sized, written to docs/ for the README.
 import { join, resolve } from 'node:path';
-import { launchChromium } from './browser';
+import { chromiumMissing, launchChromium } from './browser';
 import { startLocalDeployment } from './deployment';
 
 const OUT = resolve(__dirname, '..', 'docs');
 
 async function main(): Promise<void> {
+  // Without a browser there is nothing to render: say so in one line, before starting anything.
+  const missing = chromiumMissing();
+  if (missing) {
+    process.stderr.write(`screenshots: ${missing}\n`);
+    process.exit(1);
+  }
   const d = await startLocalDeployment({ objects: { 'reports/q4.pdf': Buffer.from('%PDF-1.7 quarterly report\n') }, publicApi: true, landingPage: true });
   const browser = await launchChromium();
   try {
