@@ -80,6 +80,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'fast-check@^4',
     // Browser tests drive Debian's chromium (/usr/bin/chromium); no browser download.
     'playwright-core',
+    // test/deployed.integ.ts asserts in a real account (README "Prove it in a real account").
+    // The newest the registry serves; its aws-cdk-lib peer range (^2.245.0) takes cdkVersion.
+    '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
     // For the README's backend example, which test/readme.test.ts compiles.
     '@aws-crypto/sha256-js',
     '@aws-sdk/credential-provider-node',
