@@ -207,6 +207,8 @@ project.npmignore?.exclude('/lib/cli/', '/.tmp/');
 
 // Browser tests skip on a machine without chromium (outside CI): this reporter says so in one line.
 project.jest?.addReporter(new javascript.JestReporter('<rootDir>/test/util/skipped-browser-tests.js'));
+// Property tests draw from a fixed seed (FC_SEED chooses another).
+project.jest?.addSetupFile('<rootDir>/test/util/fast-check-seed.ts');
 
 // Tests synthesize the construct (which loads the bundles) and drive the bundles
 // themselves, so a fresh clone's `npx projen test` must bundle first.
