@@ -151,9 +151,12 @@ describe('LinkSigning.signerRole(): sessions with a known end, renewed before th
   it('refuses at mint a lifetime its sessions cannot cover, after trying a fresh session, writing nothing', async () => {
     const writes = d.services.dynamodb.calls.get('PutItem');
     const assumed = d.services.sts.calls.get('AssumeRole');
-    const res = await mintRequest({ expiresInSeconds: 6 });
+    // Not 6 seconds: a link's expiresAt counts from the whole second the mint started in, so a
+    // fresh 6-second session that a slow AssumeRole ends after the next whole second does cover a
+    // 6-second link with its margin (a loaded machine issued one). No 6-second session covers 10.
+    const res = await mintRequest({ expiresInSeconds: 10 });
     expect(res.status).toBe(503);
-    expect(res.json<{ error: string }>().error).toMatch(/signing credentials \(signer-role\) end at .* before a 6-second link would \(with a 1-second margin\): no link was issued/);
+    expect(res.json<{ error: string }>().error).toMatch(/signing credentials \(signer-role\) end at .* before a 10-second link would \(with a 1-second margin\): no link was issued/);
     expect(d.services.sts.calls.get('AssumeRole') - assumed).toBe(1);
     expect(d.services.dynamodb.calls.get('PutItem')).toBe(writes);
   });
