@@ -6,6 +6,10 @@ const { relative } = require('node:path');
 /** Where local/browser.ts looks for chromium: keep the two in step. */
 const chromium = () => process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
+/** The line to print when the process exits (a watch run prints the latest once). */
+let line = '';
+let waiting = false;
+
 class SkippedBrowserTests {
   constructor(globalConfig) {
     this.rootDir = globalConfig.rootDir;
@@ -22,8 +26,11 @@ class SkippedBrowserTests {
   onRunComplete() {
     if (this.skipped.length === 0) return;
     const tests = this.skipped.reduce((n, s) => n + s.tests, 0);
-    process.stderr.write(`Browser tests skipped (${tests} in ${this.skipped.map((s) => s.file).join(', ')}): no chromium at ${chromium()}. `
-      + 'To run them: apt-get install -y chromium, or set CHROMIUM_PATH to a chromium binary.\n');
+    line = `Browser tests skipped (${tests} in ${this.skipped.map((s) => s.file).join(', ')}): no chromium at ${chromium()}. `
+      + 'To run them: apt-get install -y chromium, or set CHROMIUM_PATH to a chromium binary.\n';
+    // Last, after the coverage table and the summary, where it is seen.
+    if (!waiting) process.once('exit', () => process.stderr.write(line));
+    waiting = true;
   }
 }
 
