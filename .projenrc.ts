@@ -81,6 +81,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'fast-check@^4',
     // Browser tests drive Debian's chromium (/usr/bin/chromium); no browser download.
     'playwright-core',
+    // test/deployed.integ.ts asserts in a real account (README "Prove it in a real account").
+    // The newest the registry serves; its aws-cdk-lib peer range (^2.245.0) takes cdkVersion.
+    '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
     // For the README's backend example, which test/readme.test.ts compiles.
     '@aws-crypto/sha256-js',
     '@aws-sdk/credential-provider-node',
@@ -204,6 +207,11 @@ project.addBins({ 'cdk-otp': cdkOtp.outfile });
 // the README Python test's venv (and CI's cfn-lint one): never pack it.
 project.npmignore?.exclude('/lib/cli/', '/.tmp/');
 // ---- end cdk-otp ----
+
+// Browser tests skip on a machine without chromium (outside CI): this reporter says so in one line.
+project.jest?.addReporter(new javascript.JestReporter('<rootDir>/test/util/skipped-browser-tests.js'));
+// Property tests draw from a fixed seed (FC_SEED chooses another).
+project.jest?.addSetupFile('<rootDir>/test/util/fast-check-seed.ts');
 
 // Tests synthesize the construct (which loads the bundles) and drive the bundles
 // themselves, so a fresh clone's `npx projen test` must bundle first.

@@ -1,12 +1,18 @@
 // `npm run screenshots`: the landing page and a refusal page as a person sees them, in
 // headless Debian chromium, light and dark, phone-sized, written to docs/ for the README.
 import { join, resolve } from 'node:path';
-import { launchChromium } from './browser';
+import { chromiumMissing, launchChromium } from './browser';
 import { startLocalDeployment } from './deployment';
 
 const OUT = resolve(__dirname, '..', 'docs');
 
 async function main(): Promise<void> {
+  // Without a browser there is nothing to render: say so in one line, before starting anything.
+  const missing = chromiumMissing();
+  if (missing) {
+    process.stderr.write(`screenshots: ${missing}\n`);
+    process.exit(1);
+  }
   const d = await startLocalDeployment({ objects: { 'reports/q4.pdf': Buffer.from('%PDF-1.7 quarterly report\n') }, publicApi: true, landingPage: true });
   const browser = await launchChromium();
   try {
@@ -14,19 +20,22 @@ async function main(): Promise<void> {
       const res = await fetch(`${d.apiUrl}/urls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'reports/q4.pdf' }) });
       return ((await res.json()) as { url: string }).url;
     };
-    const url = await mint();
     for (const colorScheme of ['light', 'dark'] as const) {
-      const context = await browser.newContext({ viewport: { width: 390, height: 520 }, deviceScaleFactor: 2, colorScheme, acceptDownloads: true });
+      // A fresh link each: a link opens as its page only while it has uses left.
+      const url = await mint();
+      const options = { viewport: { width: 390, height: 520 }, deviceScaleFactor: 2, colorScheme, acceptDownloads: true };
+      const context = await browser.newContext(options);
       const page = await context.newPage();
       await page.goto(url);
       await page.screenshot({ path: join(OUT, `landing-page-${colorScheme}.png`) });
       if (colorScheme === 'light') {
         await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()]);
-        const used = await context.newPage();
+        // Another browser opens the spent link and is told at once (this one would continue its download).
+        const other = await browser.newContext(options);
+        const used = await other.newPage();
         await used.goto(url);
-        await Promise.all([used.waitForResponse((r) => r.request().method() === 'POST'), used.getByRole('button', { name: 'Download' }).click()]);
-        await used.waitForLoadState();
         await used.screenshot({ path: join(OUT, 'link-used.png') });
+        await other.close();
       }
       await context.close();
     }

@@ -552,15 +552,11 @@ describe('cdk-otp refuses plain http to a host that is not loopback', () => {
 
 describe('cdk-otp other failures', () => {
   it('exits 1 when the API cannot be reached or answers 5xx', async () => {
-    // A port that was just free: nothing listens there.
-    const closed = createServer().listen(0, '127.0.0.1');
-    await once(closed, 'listening');
-    const port = (closed.address() as AddressInfo).port;
-    closed.close();
-    await once(closed, 'close');
-    const unreachable = await cdkOtp(['status', UNKNOWN_ID], localEnv({ OTP_API_URL: `http://127.0.0.1:${port}` }));
+    // Port 0: nothing can listen there. (A port that was just free may be taken by another
+    // process on the machine before the CLI connects.)
+    const unreachable = await cdkOtp(['status', UNKNOWN_ID], localEnv({ OTP_API_URL: 'http://127.0.0.1:0' }));
     expect([unreachable.code, unreachable.stdout, unreachable.stderr]).toEqual([
-      1, '', `cdk-otp: could not reach the API at http://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+      1, '', 'cdk-otp: could not reach the API at http://127.0.0.1:0: connect ECONNREFUSED 127.0.0.1\n',
     ]);
 
     const unavailable = await cdkOtp(['status', UNKNOWN_ID], localEnv({ OTP_API_URL: counterUrl }));

@@ -114,10 +114,18 @@ describe('local deployment, end to end', () => {
 
     it.each([200, 500])('lets exactly one of %i concurrent downloads of one link through', async (n) => {
       const link = await mint('report.pdf');
+      const logged = jest.spyOn(console, 'error');
       const results = await Promise.all(Array.from({ length: n }, (_, i) => http(link.url, someoneElse(i))));
+      const ledgerFailures = logged.mock.calls.map(([line]) => String(line)).filter((line) => line.includes('"stage":"ledger"'));
+      logged.mockRestore();
       const statuses = results.map((r) => r.status);
       expect(statuses.filter((s) => s === 200)).toHaveLength(1);
-      expect(statuses.filter((s) => s !== 200 && s !== 403)).toEqual([]);
+      // The rest are refused as used (403). On a starved CPU the local DynamoDB, which shares this
+      // process, can answer after the edge's request timeout: then the edge fails closed (503) and
+      // logs why. A 503 for any other reason (a socket pool too small, say) fails the test.
+      expect(statuses.filter((s) => s !== 200 && s !== 403 && s !== 503)).toEqual([]);
+      expect(ledgerFailures.filter((line) => !/requestTimeout/.test(line))).toEqual([]);
+      expect(statuses.filter((s) => s === 503)).toHaveLength(ledgerFailures.length);
       expect(await usesOf(link.id)).toBe(1);
     });
 

@@ -10,6 +10,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Browser, Response } from 'playwright-core';
 import { launchChromium } from '../local/browser';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
+import { describeInBrowser } from './util/browser';
 import { http } from './util/http';
 
 const CONTENT = randomBytes(200_000);
@@ -47,7 +48,7 @@ afterAll(async () => {
   rmSync(shots, { recursive: true, force: true });
 });
 
-describe('a landing-page link in headless chromium', () => {
+describeInBrowser('a landing-page link in headless chromium', () => {
   it('shows the page, downloads the exact bytes on click, and says "used" when reopened', async () => {
     const link = await mint();
     const context = await browser.newContext({ acceptDownloads: true });

@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import * as ts from 'typescript';
 import { launchChromium } from '../local/browser';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
+import { describeInBrowser } from './util/browser';
 import { http } from './util/http';
 import { closeServer, Lifecycle, listenLocal } from '../local/servers/common';
 
@@ -80,7 +81,7 @@ async function mintFrom(origin: string, token: string): Promise<{ page: Page; co
   return { page, console, result };
 }
 
-describe('the README\'s browser example in headless Chromium', () => {
+describeInBrowser('the README\'s browser example in headless Chromium', () => {
   it('mints a working link from a page of an allowed origin, with a JWT from the issuer', async () => {
     expect(new URL(app.url).port).not.toBe(new URL(d.apiUrl).port);
     const { page, result } = await mintFrom(app.url, d.jwtIssuer.sign({ sub: 'alice' }));

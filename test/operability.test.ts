@@ -87,7 +87,10 @@ describe('operator switches in SSM, read off the request path', () => {
     const calls = d.services.awsJson.calls.get('GetParameter');
     // The first request starts the read and does not wait for it.
     expect((await http(a.url)).status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    // The read lands after its 300 ms (later on a loaded machine): until then links of its own
+    // still download; once it has, they are refused as paused.
+    const deadline = Date.now() + 10_000;
+    while ((await http((await mint()).url)).status === 200 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     d.services.awsJson.fault.clear();
     expect(d.services.awsJson.calls.get('GetParameter')).toBe(calls + 1);
     // Paused: refused with 503, nothing spent.

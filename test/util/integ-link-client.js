@@ -1,0 +1,72 @@
+// The client of test/deployed.integ.ts: a Lambda function (inline code, so the snapshot holds it
+// whole) that its assertions invoke for what integ-tests-alpha cannot do itself.
+// - `mint`: POST /urls, SigV4-signed (service execute-api) with this function's role credentials,
+//   which grantMint allows. httpApiCall sends unsigned requests only.
+// - `fetch`: GET a URL and answer a summary. A landing page or S3's SignatureDoesNotMatch body
+//   would not fit the 4 KB a custom resource may answer, which is all an httpApiCall answers.
+// Each answer carries `result`, a JSON string: the assertions match it with objectLike (the
+// integ-tests-alpha handler cannot match a bare number).
+// test/integ-link-client.test.ts runs it against the local deployment.
+'use strict';
+const { createHash, createHmac } = require('node:crypto');
+
+const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+const hmac = (key, data) => createHmac('sha256', key).update(data).digest();
+/** RFC 3986 encoding, as SigV4 wants it. */
+const encode = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/** A fetch signed with SigV4 for execute-api, with the credentials Lambda gives the function. */
+async function signedFetch(url, method, body) {
+  const u = new URL(url);
+  const region = process.env.AWS_REGION;
+  const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+  const scope = `${amzDate.slice(0, 8)}/${region}/execute-api/aws4_request`;
+  const headers = { 'host': u.host, 'x-amz-date': amzDate };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (process.env.AWS_SESSION_TOKEN) headers['x-amz-security-token'] = process.env.AWS_SESSION_TOKEN;
+  const names = Object.keys(headers).sort();
+  const query = [...u.searchParams].map(([k, v]) => `${encode(k)}=${encode(v)}`).sort().join('&');
+  // Every service but S3 encodes each path segment twice (pathname holds them encoded once).
+  const path = u.pathname.split('/').map(encode).join('/');
+  const canonical = [method, path, query, ...names.map((n) => `${n}:${headers[n]}`), '', names.join(';'), sha256(body ?? '')].join('\n');
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
+  let key = `AWS4${process.env.AWS_SECRET_ACCESS_KEY}`;
+  for (const part of scope.split('/')) key = hmac(key, part);
+  const signature = createHmac('sha256', key).update(toSign).digest('hex');
+  const { host: _host, ...sent } = headers;
+  sent.authorization = `AWS4-HMAC-SHA256 Credential=${process.env.AWS_ACCESS_KEY_ID}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
+  return fetch(url, { method, headers: sent, body });
+}
+
+async function mint(event) {
+  const body = JSON.stringify({ key: event.key, maxUses: 1, downloadWindowSeconds: 0, landingPage: event.landingPage === true });
+  const res = await signedFetch(`${process.env.MINT_API}/urls`, 'POST', body);
+  const text = await res.text();
+  let answer;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    answer = { text: text.slice(0, 500) };
+  }
+  const url = res.status === 201 ? answer.url : '';
+  // The same path and query, sent straight to the bucket instead of the distribution.
+  const directUrl = url ? `${process.env.BUCKET_ORIGIN}${new URL(url).pathname}${new URL(url).search}` : '';
+  return { url, id: answer.id ?? '', directUrl, result: JSON.stringify({ status: res.status, ...answer }) };
+}
+
+async function fetchSummary(event) {
+  const res = await fetch(event.url, { headers: event.headers ?? {} });
+  const text = await res.text();
+  const summary = { status: res.status, contentType: res.headers.get('content-type') ?? '' };
+  const title = /<title>([^<]*)<\/title>/.exec(text);
+  if (title) summary.title = title[1];
+  const code = /<Code>([^<]*)<\/Code>/.exec(text);
+  if (code) summary.code = code[1];
+  return { result: JSON.stringify(summary) };
+}
+
+exports.handler = async (event) => {
+  if (event.action === 'mint') return mint(event);
+  if (event.action === 'fetch') return fetchSummary(event);
+  throw new Error(`unknown action ${event.action}`);
+};
