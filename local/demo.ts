@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     const { pathname, search } = new URL(url);
     const direct = await fetch(`${local.originUrl}/${local.bucket}${pathname}${search}`);
     const code = /<Code>([^<]+)<\/Code>/.exec(await direct.text())?.[1];
-    say(`5. same URL straight at S3: ${direct.status} ${code} (the secret origin header is signed in, and only CloudFront adds it)`);
+    say(`5. same URL straight at S3: ${direct.status} ${code} (a link is no signature: only the edge's role reads the bucket)`);
 
     const ok = first.status === 200 && firstBody === content && second.status === 403 && direct.status === 403;
     say(ok ? 'demo: the link worked for its recipient only.' : 'demo: something did not behave as expected.');
