@@ -24,8 +24,8 @@ import {
 } from './cost';
 import { mintLandingPage, mintOne, mintPhase, type MintPhase } from './mint';
 import {
-  callPattern, loadHandler, callsOnPath, measureColdRequests, measureContinuations, measureLandingPages, measureLoadTimes, measureOriginSigning,
-  measureReplays, measureWarm, stageBundle,
+  callPattern, loadHandler, callsOnPath, measureColdRequests, measureContinuations, measureFloor, measureLandingPages, measureLoadTimes,
+  measureOriginSigning, measureReplays, measureWarm, stageBundle,
   type ColdRequest, type RedemptionStats, type SubjectName,
 } from './redeem';
 import { fmtCount, fmtKB, fmtMs, fmtPct, fmtRatio, fmtUsd, max, mean, median, min, quantile, table } from './stats';
@@ -139,6 +139,8 @@ interface Results {
   readonly landing: { views: RedemptionStats; downloads: RedemptionStats };
   /** Ours: the origin-request trigger signing the request to S3. */
   readonly signing: RedemptionStats;
+  /** A bare conditional UpdateItem with the edge's client settings: the floor under a redemption. */
+  readonly floor: RedemptionStats;
   readonly itemBytes: { oursIssued: number; oursRedeemed: number; baseline: number };
   readonly loadTimes: Record<string, number[]>;
   readonly cold: Record<SubjectName, ColdRequest[]>;
@@ -192,6 +194,9 @@ async function main(): Promise<void> {
     log(`bench: ${SIZES.replays} origin requests signed by the edge`);
     collectGarbage();
     const signing = await measureOriginSigning(dep, handlers.ours, Array.from({ length: SIZES.replays }, () => OBJECT_KEY));
+    log(`bench: ${SIZES.rounds * SIZES.perRound} bare conditional UpdateItems (the floor)`);
+    collectGarbage();
+    const floor = await measureFloor(dep, SIZES.rounds * SIZES.perRound);
     const itemBytes = await measureItemSizes(dep, unredeemed, used[used.length - 1]);
 
     log(`bench: module load in fresh processes, ${SIZES.loadRuns} interleaved runs per bundle`);
@@ -223,6 +228,7 @@ async function main(): Promise<void> {
       continuations,
       landing,
       signing,
+      floor,
       itemBytes,
       loadTimes,
       cold,
@@ -528,6 +534,16 @@ function render(r: Results): string {
     verdict(signingMet, `: outcomes ${JSON.stringify(signing.outcomes)}, calls ${JSON.stringify(signing.calls)}`),
   ]);
   if (!signingMet) misses.push('Origin signing: expected every origin request signed with no AWS call.');
+  const floorP50 = quantile(r.floor.latencies, 0.5);
+  const overFloor = d.warmP50.ours / floorP50;
+  rows.push([
+    'Warm redemption p50 beside the floor (a bare conditional UpdateItem, same emulator and client settings)',
+    `${fmtMs(d.warmP50.ours)} vs ${fmtMs(floorP50)}`, '-',
+    `ours / floor: ${fmtRatio(overFloor)}`,
+    '<= 1.10x the floor',
+    verdict(overFloor <= 1.1, `: ${fmtRatio(overFloor)}`),
+  ]);
+  if (overFloor > 1.1) misses.push(`Warm redemption p50 is ${fmtRatio(overFloor)} the floor (target 1.10x).`);
   rows.push([
     'Warm edge latency p50',
     fmtMs(d.warmP50.ours), fmtMs(d.warmP50.baseline),
