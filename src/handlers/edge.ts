@@ -53,7 +53,12 @@ let dynamo: DynamoDBClient | undefined;
 export async function handler(event: CloudFrontRequestEvent | CloudFrontResponseEvent): Promise<CloudFrontRequestResult> {
   const cf = event.Records[0].cf;
   if ('response' in cf) return originResponse(cf.request, cf.response, cf.config.requestId);
-  if (cf.config.eventType === 'origin-request') return signOriginRequest(cf.request, stagedConfig().config.bucketRegion, () => ledgerClient(stagedConfig().config.tableRegion));
+  // The function's own role session, as the SDK resolved it for the ledger client: one
+  // credential chain and one SHA-256 in the bundle.
+  if (cf.config.eventType === 'origin-request') {
+    const { bucketRegion, tableRegion } = stagedConfig().config;
+    return signOriginRequest(cf.request, bucketRegion, () => ledgerClient(tableRegion));
+  }
   return redeem(cf.request, cf.config.requestId);
 }
 
