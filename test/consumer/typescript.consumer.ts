@@ -253,6 +253,7 @@ describe(`TypeScript consumer of the npm package ${LIBRARY}`, () => {
         landingPageShowsFileName: false,
         parameterName: parameter.Properties.Name,
         parameterRegion: region,
+        operatorRefreshSeconds: 60,
       });
       expect(typeof parameter.Properties.Name).toBe('string');
       expect(fs.readdirSync(lambdaAssetDir(stack, mintFunction(stack.template)))).toContain('index.js');
