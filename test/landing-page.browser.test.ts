@@ -11,6 +11,7 @@ import type { Browser, Response } from 'playwright-core';
 import { launchChromium } from '../local/browser';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
 import { describeInBrowser } from './util/browser';
+import { describeWithTools } from './util/clients';
 import { http } from './util/http';
 
 const CONTENT = randomBytes(200_000);
@@ -33,13 +34,6 @@ const usesOf = async (id: string) => (JSON.parse((await http(`${d.apiUrl}/urls/$
 beforeAll(async () => {
   shots = mkdtempSync(join(tmpdir(), 'otp-browser-'));
   d = await startLocalDeployment({ objects: { 'reports/q4.pdf': CONTENT }, publicApi: true, landingPage: true, viewerAddress: (req) => viewerAddress(req.method ?? 'GET') });
-  // A small WebM video (made here, so the test ships no binary), served as video/webm.
-  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=duration=12:size=320x240:rate=25', '-c:v', 'libvpx', '-b:v', '2M', '-g', '25', join(shots, 'v.webm')]);
-  const s3 = new S3Client({
-    region: d.region, endpoint: d.originUrl, forcePathStyle: true, credentials: { accessKeyId: d.accessKeyId, secretAccessKey: d.secretAccessKey },
-  });
-  await s3.send(new PutObjectCommand({ Bucket: d.bucket, Key: 'media/clip.webm', Body: readFileSync(join(shots, 'v.webm')), ContentType: 'video/webm' }));
-  s3.destroy();
   browser = await launchChromium();
 });
 afterAll(async () => {
@@ -94,38 +88,53 @@ describeInBrowser('a landing-page link in headless chromium', () => {
     }
   });
 
-  it('plays and seeks a video after the button, on one use, when the button was pressed over IPv4 and the video comes over IPv6', async () => {
-    const link = await mint(1, 'media/clip.webm');
-    // Pressed on Wi-Fi (IPv4); every request of the video comes over mobile (IPv6).
-    viewerAddress = (method) => (method === 'POST' ? '203.0.113.7' : '2001:db8:85a3::8a2e:370:7334');
-    const context = await browser.newContext();
-    const statuses: number[] = [];
-    const onResponse = (r: Response) => { if (r.request().method() === 'GET' && r.url() === link.url) statuses.push(r.status()); };
-    try {
-      const page = await context.newPage();
-      await page.goto(link.url);
-      page.on('response', onResponse);
-      // The button's redirect lands the browser on the video itself (Chromium's media document).
-      await Promise.all([page.waitForURL(link.url), page.getByRole('button', { name: 'Download' }).click()]);
-      await page.waitForSelector('video');
-      // Runs in the page (the project's tsconfig has no DOM types, hence strings).
-      await page.evaluate('(async () => { const v = document.querySelector("video"); v.muted = true; await v.play(); })()');
-      await page.waitForFunction('document.querySelector("video").currentTime > 0.5');
-      await page.evaluate('new Promise((ok) => { const v = document.querySelector("video"); v.addEventListener("seeked", ok, { once: true }); v.currentTime = 9; })');
-      await page.waitForFunction('document.querySelector("video").currentTime > 9.3');
-      expect(await page.evaluate('document.querySelector("video").error')).toBeNull();
-      expect(statuses.length).toBeGreaterThan(0);
-      expect(statuses.filter((s) => s !== 200 && s !== 206)).toEqual([]);
-      expect(await usesOf(link.id)).toBe(1);
-      const { redemptions } = JSON.parse((await http(`${d.apiUrl}/urls/${link.id}`)).text()) as { redemptions: Array<{ ip: string; requests: number }> };
-      // One use, opened over IPv4, continued by the video's requests over IPv6. (How many depends on
-      // the browser: it may cancel one, or serve a range from its media cache without asking.)
-      expect(redemptions).toEqual([expect.objectContaining({ ip: '203.0.113.7' })]);
-      expect(redemptions[0].requests).toBeGreaterThanOrEqual(1);
-    } finally {
-      await context.close();
-      viewerAddress = () => '203.0.113.7';
-    }
+  describeWithTools(['ffmpeg'], 'media', () => {
+    beforeAll(async () => {
+      // A small WebM video (made here, so the test ships no binary), served as video/webm.
+      execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=duration=12:size=320x240:rate=25', '-c:v', 'libvpx', '-b:v', '2M', '-g', '25', join(shots, 'v.webm')]);
+      const s3 = new S3Client({
+        region: d.region,
+        endpoint: d.originUrl,
+        forcePathStyle: true,
+        credentials: { accessKeyId: d.accessKeyId, secretAccessKey: d.secretAccessKey },
+      });
+      await s3.send(new PutObjectCommand({ Bucket: d.bucket, Key: 'media/clip.webm', Body: readFileSync(join(shots, 'v.webm')), ContentType: 'video/webm' }));
+      s3.destroy();
+    });
+
+    it('plays and seeks a video after the button, on one use, when the button was pressed over IPv4 and the video comes over IPv6', async () => {
+      const link = await mint(1, 'media/clip.webm');
+      // Pressed on Wi-Fi (IPv4); every request of the video comes over mobile (IPv6).
+      viewerAddress = (method) => (method === 'POST' ? '203.0.113.7' : '2001:db8:85a3::8a2e:370:7334');
+      const context = await browser.newContext();
+      const statuses: number[] = [];
+      const onResponse = (r: Response) => { if (r.request().method() === 'GET' && r.url() === link.url) statuses.push(r.status()); };
+      try {
+        const page = await context.newPage();
+        await page.goto(link.url);
+        page.on('response', onResponse);
+        // The button's redirect lands the browser on the video itself (Chromium's media document).
+        await Promise.all([page.waitForURL(link.url), page.getByRole('button', { name: 'Download' }).click()]);
+        await page.waitForSelector('video');
+        // Runs in the page (the project's tsconfig has no DOM types, hence strings).
+        await page.evaluate('(async () => { const v = document.querySelector("video"); v.muted = true; await v.play(); })()');
+        await page.waitForFunction('document.querySelector("video").currentTime > 0.5');
+        await page.evaluate('new Promise((ok) => { const v = document.querySelector("video"); v.addEventListener("seeked", ok, { once: true }); v.currentTime = 9; })');
+        await page.waitForFunction('document.querySelector("video").currentTime > 9.3');
+        expect(await page.evaluate('document.querySelector("video").error')).toBeNull();
+        expect(statuses.length).toBeGreaterThan(0);
+        expect(statuses.filter((s) => s !== 200 && s !== 206)).toEqual([]);
+        expect(await usesOf(link.id)).toBe(1);
+        const { redemptions } = JSON.parse((await http(`${d.apiUrl}/urls/${link.id}`)).text()) as { redemptions: Array<{ ip: string; requests: number }> };
+        // One use, opened over IPv4, continued by the video's requests over IPv6. (How many depends on
+        // the browser: it may cancel one, or serve a range from its media cache without asking.)
+        expect(redemptions).toEqual([expect.objectContaining({ ip: '203.0.113.7' })]);
+        expect(redemptions[0].requests).toBeGreaterThanOrEqual(1);
+      } finally {
+        await context.close();
+        viewerAddress = () => '203.0.113.7';
+      }
+    });
   });
 
   it('spends nothing when a browser loads the page, runs it for seconds and follows every reference without clicking', async () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
+import { describeWithTools } from './util/clients';
 import { http, type HttpResult } from './util/http';
 
 const CONTENT = randomBytes(300_000);
@@ -108,7 +109,7 @@ describe('an origin failure in a landing page\'s download', () => {
   });
 });
 
-describe('real clients retrying', () => {
+describeWithTools(['curl', 'wget'], 'real clients retrying', () => {
   let dir: string;
   beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'otp-faults-')); });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
