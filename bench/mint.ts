@@ -19,9 +19,9 @@ export function serviceCalls(dep: LocalDeployment): Record<string, number> {
     for (const [op, n] of Object.entries(snapshot)) out[`${service}:${op}`] = n;
   };
   add('DynamoDB', dep.services.dynamodb.calls.snapshot());
-  // One emulator serves both JSON services: name each operation by its service.
+  // One emulator serves SSM and EventBridge: name each operation by its service.
   for (const [op, n] of Object.entries(dep.services.awsJson.calls.snapshot())) {
-    out[`${op === 'GetSecretValue' ? 'SecretsManager' : 'SSM'}:${op}`] = n;
+    out[`${op === 'PutEvents' ? 'EventBridge' : 'SSM'}:${op}`] = n;
   }
   add('S3', dep.services.s3.calls.snapshot());
   return out;

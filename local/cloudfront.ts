@@ -55,12 +55,6 @@ export interface LocalCloudFrontOptions {
    */
   readonly maxConcurrentInvocations?: number;
   /**
-   * Forward the viewer's Host header to the origin, as the managed AllViewer origin
-   * request policies do. Only for proving that this breaks every signature.
-   * @default false
-   */
-  readonly forwardViewerHost?: boolean;
-  /**
    * How long CloudFront waits for the origin's response after forwarding a request; then it
    * gives up on that attempt (see {@link originConnectionAttempts}) and at last answers 504.
    * @default 30000 (CloudFront's default; tests shorten it)
@@ -198,21 +192,19 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     const forwarded = result as CloudFrontRequest | undefined;
     const invalid = validateForwardedRequest(before, forwarded);
     if (invalid) return sendError(res, 502, `The Lambda function returned an invalid request: ${invalid}`);
-    await forwardToOrigin(forwarded!, req, res, event.Records[0].cf.config);
+    await forwardToOrigin(forwarded!, res, event.Records[0].cf.config);
   }
 
   async function forwardToOrigin(
     request: CloudFrontRequest,
-    viewer: IncomingMessage,
     res: ServerResponse,
     config: CloudFrontRequestEvent['Records'][0]['cf']['config'],
   ): Promise<void> {
-    const viewerHost = viewer.headers.host ?? domainName;
     // The custom origin request policy forwards no viewer headers and no cookies (the viewer's
     // Cookie reaches the viewer-request function, never the origin): only the origin host, the
     // origin custom headers and what CloudFront itself adds, plus Range (below).
     const ownHeaders: Record<string, string | string[]> = {
-      'host': opts.forwardViewerHost ? viewerHost : opts.originHost,
+      'host': opts.originHost,
       'user-agent': 'Amazon CloudFront',
       'via': '2.0 local.cloudfront.net (CloudFront)',
       'x-amz-cf-id': randomBytes(30).toString('base64url'),

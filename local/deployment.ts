@@ -83,8 +83,6 @@ export interface LocalDeploymentOptions {
   readonly linkEvents?: boolean;
   /** Append one JSON line per published event (`{"source","detail-type","detail"}`) to this file. */
   readonly eventsFile?: string;
-  /** Emulate the seed's AllViewer origin request policy (forwards the viewer's Host). @default false */
-  readonly forwardViewerHost?: boolean;
   /** Viewer-request timeout of the local CloudFront. @default 5000 */
   readonly edgeTimeoutMs?: number;
   /**
@@ -321,7 +319,6 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       originHost: s3.regionalHost,
       originRegion: region,
       originCustomHeaders: {},
-      forwardViewerHost: opts.forwardViewerHost,
       timeoutMs: opts.edgeTimeoutMs,
       originResponseTimeoutMs: opts.originResponseTimeoutMs,
       originConnectionAttempts: opts.originConnectionAttempts,
@@ -332,7 +329,6 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     Object.assign(process.env, {
       [MintEnv.bucketName]: bucket,
       [MintEnv.bucketRegion]: region,
-      [MintEnv.originDomain]: s3.regionalHost,
       [MintEnv.publicBaseUrl]: cloudfront.url,
       [MintEnv.tableName]: tableName,
       [MintEnv.defaultExpiresSeconds]: String(opts.defaultExpiresSeconds ?? 900),

@@ -5,9 +5,10 @@
 // https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
 // Lambda does not tell the function when that session ends (there is no expiration
 // variable), and a container never outlives its credentials: it is retired before its
-// session ends and the next request starts a new one. (The variables are the process's, so the edge and events bundles loaded
-// in the same process read whichever session is current: harmless here, since only the
-// local S3 and STS verify signatures, and neither bundle calls them.)
+// session ends and the next request starts a new one. (The variables are the process's, so
+// the events bundle loaded in the same process reads whichever session is current: harmless,
+// since it calls only EventBridge, which verifies no signature locally. The edge function runs
+// in containers of its own, with their own environment: local/edge-container.ts.)
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalIdentities } from './servers';

@@ -853,7 +853,6 @@ export class OneTimePresignedDistribution extends Construct {
       environment: {
         [MintEnv.bucketName]: this.bucket.bucketName,
         [MintEnv.bucketRegion]: this.bucket.env.region,
-        [MintEnv.originDomain]: this.bucket.bucketRegionalDomainName,
         [MintEnv.publicBaseUrl]: `https://${this.distributionDomainName}`,
         [MintEnv.tableName]: this.table.tableName,
         [MintEnv.defaultExpiresSeconds]: String(settings.defaultSeconds),

@@ -194,7 +194,7 @@ describe('bucket and ledger', () => {
       DistributionConfig: { Origins: [Match.objectLike({ DomainName: `my-existing-bucket.s3.${REGION}.amazonaws.com` })] },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ OTP_ORIGIN_DOMAIN: `my-existing-bucket.s3.${REGION}.amazonaws.com`, OTP_BUCKET_REGION: REGION }) },
+      Environment: { Variables: Match.objectLike({ OTP_BUCKET_NAME: 'my-existing-bucket', OTP_BUCKET_REGION: REGION }) },
     });
   });
 });
@@ -202,11 +202,12 @@ describe('bucket and ledger', () => {
 describe('mint function and API', () => {
   const { template, otp, stack } = synth();
 
-  it('knows the origin host, the public base URL and the lifetimes', () => {
+  it('knows the public base URL and the lifetimes, and no origin host (it signs nothing)', () => {
     const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler', Description: Match.stringLikeRegexp('Mints') } }))[0];
     const vars = fn.Properties.Environment.Variables;
     const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution'));
-    expect(vars.OTP_ORIGIN_DOMAIN).toEqual(distribution.Properties.DistributionConfig.Origins[0].DomainName);
+    expect(vars.OTP_ORIGIN_DOMAIN).toBeUndefined();
+    expect(distribution.Properties.DistributionConfig.Origins[0].DomainName['Fn::GetAtt'][1]).toBe('RegionalDomainName');
     const [distributionId] = Object.keys(template.findResources('AWS::CloudFront::Distribution'));
     expect(vars.OTP_PUBLIC_BASE_URL).toEqual({ 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }]] });
     expect(vars.OTP_DEFAULT_EXPIRES_SECONDS).toBe('900');

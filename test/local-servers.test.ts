@@ -8,7 +8,6 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -240,14 +239,13 @@ describe('local DynamoDB (dynalite)', () => {
   });
 });
 
-describe('local SSM and Secrets Manager (AWS JSON 1.1)', () => {
+describe('local SSM (AWS JSON 1.1)', () => {
   let svc: LocalAwsJson;
   const creds = { accessKeyId: 'local', secretAccessKey: 'local' };
 
   beforeAll(async () => {
     svc = await startAwsJsonServices({
       parameters: { '/otp/dev/config': '{"tableName":"links"}', 'plain': 'v' },
-      secrets: { 'otp/origin-verify': 's3cr3t' },
     });
   });
 
@@ -288,50 +286,18 @@ describe('local SSM and Secrets Manager (AWS JSON 1.1)', () => {
     }
   });
 
-  test('GetSecretValue by name, full ARN and partial ARN', async () => {
-    const sm = new SecretsManagerClient({ endpoint: svc.endpoint, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
-    try {
-      const byName = await sm.send(new GetSecretValueCommand({ SecretId: 'otp/origin-verify' }));
-      expect(byName).toMatchObject({ Name: 'otp/origin-verify', SecretString: 's3cr3t' });
-      expect(byName.ARN).toMatch(/^arn:aws:secretsmanager:us-east-1:123456789012:secret:otp\/origin-verify-[A-Za-z0-9_-]{6}$/);
-      expect(byName.VersionId).toMatch(/^[0-9a-f-]{36}$/);
-
-      const byArn = await sm.send(new GetSecretValueCommand({ SecretId: byName.ARN }));
-      expect(byArn.SecretString).toBe('s3cr3t');
-      const partial = await sm.send(new GetSecretValueCommand({ SecretId: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:otp/origin-verify' }));
-      expect(partial.SecretString).toBe('s3cr3t');
-
-      svc.setSecret('otp/origin-verify', 'rotated');
-      const rotated = await sm.send(new GetSecretValueCommand({ SecretId: 'otp/origin-verify' }));
-      expect(rotated.SecretString).toBe('rotated');
-      expect(rotated.ARN).toBe(byName.ARN);
-      expect(rotated.VersionId).not.toBe(byName.VersionId);
-
-      const missing = await rejection(sm.send(new GetSecretValueCommand({ SecretId: 'otp/nope' })));
-      expect(missing.name).toBe('ResourceNotFoundException');
-    } finally {
-      sm.destroy();
-    }
-  });
-
-  test('clients find it through AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL_SECRETS_MANAGER', async () => {
-    const saved = { ssm: process.env.AWS_ENDPOINT_URL_SSM, sm: process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER };
+  test('the SSM client finds it through AWS_ENDPOINT_URL_SSM', async () => {
+    const saved = process.env.AWS_ENDPOINT_URL_SSM;
     process.env.AWS_ENDPOINT_URL_SSM = svc.endpoint;
-    process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = svc.endpoint;
     const ssm = new SSMClient({ region: 'us-east-1', credentials: creds, maxAttempts: 1 });
-    const sm = new SecretsManagerClient({ region: 'us-east-1', credentials: creds, maxAttempts: 1 });
     try {
       svc.calls.reset();
       expect((await ssm.send(new GetParameterCommand({ Name: 'plain' }))).Parameter?.Value).toBe('v');
-      expect((await sm.send(new GetSecretValueCommand({ SecretId: 'otp/origin-verify' }))).SecretString).toBeDefined();
-      expect(svc.calls.snapshot()).toEqual({ GetParameter: 1, GetSecretValue: 1 });
+      expect(svc.calls.snapshot()).toEqual({ GetParameter: 1 });
     } finally {
       ssm.destroy();
-      sm.destroy();
-      for (const [name, value] of [['AWS_ENDPOINT_URL_SSM', saved.ssm], ['AWS_ENDPOINT_URL_SECRETS_MANAGER', saved.sm]] as const) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_SSM;
+      else process.env.AWS_ENDPOINT_URL_SSM = saved;
     }
   });
 

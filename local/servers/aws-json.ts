@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
   applyFault,
@@ -16,8 +16,6 @@ import { parseCredentialScope } from './sigv4';
 export interface StartAwsJsonOptions {
   /** SSM String parameters by name. */
   readonly parameters?: Record<string, string>;
-  /** Secrets Manager secret strings by name. */
-  readonly secrets?: Record<string, string>;
   /** Region used in ARNs when a request carries no SigV4 scope (default us-east-1). */
   readonly region?: string;
   /** Account id used in ARNs and events (default 123456789012). */
@@ -50,11 +48,11 @@ export interface LocalEvent {
 
 export interface LocalAwsJson {
   /**
-   * `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_SECRETS_MANAGER` and
+   * `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_SSM` and
    * `AWS_ENDPOINT_URL_EVENTBRIDGE` alike.
    */
   readonly endpoint: string;
-  /** Requests per operation (`GetParameter`, `GetSecretValue`, `PutEvents`, ...), counted before faults apply. */
+  /** Requests per operation (`GetParameter`, `PutEvents`, ...), counted before faults apply. */
   readonly calls: CallCounter;
   /**
    * `error` answers PutEvents with EventBridge's InternalException (500), the others with
@@ -70,9 +68,6 @@ export interface LocalAwsJson {
   /** Creates or overwrites a parameter (its Version goes up by one). */
   setParameter(name: string, value: string): void;
   deleteParameter(name: string): void;
-  /** Creates or overwrites a secret (new VersionId, same ARN). */
-  setSecret(name: string, value: string): void;
-  deleteSecret(name: string): void;
   close(): Promise<void>;
 }
 
@@ -80,13 +75,6 @@ interface StoredParameter {
   value: string;
   version: number;
   modified: Date;
-}
-
-interface StoredSecret {
-  value: string;
-  suffix: string;
-  versionId: string;
-  created: Date;
 }
 
 const JSON_11 = 'application/x-amz-json-1.1';
@@ -104,8 +92,8 @@ class AwsJsonError extends Error {
 }
 
 /**
- * SSM GetParameter, Secrets Manager GetSecretValue and EventBridge PutEvents over the AWS JSON
- * 1.1 protocol on one 127.0.0.1 port, enough for the real SSMClient, SecretsManagerClient and
+ * SSM GetParameter and EventBridge PutEvents over the AWS JSON
+ * 1.1 protocol on one 127.0.0.1 port, enough for the real SSMClient and
  * EventBridgeClient. Signatures are not verified; the SigV4 scope only supplies the region for
  * ARNs and events.
  *
@@ -138,7 +126,6 @@ export async function startAwsJsonServices(opts: StartAwsJsonOptions = {}): Prom
   const accountId = opts.accountId ?? '123456789012';
   const putEventsMaxBytes = opts.putEventsMaxBytes ?? DEFAULT_PUT_EVENTS_MAX_BYTES;
   const parameters = new Map<string, StoredParameter>();
-  const secrets = new Map<string, StoredSecret>();
   const events: LocalEvent[] = [];
   const eventListeners = new Set<(event: LocalEvent) => void>();
 
@@ -146,18 +133,7 @@ export async function startAwsJsonServices(opts: StartAwsJsonOptions = {}): Prom
     const previous = parameters.get(name);
     parameters.set(name, { value, version: (previous?.version ?? 0) + 1, modified: new Date() });
   };
-  const setSecret = (name: string, value: string): void => {
-    const previous = secrets.get(name);
-    secrets.set(name, {
-      value,
-      // Real secret ARNs end in '-' plus six random characters.
-      suffix: previous?.suffix ?? randomBytes(6).toString('base64url').slice(0, 6),
-      versionId: randomUUID(),
-      created: previous?.created ?? new Date(),
-    });
-  };
   for (const [name, value] of Object.entries(opts.parameters ?? {})) setParameter(name, value);
-  for (const [name, value] of Object.entries(opts.secrets ?? {})) setSecret(name, value);
 
   const operations: Record<string, (input: Record<string, unknown>, region: string) => unknown> = {
     'AmazonSSM.GetParameter': (input, region) => {
@@ -179,22 +155,6 @@ export async function startAwsJsonServices(opts: StartAwsJsonOptions = {}): Prom
           ARN: `arn:aws:ssm:${region}:${accountId}:parameter${arnPath}`,
           DataType: 'text',
         },
-      };
-    },
-    'secretsmanager.GetSecretValue': (input, region) => {
-      const secretId = requireString(input, 'SecretId');
-      const found = lookupSecret(secrets, secretId);
-      if (!found) {
-        throw new AwsJsonError(400, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
-      }
-      const [name, s] = found;
-      return {
-        ARN: `arn:aws:secretsmanager:${region}:${accountId}:secret:${name}-${s.suffix}`,
-        Name: name,
-        SecretString: s.value,
-        VersionId: s.versionId,
-        VersionStages: ['AWSCURRENT'],
-        CreatedDate: s.created.getTime() / 1000,
       };
     },
     'AWSEvents.PutEvents': (input, region) => {
@@ -266,7 +226,7 @@ export async function startAwsJsonServices(opts: StartAwsJsonOptions = {}): Prom
     const target = headerValue(req, 'x-amz-target') ?? '';
     const operation = target.slice(target.lastIndexOf('.') + 1) || 'Unknown';
     calls.record(operation);
-    // EventBridge's modeled 500 is InternalException; SSM's and Secrets Manager's InternalServerError.
+    // EventBridge's modeled 500 is InternalException; SSM's InternalServerError.
     const internalError = target.startsWith('AWSEvents.') ? 'InternalException' : 'InternalServerError';
     const handled = await applyFault(fault.take(operation), req, res, life, {
       error: (status, code) => sendError(res, status ?? 500, code ?? internalError, 'Internal server error'),
@@ -332,10 +292,6 @@ export async function startAwsJsonServices(opts: StartAwsJsonOptions = {}): Prom
     setParameter,
     deleteParameter: (name) => {
       parameters.delete(name);
-    },
-    setSecret,
-    deleteSecret: (name) => {
-      secrets.delete(name);
     },
     get events(): ReadonlyArray<LocalEvent> {
       return [...events];
@@ -440,24 +396,6 @@ function lookupParameter(parameters: Map<string, StoredParameter>, name: string)
   if (name.startsWith('/')) {
     const bare = parameters.get(name.slice(1));
     if (bare && !name.slice(1).includes('/')) return [name.slice(1), bare];
-  }
-  return undefined;
-}
-
-/** Matches a secret by name, by full ARN (`...:secret:NAME-abcdef`) or by partial ARN (`...:secret:NAME`). */
-function lookupSecret(secrets: Map<string, StoredSecret>, secretId: string): [string, StoredSecret] | undefined {
-  const marker = ':secret:';
-  const at = secretId.startsWith('arn:') ? secretId.indexOf(marker) : -1;
-  if (at < 0) {
-    const s = secrets.get(secretId);
-    return s ? [secretId, s] : undefined;
-  }
-  const tail = secretId.slice(at + marker.length);
-  const exact = secrets.get(tail);
-  if (exact) return [tail, exact];
-  // A full ARN ends in the name plus '-' and six characters; accept any six (another run's ARN).
-  for (const [name, s] of secrets) {
-    if (tail.startsWith(`${name}-`) && tail.length === name.length + 7) return [name, s];
   }
   return undefined;
 }

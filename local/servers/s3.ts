@@ -59,12 +59,6 @@ export interface StartS3Options {
   /** Clock for expiry and skew checks (ms since the epoch); defaults to Date.now. */
   readonly now?: () => number;
   /**
-   * The bucket policy the construct puts on a bucket it owns: GetObject (and HEAD) is
-   * denied unless the request's Referer is one of these values (CloudFront sends one as
-   * an origin custom header). Unset, as for a bucket the user brings: no such policy.
-   */
-  readonly requireReferer?: readonly string[];
-  /**
    * The bucket policy (local/servers/bucket-policy.ts), evaluated with the identity policy
    * ({@link mayRead}) as AWS does within one account: an explicit Deny in it refuses any
    * request, and an Allow in it lets a principal read what its identity policy does not.
@@ -277,14 +271,6 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
 
     if (route.bucket !== undefined && route.bucket !== bucket) {
       sendXmlError(req, res, 404, 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: route.bucket });
-      return;
-    }
-    // An explicit Deny in the bucket policy answers AccessDenied after authentication
-    // (IAM User Guide, "Policy evaluation logic": an explicit deny in any policy overrides
-    // any allow, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
-    if (opts.requireReferer && (operation === 'GetObject' || operation === 'HeadObject')
-      && !opts.requireReferer.includes(String(req.headers.referer ?? ''))) {
-      sendXmlError(req, res, 403, 'AccessDenied', 'Access Denied');
       return;
     }
     // The bucket policy's explicit Deny refuses; otherwise the identity policy's Allow or the

@@ -31,7 +31,7 @@ function expandIpv6(ip: string): string[] | undefined {
   if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
   const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail];
   if (!all.every((h) => /^[0-9a-f]{1,4}$/.test(h) || /^\d{1,3}(\.\d{1,3}){3}$/.test(h))) return undefined;
-  return all.map((h) => (h.includes('.') ? h : String(parseInt(h, 16).toString(16))));
+  return all.map((h) => (h.includes('.') ? h : parseInt(h, 16).toString(16)));
 }
 
 /**

@@ -80,8 +80,6 @@ export function nextOperatorRead(now: number, failures: number, random: number, 
 export const MintEnv = {
   bucketName: 'OTP_BUCKET_NAME',
   bucketRegion: 'OTP_BUCKET_REGION',
-  /** The origin host CloudFront sends to S3: every URL is signed for exactly this host. */
-  originDomain: 'OTP_ORIGIN_DOMAIN',
   /** Scheme and host minted URLs point at: `https://` + the distribution domain. */
   publicBaseUrl: 'OTP_PUBLIC_BASE_URL',
   tableName: 'OTP_TABLE_NAME',
