@@ -626,7 +626,7 @@ function render(r: Results): string {
   // -------------------------------------------------------------------------
   p('## How it was measured');
   p();
-  p('- **Local deployment**: `startLocalDeployment` (local/deployment.ts): dynalite, the SSM/Secrets Manager JSON emulator, s3rver behind');
+  p('- **Local deployment**: `startLocalDeployment` (local/deployment.ts): dynalite, the SSM and EventBridge JSON emulator, s3rver behind');
   p('  the SigV4-verifying front, the local CloudFront and the mint API running the real `assets/handlers/mint` bundle. Sanity check: ' + r.sanity + '.');
   p('- **Ours**: the shipped `assets/handlers/edge/index.js`, copied to a temporary folder with the `config.json` the construct stages at synth');
   p('  (`{parameterName, parameterRegion}`); the SSM parameter holds `{tableName, tableRegion, previewProtection, previewAgents}`.');
