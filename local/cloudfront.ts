@@ -73,6 +73,13 @@ export interface LocalCloudFrontOptions {
    * @default the TCP connection's remote address, as CloudFront takes it
    */
   readonly viewerAddress?: (req: IncomingMessage) => string;
+  /**
+   * The viewer-request association's Include Body option: requests of writable methods
+   * (POST, PUT, DELETE, PATCH) show the function their body as CloudFront does (see
+   * exposedBody). Without it the event has no `body`.
+   * @default false
+   */
+  readonly includeBody?: boolean;
 }
 
 export interface LocalCloudFront {
@@ -85,6 +92,15 @@ export interface LocalCloudFront {
 const READ_ONLY_VIEWER_REQUEST_HEADERS = ['content-length', 'host', 'transfer-encoding', 'via'];
 /** Headers a generated response must not set. */
 const DISALLOWED_RESPONSE_HEADERS = ['connection', 'content-length', 'transfer-encoding', 'via', 'upgrade'];
+/**
+ * How much of a viewer request's body a function sees: "If the request body is large,
+ * Lambda@Edge truncates it before exposing it, as follows: For viewer requests, the body is
+ * truncated at 40 KB" ("Restrictions on the request body with the include body option",
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-at-edge-function-restrictions.html#lambda-at-edge-restrictions-request-body).
+ */
+const MAX_EXPOSED_VIEWER_BODY = 40 * 1024;
+/** Methods whose body CloudFront exposes: the "writable HTTP methods (POST, PUT, DELETE, and so on)". */
+const BODY_METHODS = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
 /** Viewer-request triggers cap a generated body at 40 KB. */
 const MAX_GENERATED_BODY = 40 * 1024;
 /** Origin-request triggers may generate a response of up to 1 MB (Lambda@Edge quotas). */
@@ -162,6 +178,7 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
       querystring: q < 0 ? '' : rawUrl.slice(q + 1),
       uri: q < 0 ? rawUrl : rawUrl.slice(0, q),
     };
+    if (opts.includeBody && BODY_METHODS.has(request.method)) request.body = await exposedBody(req);
     const before = JSON.parse(JSON.stringify(request)) as CloudFrontRequest;
     const event: CloudFrontRequestEvent = {
       Records: [{
@@ -501,6 +518,30 @@ function rangeToForward(request: CloudFrontRequest): string | string[] | undefin
   const values = (request.headers?.range ?? []).map((h) => h.value).filter((v): v is string => typeof v === 'string');
   if (values.length === 0) return undefined;
   return values.length === 1 ? values[0] : values;
+}
+
+/**
+ * The `body` of a viewer-request event with Include Body: "The body is always base64 encoded
+ * by Lambda@Edge before it is exposed", cut at 40 KB with `inputTruncated` set, and
+ * `action: 'read-only'` ("Lambda@Edge event structure", request event fields `body`,
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-event-structure.html).
+ * The rest of a large body is read and dropped, never held. Forwarding a body to the origin
+ * ("the full original request body is sent to the origin" when read-only) is not emulated:
+ * the construct's function never forwards a request that has one.
+ */
+async function exposedBody(req: IncomingMessage): Promise<NonNullable<CloudFrontRequest['body']>> {
+  const kept: Buffer[] = [];
+  let size = 0;
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (size < MAX_EXPOSED_VIEWER_BODY) {
+      const part = chunk.subarray(0, MAX_EXPOSED_VIEWER_BODY - size);
+      kept.push(part);
+      size += part.length;
+    }
+  }
+  return { inputTruncated: total > MAX_EXPOSED_VIEWER_BODY, action: 'read-only', encoding: 'base64', data: Buffer.concat(kept).toString('base64') };
 }
 
 /** Raw header pairs without hop-by-hop ones, except Transfer-Encoding, which CloudFront shows to origin-response functions. */

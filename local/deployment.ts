@@ -21,7 +21,7 @@ import {
 } from './servers';
 import {
   DEFAULT_LANDING_PAGE_TITLE, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, EventsEnv, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv,
-  EDGE_OPERATOR_REFRESH_SECONDS,
+  EDGE_OPERATOR_REFRESH_SECONDS, DEFAULT_PASSPHRASE_ATTEMPTS,
 } from '../src/shared/config';
 import { LINKS_API_CORS } from '../src/shared/cors';
 import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
@@ -128,6 +128,8 @@ export interface LocalDeploymentOptions {
   readonly corsAllowedOrigins?: readonly string[];
   /** The construct's operatorRefreshInterval, in seconds (tests compress it). @default 60 */
   readonly operatorRefreshSeconds?: number;
+  /** The construct's passphraseAttempts. @default 5 */
+  readonly passphraseAttempts?: number;
 }
 
 export type LocalApiAuth = 'iam' | 'jwt' | 'none';
@@ -323,6 +325,8 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       originResponseTimeoutMs: opts.originResponseTimeoutMs,
       originConnectionAttempts: opts.originConnectionAttempts,
       viewerAddress: opts.viewerAddress,
+      // The construct associates the viewer-request trigger with includeBody (passphrase forms).
+      includeBody: true,
     });
     closers.push(() => cloudfront.close());
 
@@ -339,6 +343,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       [MintEnv.allowedKeyPrefixes]: JSON.stringify(allowedKeyPrefixes),
       [MintEnv.defaultWindowSeconds]: String(opts.downloadWindowSeconds ?? 1800),
       [MintEnv.defaultLandingPage]: String(opts.landingPage ?? false),
+      [MintEnv.passphraseAttempts]: String(opts.passphraseAttempts ?? DEFAULT_PASSPHRASE_ATTEMPTS),
     });
     const mint = new LocalLambdaFunction<HttpApiHandler>({
       bundle: join(assetsDir, 'mint', 'index.js'), dir: edgeDir, name: 'mint', identities, roleArn: mintRoleArn, sessionSeconds,

@@ -219,6 +219,18 @@ export interface OneTimePresignedDistributionProps {
   readonly landingPageShowsFileName?: boolean;
 
   /**
+   * Wrong passphrases a passphrase-protected link takes before it locks (`passphrase` or
+   * `generatePassphrase` in `POST /urls`). Each wrong try is counted atomically and spends
+   * nothing; once the limit is reached every later try, right or wrong, is refused, the
+   * link's status says `locked`, and link events (when on) publish `Link Locked`. The limit
+   * is recorded on each link when it is minted: changing it later affects new links only.
+   *
+   * @default 5
+   * @stability experimental
+   */
+  readonly passphraseAttempts?: number;
+
+  /**
    * How many downloads a link allows when the caller does not say.
    *
    * @default 1
@@ -554,6 +566,15 @@ export class OneTimePresignedDistribution extends Construct {
   }
 
   /**
+   * A rule matching `Link Locked` events (too many wrong passphrases locked a protected link;
+   * the event never holds the passphrase). Needs `linkEvents: true`.
+   * @stability experimental
+   */
+  public onLinkLocked(id: string, options?: events.OnEventOptions): events.Rule {
+    return this.requireLinkEvents('onLinkLocked').onEvent(this, id, LinkEventType.locked, options);
+  }
+
+  /**
    * Ledger changes whose link events could not be delivered after retries (messages in the
    * dead-letter queue, maximum over 5 minutes). Alarm when it is above 0. Needs `linkEvents: true`.
    */
@@ -809,7 +830,13 @@ export class OneTimePresignedDistribution extends Construct {
           cloudfront.LambdaEdgeEventType.VIEWER_REQUEST,
           cloudfront.LambdaEdgeEventType.ORIGIN_REQUEST,
           cloudfront.LambdaEdgeEventType.ORIGIN_RESPONSE,
-        ].map((eventType) => ({ functionVersion: this.edgeFunction.currentVersion, eventType })),
+        ].map((eventType) => ({
+          functionVersion: this.edgeFunction.currentVersion,
+          eventType,
+          // The viewer-request function reads a passphrase from the landing page's form (POST
+          // body, at most 40 KB exposed; a POST is never forwarded to the origin).
+          ...(eventType === cloudfront.LambdaEdgeEventType.VIEWER_REQUEST ? { includeBody: true } : {}),
+        })),
       },
       // CloudFront caches errors for 10 s by default, keyed without the query string when
       // caching is disabled: one failing link would answer for others to the same key.
@@ -862,6 +889,7 @@ export class OneTimePresignedDistribution extends Construct {
         [MintEnv.allowedKeyPrefixes]: JSON.stringify(settings.allowedKeyPrefixes),
         [MintEnv.defaultWindowSeconds]: String(settings.downloadWindowSeconds),
         [MintEnv.defaultLandingPage]: String(settings.landingPage),
+        [MintEnv.passphraseAttempts]: String(settings.passphraseAttempts),
       },
     });
     this.grantMintFunction(role, settings.allowedKeyPrefixes);

@@ -2,7 +2,9 @@
 // names the prop and the value.
 import { Arn, ArnFormat, Duration, RemovalPolicy, Token, aws_apigatewayv2 as apigwv2, aws_lambda as lambda } from 'aws-cdk-lib';
 import type { OneTimePresignedDistributionProps } from './one-time-presigned-distribution';
-import { DEFAULT_LANDING_PAGE_TITLE, EDGE_OPERATOR_REFRESH_SECONDS, MAX_LINK_LIFETIME_SECONDS } from './shared/config';
+import {
+  DEFAULT_LANDING_PAGE_TITLE, DEFAULT_PASSPHRASE_ATTEMPTS, EDGE_OPERATOR_REFRESH_SECONDS, MAX_LINK_LIFETIME_SECONDS, MAX_PASSPHRASE_ATTEMPTS,
+} from './shared/config';
 import { corsOriginProblem } from './shared/cors';
 import { MAX_USES_LIMIT } from './shared/ledger';
 import { MAX_DOWNLOAD_WINDOW_SECONDS, MAX_KEY_BYTES } from './shared/link';
@@ -29,6 +31,8 @@ export interface Settings {
   readonly corsAllowedOrigins: string[] | undefined;
   /** Mean seconds between two reads of the operator parameter by one edge container. */
   readonly operatorRefreshSeconds: number;
+  /** Wrong passphrases a protected link takes before it locks. */
+  readonly passphraseAttempts: number;
 }
 
 /** Bounds of operatorRefreshInterval: reads no more often than every 10 s, switches applied within the hour. */
@@ -56,7 +60,16 @@ export function resolveSettings(props: OneTimePresignedDistributionProps): Setti
     throttle,
     corsAllowedOrigins: validateCorsOrigins(props.corsAllowedOrigins),
     operatorRefreshSeconds: validateOperatorRefresh(props.operatorRefreshInterval ?? Duration.seconds(EDGE_OPERATOR_REFRESH_SECONDS)),
+    passphraseAttempts: validatePassphraseAttempts(props.passphraseAttempts ?? DEFAULT_PASSPHRASE_ATTEMPTS),
   };
+}
+
+function validatePassphraseAttempts(attempts: number): number {
+  // Written into the mint function's environment and recorded on each link: a concrete number.
+  if (Token.isUnresolved(attempts) || !Number.isInteger(attempts) || attempts < 1 || attempts > MAX_PASSPHRASE_ATTEMPTS) {
+    throw new Error(`passphraseAttempts must be an integer between 1 and ${MAX_PASSPHRASE_ATTEMPTS}; got ${Token.isUnresolved(attempts) ? 'a token' : attempts}`);
+  }
+  return attempts;
 }
 
 function validateOperatorRefresh(interval: Duration): number {

@@ -359,6 +359,9 @@ describe('synth-time errors', () => {
     [{ operatorRefreshInterval: Duration.seconds(5) }, /operatorRefreshInterval must be a concrete whole number of seconds between 10 and 3600 \(an hour\); got 5 seconds/],
     [{ operatorRefreshInterval: Duration.hours(2) }, /operatorRefreshInterval must be .*; got 2 hours/],
     [{ operatorRefreshInterval: Duration.millis(10_500) }, /operatorRefreshInterval must be .*; got 10 seconds 500 millis/],
+    [{ passphraseAttempts: 0 }, /passphraseAttempts must be an integer between 1 and 100; got 0/],
+    [{ passphraseAttempts: 101 }, /passphraseAttempts must be an integer between 1 and 100; got 101/],
+    [{ passphraseAttempts: 2.5 }, /passphraseAttempts must be an integer between 1 and 100; got 2.5/],
   ])('rejects %p', (props, message) => {
     expect(() => synth(props as OneTimePresignedDistributionProps)).toThrow(message);
   });
@@ -368,6 +371,26 @@ describe('synth-time errors', () => {
     Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('maxLinkLifetime'));
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ OTP_MAX_EXPIRES_SECONDS: '31536000', OTP_DEFAULT_EXPIRES_SECONDS: '900' }) },
+    });
+  });
+});
+
+describe('passphrase-protected links', () => {
+  it('show the viewer-request function the body of a POST (the passphrase form), and only that trigger', () => {
+    const { template } = synth();
+    const associations = Object.values(template.findResources('AWS::CloudFront::Distribution'))[0].Properties.DistributionConfig
+      .DefaultCacheBehavior.LambdaFunctionAssociations as Array<{ EventType: string; IncludeBody?: boolean }>;
+    expect(associations.map((a) => [a.EventType, a.IncludeBody === true])).toEqual([
+      ['viewer-request', true], ['origin-request', false], ['origin-response', false],
+    ]);
+  });
+
+  it('record passphraseAttempts on each link: the mint gets it (default 5)', () => {
+    synth().template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ OTP_PASSPHRASE_ATTEMPTS: '5' }) },
+    });
+    synth({ passphraseAttempts: 3 }).template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ OTP_PASSPHRASE_ATTEMPTS: '3' }) },
     });
   });
 });

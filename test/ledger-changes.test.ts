@@ -31,6 +31,18 @@ function withSession(image: Image, client: string, requestId: string, requests =
 }
 
 describe('link events from ledger changes', () => {
+  it('announces the wrong passphrase that took the last try as Link Locked, once, without the hash', () => {
+    const guarded: Image = { ...issued, passphraseHash: { S: 'derived-key-of-the-passphrase' }, passphraseTriesLeft: { N: '2' } };
+    const one = { ...guarded, passphraseTriesLeft: { N: '1' } };
+    const none = { ...guarded, passphraseTriesLeft: { N: '0' } };
+    expect(eventsForChange(guarded, one, '300')).toEqual([]);
+    const locked = eventsForChange(one, none, '301');
+    expect(locked.map((e) => [e.detailType, e.detail.id, e.detail.eventId])).toEqual([['Link Locked', 'AAAAAAAAAAAAAAAAAAAAAA', '301#0']]);
+    expect(JSON.stringify(locked)).not.toContain('derived-key');
+    expect(eventsForChange(none, { ...none, revoked: { BOOL: true } }, '302').map((e) => e.detailType)).toEqual(['Link Revoked']);
+    expect(JSON.stringify(eventsForChange(undefined, guarded, '299'))).not.toContain('derived-key');
+  });
+
   it('announces a new item as Link Issued, with a versioned detail and a stable event id', () => {
     const events = eventsForChange(undefined, issued, '100');
     expect(events).toEqual([{

@@ -52,15 +52,16 @@ describe('link events', () => {
     expect(JSON.stringify(statements)).not.toMatch(/dynamodb:(PutItem|UpdateItem|DeleteItem|GetItem)/);
   });
 
-  it('go to a bus the user passes, and rules from onLinkRedeemed/onLinkUsedUp/onLinkRevoked match exactly their type', () => {
+  it('go to a bus the user passes, and rules from onLinkRedeemed/onLinkUsedUp/onLinkRevoked/onLinkLocked match exactly their type', () => {
     const { otp, template } = synth((stack) => ({ linkEvents: true, eventBus: new events.EventBus(stack, 'Bus') }));
     const topic = new sns.Topic(otp, 'SenderNotifications');
     otp.onLinkRedeemed('Redeemed', { target: new targets.SnsTopic(topic) });
     otp.onLinkUsedUp('UsedUp');
     otp.onLinkRevoked('Revoked', { eventPattern: { detail: { owner: ['jwt:https://issuer#alice'] } } });
+    otp.onLinkLocked('Locked');
     const t = template();
     t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { OTP_EVENT_BUS_NAME: { Ref: Match.stringLikeRegexp('^Bus') } } } });
-    for (const [type, extra] of [['Link Redeemed', {}], ['Link Used Up', {}], ['Link Revoked', { detail: { owner: ['jwt:https://issuer#alice'] } }]] as const) {
+    for (const [type, extra] of [['Link Redeemed', {}], ['Link Used Up', {}], ['Link Revoked', { detail: { owner: ['jwt:https://issuer#alice'] } }], ['Link Locked', {}]] as const) {
       t.hasResourceProperties('AWS::Events::Rule', {
         EventBusName: { Ref: Match.stringLikeRegexp('^Bus') },
         EventPattern: { 'source': ['cdk-one-time-presigned-url'], 'detail-type': [type], ...extra },

@@ -67,6 +67,7 @@ describe('presented links', () => {
         windowSeconds: 1800,
         landingPage: false,
         objectSize: 1000,
+        passphrase: false,
         canonicalUri: '/docs/report%202026.pdf',
         canonicalQuery: query,
       },

@@ -47,7 +47,7 @@ describe('links API', () => {
   it('creates a link with POST /urls and reports its status with GET /urls/{id}', async () => {
     const link = await create({ key: 'a.bin', expiresInSeconds: 600, maxUses: 3 });
     expect(link).toEqual({
-      url: expect.stringContaining(`${d.distributionUrl}/a.bin?`), id: expect.any(String), expiresAt: expect.any(String), maxUses: 3, downloadWindowSeconds: 1800, landingPage: false,
+      url: expect.stringContaining(`${d.distributionUrl}/a.bin?`), id: expect.any(String), expiresAt: expect.any(String), maxUses: 3, downloadWindowSeconds: 1800, landingPage: false, passphraseProtected: false,
     });
     expect(Date.parse(link.expiresAt) - Date.now()).toBeGreaterThan(590_000);
     expect(await status(link.id)).toEqual({

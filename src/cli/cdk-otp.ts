@@ -79,10 +79,12 @@ ${COMMON_HELP}
 ${EXIT_CODES_HELP}
 `,
   mint: `usage: cdk-otp mint <key> [--expires SECONDS] [--max-uses N] [--download-window SECONDS]
-                        [--landing-page | --no-landing-page] [options]
+                        [--landing-page | --no-landing-page]
+                        [--passphrase VALUE | --generate-passphrase] [options]
 
 Issues a link to the object <key> (POST /urls) and prints
-{"url","id","expiresAt","maxUses","downloadWindowSeconds","landingPage"}.
+{"url","id","expiresAt","maxUses","downloadWindowSeconds","landingPage","passphraseProtected"}
+(and "passphrase" with --generate-passphrase: shown this once, never again).
 
   --expires SECONDS          lifetime of the link, at least 1 (default and maximum: the
                              construct's defaultLinkLifetime and maxLinkLifetime)
@@ -92,6 +94,11 @@ Issues a link to the object <key> (POST /urls) and prints
                              the construct's downloadWindow)
   --landing-page             open a landing page whose button downloads
   --no-landing-page          download directly (when the construct's landingPage is on)
+  --passphrase VALUE         protect the link with this passphrase (8 to 128 characters):
+                             its landing page asks for it, and only the right one downloads;
+                             pass it on another channel than the link. Other users of this
+                             machine may see command lines: prefer --generate-passphrase
+  --generate-passphrase      protect the link with a new random passphrase, printed once
 
 ${COMMON_HELP}
 
@@ -136,8 +143,10 @@ const OPTIONS = {
   'download-window': { type: 'string' },
   'landing-page': { type: 'boolean' },
   'no-landing-page': { type: 'boolean' },
+  'passphrase': { type: 'string' },
+  'generate-passphrase': { type: 'boolean' },
 } as const;
-const MINT_ONLY = ['expires', 'max-uses', 'download-window', 'landing-page', 'no-landing-page'] as const;
+const MINT_ONLY = ['expires', 'max-uses', 'download-window', 'landing-page', 'no-landing-page', 'passphrase', 'generate-passphrase'] as const;
 
 /** A failure with its exit code; the message goes to stderr. */
 class CliError extends Error {
@@ -203,6 +212,12 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     if (values['download-window'] !== undefined) body.downloadWindowSeconds = integer('--download-window', values['download-window'], 0, command);
     if (values['landing-page']) body.landingPage = true;
     if (values['no-landing-page']) body.landingPage = false;
+    if (values.passphrase !== undefined && values['generate-passphrase']) {
+      throw usageError('--passphrase and --generate-passphrase contradict each other', command);
+    }
+    // Checked by the API (8 to 128 characters), whose message never repeats the value.
+    if (values.passphrase !== undefined) body.passphrase = values.passphrase;
+    if (values['generate-passphrase']) body.generatePassphrase = true;
     request = { method: 'POST', path: '/urls', body: JSON.stringify(body) };
   } else {
     const misplaced = MINT_ONLY.find((option) => values[option] !== undefined);
@@ -253,7 +268,8 @@ function arrangeArgs(argv: readonly string[]): string[] {
     if (VALUED.has(arg)) {
       // parseArgs would take the `--` added below for the value.
       if (next === undefined) throw new TypeError(`Option '${arg} <value>' argument missing`);
-      options.push(...(NUMERIC.has(arg) && /^-\d/.test(next) ? [`${arg}=${next}`] : [arg, next]));
+      // A passphrase may start with `-`: it is always the value.
+      options.push(...((NUMERIC.has(arg) && /^-\d/.test(next)) || arg === '--passphrase' ? [`${arg}=${next}`] : [arg, next]));
       i++;
     } else if (!arg.startsWith('-') || arg === '-' || (isIdPosition(positionals) && isLinkId(arg) && !OPTION_NAMES.has(arg))) {
       positionals.push(arg);

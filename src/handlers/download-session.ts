@@ -160,23 +160,37 @@ export function redeemInput(tableName: string, link: PresentedLink, c: string, w
 }
 
 /**
+ * A clause another module adds to the button's condition, with the names and values it uses
+ * (passphrase.ts: the link's passphrase matches and it is not locked).
+ */
+export interface OpenCondition {
+  readonly condition: string;
+  readonly names: Record<string, string>;
+  readonly values?: Record<string, AttributeValue>;
+}
+
+/**
  * A landing page's button: opens a use for the browser whose new cookie hashes to `c` (a
  * fresh secret, so the session cannot exist yet). It serves nothing itself: the redirect
- * that follows is the session's first request.
+ * that follows is the session's first request. `also` joins the same condition, so what it
+ * checks is decided by the write that spends the use.
  */
-export function openInput(tableName: string, link: PresentedLink, c: string, who: Redemption, nowSeconds: number): UpdateItemCommandInput {
+export function openInput(
+  tableName: string, link: PresentedLink, c: string, who: Redemption, nowSeconds: number, also?: OpenCondition,
+): UpdateItemCommandInput {
   return {
     TableName: tableName,
     Key: { [Attr.id]: { S: link.id } },
     UpdateExpression: 'SET #s.#c = :record, #until.#c = :until, #n.#c = :zero, #b.#c = :allowance',
-    ConditionExpression: `${LINK_IS_LIVE} AND attribute_not_exists(#s.#c) AND size(#s) < #cap`,
-    ExpressionAttributeNames: { ...sessionNames(c), ...SESSIONS },
+    ConditionExpression: `${LINK_IS_LIVE} AND attribute_not_exists(#s.#c) AND size(#s) < #cap${also ? ` AND ${also.condition}` : ''}`,
+    ExpressionAttributeNames: { ...sessionNames(c), ...SESSIONS, ...also?.names },
     ExpressionAttributeValues: {
       ...liveValues(link, nowSeconds),
       ':record': record(who),
       ':until': num(sessionEnd(link, nowSeconds)),
       ':zero': num(0),
       ':allowance': num(bytesPerUse(link.objectSize)),
+      ...also?.values,
     },
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };

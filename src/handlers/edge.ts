@@ -30,6 +30,10 @@ import {
 } from './download-session';
 import { forwardedLinkId, giveBackInput, isOriginFailure, readLinkInput } from './origin-failure';
 import { signOriginRequest } from './origin-signing';
+import {
+  LOCKED_MESSAGE, MISSING_PASSPHRASE_MESSAGES, NO_PASSPHRASE, passphraseKey, passphraseOfRequest, passphraseOutcome, rightPassphrase, triesLeftOf,
+  wrongPassphraseMessage, wrongTryInput,
+} from './passphrase';
 import { boundedHttpHandler } from './sdk';
 import { isSameOriginPost, newSessionSecret, sessionCookie, sessionSecretOf } from './viewer';
 import { EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, nextOperatorRead } from '../shared/config';
@@ -170,6 +174,10 @@ async function pressButton(
   request: CloudFrontRequest, link: PresentedLink, who: Redemption, ledger: LedgerCaller, say: Responder, now: number,
 ): Promise<CloudFrontResultResponse> {
   const { tableName } = stagedConfig().config;
+  // A protected link's button needs its passphrase: a press without one (a mail scanner
+  // submitting the form) is refused here, before any I/O, and is not a wrong try.
+  const typed = link.passphrase ? passphraseOfRequest(request) : undefined;
+  if (typed && 'missing' in typed) return say.refuse(MISSING_PASSPHRASE_MESSAGES[typed.missing]);
   const held = sessionSecretOf(request.headers, link.id);
   if (held !== undefined) {
     const item = await ledger.read(tableName, link.id, true);
@@ -181,13 +189,38 @@ async function pressButton(
     if (until > now && live) return seeOther(link, held, until - now);
   }
   const secret = newSessionSecret();
-  const result = await ledger.update(openInput(tableName, link, sessionKey({ kind: 'browser', secret }), who, now));
+  // The passphrase is checked by the same write that spends the use (passphrase.ts).
+  const key = typed ? await passphraseKey(typed.passphrase, link) : undefined;
+  const also = key === undefined ? NO_PASSPHRASE : rightPassphrase(key);
+  const result = await ledger.update(openInput(tableName, link, sessionKey({ kind: 'browser', secret }), who, now, also));
   if (result === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
   if (result.refusedItem) {
-    const state = linkState(nonEmpty(result.refusedItem), link, now);
+    const item = nonEmpty(result.refusedItem);
+    const state = linkState(item, link, now);
+    if (key !== undefined && !('refusal' in state)) return refusedPassphrase(link, key, item!, state.usesLeft, ledger, say);
     return say.refuse(REFUSALS['refusal' in state ? state.refusal : 'used']);
   }
   return seeOther(link, secret, sessionEnd(link, now) - now);
+}
+
+/**
+ * A live protected link refused a press: locked, or the passphrase was wrong (then one more
+ * conditional write counts the wrong try; see wrongTryInput), or a race took the last use.
+ * A wrong passphrase gets the page again with how many tries are left.
+ */
+async function refusedPassphrase(
+  link: PresentedLink, key: string, item: Record<string, AttributeValue>, usesLeft: number, ledger: LedgerCaller, say: Responder,
+): Promise<CloudFrontResultResponse> {
+  const outcome = passphraseOutcome(item, key);
+  if (outcome === 'locked') return say.refuse(LOCKED_MESSAGE);
+  if (outcome === 'right') return say.refuse(REFUSALS.used);
+  const counted = await ledger.update(wrongTryInput(stagedConfig().config.tableName, link, key));
+  if (counted === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
+  // Refused: parallel wrong tries took the last ones meanwhile.
+  const left = counted.refusedItem ? 0 : triesLeftOf(counted.attributes);
+  if (left <= 0) return say.refuse(LOCKED_MESSAGE);
+  const message = wrongPassphraseMessage(left);
+  return say.html ? landingPageFor(item, usesLeft, { notice: message, status: '403' }) : say.refuse(message);
 }
 
 /** The redirect after the button: to the link itself, with the session cookie. */
@@ -213,6 +246,7 @@ async function pageView(link: PresentedLink, ledger: LedgerCaller, say: Responde
   if (item === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
   const state = linkState(item, link, now);
   if ('refusal' in state) return say.refuse(REFUSALS[state.refusal]);
+  if (item![Attr.passphraseHash] !== undefined && triesLeftOf(item) <= 0) return say.refuse(LOCKED_MESSAGE);
   return landingPageFor(item!, state.usesLeft);
 }
 
@@ -222,7 +256,9 @@ function previewPage(): CloudFrontResultResponse {
   return { status: '200', statusDescription: 'OK', headers: cfHeaders(page.headers), body: page.html };
 }
 
-function landingPageFor(item: Record<string, AttributeValue>, usesLeft: number): CloudFrontResultResponse {
+function landingPageFor(
+  item: Record<string, AttributeValue>, usesLeft: number, { notice, status = '200' }: { notice?: string; status?: '200' | '403' } = {},
+): CloudFrontResultResponse {
   const { landingPageTitle, landingPageShowsFileName } = stagedConfig().config;
   const key = item[Attr.key]?.S ?? '';
   const page = renderLandingPage({
@@ -230,8 +266,11 @@ function landingPageFor(item: Record<string, AttributeValue>, usesLeft: number):
     ...(landingPageShowsFileName ? { fileName: key.slice(key.lastIndexOf('/') + 1), fileSize: Number(item[Attr.objectSize]?.N ?? 0) } : {}),
     expiresAt: new Date(Number(item[Attr.expiresAt]?.N) * 1000),
     usesLeft,
+    // Whether the form asks for a passphrase is the ledger's word, like everything the page shows.
+    ...(item[Attr.passphraseHash] !== undefined ? { passphrase: true } : {}),
+    ...(notice !== undefined ? { notice } : {}),
   });
-  return { status: '200', statusDescription: 'OK', headers: cfHeaders(page.headers), body: page.html };
+  return { status, statusDescription: status === '200' ? 'OK' : 'Forbidden', headers: cfHeaders(page.headers), body: page.html };
 }
 
 /** A write's answer: the attributes it read back, or the old item of a refused write. */

@@ -9,7 +9,8 @@ type Image = Record<string, AttributeValue>;
 /**
  * The events of one change, in this order: Link Issued (a new item); Link Redeemed for
  * each use the change added; Link Used Up when it spent the last use; Link Revoked when
- * it revoked the link. A continuation of a download session changes only counters and
+ * it revoked the link; Link Locked when a wrong passphrase took a protected link's last try.
+ * A continuation of a download session changes only counters and
  * means no event; neither does TTL removing an item, nor a refused request (which writes
  * nothing, so the stream has no record of it).
  */
@@ -42,5 +43,7 @@ export function eventsForChange(oldImage: Image | undefined, newImage: Image | u
   }
   if (before.uses < before.maxUses && after.uses >= after.maxUses) push(LinkEventType.usedUp);
   if (!before.revoked && after.revoked) push(LinkEventType.revoked);
+  // The wrong try that took a protected link's last one (the detail never holds the hash).
+  if (before.locked === false && after.locked === true) push(LinkEventType.locked);
   return out;
 }

@@ -16,6 +16,8 @@ export interface IssuedLink {
   readonly now: number;
   /** Who minted it, when the API knows (see LinkStatus.owner). */
   readonly owner?: string;
+  /** A protected link: its passphrase's derived key, and the wrong tries it takes before it locks. */
+  readonly passphrase?: { readonly hash: string; readonly attempts: number };
 }
 
 /** Records a freshly minted link; refuses to overwrite an existing id. */
@@ -40,6 +42,10 @@ export function issueLinkInput(tableName: string, link: IssuedLink): PutItemComm
       [Attr.revoked]: { BOOL: false },
       [Attr.createdAt]: { S: new Date(link.now * 1000).toISOString() },
       ...(link.owner === undefined ? {} : { [Attr.owner]: { S: link.owner } }),
+      ...(link.passphrase === undefined ? {} : {
+        [Attr.passphraseHash]: { S: link.passphrase.hash },
+        [Attr.passphraseTriesLeft]: { N: String(link.passphrase.attempts) },
+      }),
     },
     ConditionExpression: 'attribute_not_exists(#id)',
     ExpressionAttributeNames: { '#id': Attr.id },
@@ -97,5 +103,11 @@ export function linkStatus(item: Record<string, AttributeValue>): LinkStatus {
     ...(item[Attr.objectSize]?.N === undefined ? {} : { size: Number(item[Attr.objectSize].N) }),
     ...(owner === undefined ? {} : { owner }),
     redemptions: [...closed, ...current].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)),
+    // Whether it is protected, and locked: never the hash.
+    ...(item[Attr.passphraseHash] === undefined ? {} : {
+      passphraseProtected: true,
+      locked: Number(item[Attr.passphraseTriesLeft]?.N ?? 0) <= 0,
+      passphraseTriesLeft: Number(item[Attr.passphraseTriesLeft]?.N ?? 0),
+    }),
   };
 }

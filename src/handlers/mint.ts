@@ -13,9 +13,10 @@ import { newLinkId } from './link-id';
 import { boundedHttpHandler } from './sdk';
 import { MintEnv } from '../shared/config';
 import {
-  isLinkId, keyToPath, LINK_EXPIRES_PARAM, LINK_ID_PARAM, LINK_PAGE_PARAM, LINK_SIZE_PARAM, LINK_WINDOW_PARAM, linkFingerprint, linkQuery,
-  MAX_DOWNLOAD_WINDOW_SECONDS, parseQuery, validateKey,
+  isLinkId, keyToPath, LINK_EXPIRES_PARAM, LINK_ID_PARAM, LINK_PAGE_PARAM, LINK_PASS_PARAM, LINK_SIZE_PARAM, LINK_WINDOW_PARAM, linkFingerprint,
+  linkQuery, MAX_DOWNLOAD_WINDOW_SECONDS, parseQuery, validateKey,
 } from '../shared/link';
+import { generatePassphrase, hashPassphrase, passphraseProblem } from '../shared/passphrase';
 
 interface Settings {
   readonly bucketName: string;
@@ -29,6 +30,7 @@ interface Settings {
   readonly allowedKeyPrefixes: string[];
   readonly defaultWindowSeconds: number;
   readonly defaultLandingPage: boolean;
+  readonly passphraseAttempts: number;
 }
 
 interface Clients {
@@ -68,7 +70,10 @@ async function getUrl(event: APIGatewayProxyEventV2): Promise<Result> {
   return mintFor({ key: query.value.get('key'), expiresInSeconds: expires === undefined ? undefined : Number(expires) }, 200, callerOf(event));
 }
 
-/** `POST /urls` with `{ "key", "expiresInSeconds"?, "maxUses"?, "downloadWindowSeconds"?, "landingPage"? }`. */
+/**
+ * `POST /urls` with `{ "key", "expiresInSeconds"?, "maxUses"?, "downloadWindowSeconds"?, "landingPage"?,
+ * "passphrase"? | "generatePassphrase"? }`.
+ */
 async function postUrls(event: APIGatewayProxyEventV2): Promise<Result> {
   let body: unknown;
   try {
@@ -78,14 +83,43 @@ async function postUrls(event: APIGatewayProxyEventV2): Promise<Result> {
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return badRequest('body', 'body must be a JSON object');
   const fields = body as Record<string, unknown>;
-  const unknown = Object.keys(fields).find((k) => !['key', 'expiresInSeconds', 'maxUses', 'downloadWindowSeconds', 'landingPage'].includes(k));
+  const known = ['key', 'expiresInSeconds', 'maxUses', 'downloadWindowSeconds', 'landingPage', 'passphrase', 'generatePassphrase'];
+  const unknown = Object.keys(fields).find((k) => !known.includes(k));
   if (unknown !== undefined) return badRequest(unknown, `unknown field ${unknown}`);
+  const protection = passphraseOf(fields);
+  if ('error' in protection) return badRequest(protection.field, protection.error);
   if (fields.key !== undefined && typeof fields.key !== 'string') return badRequest('key', 'key must be a string');
   if (fields.landingPage !== undefined && typeof fields.landingPage !== 'boolean') return badRequest('landingPage', 'landingPage must be true or false');
   for (const name of ['expiresInSeconds', 'maxUses', 'downloadWindowSeconds']) {
     if (fields[name] !== undefined && !Number.isSafeInteger(fields[name])) return badRequest(name, `${name} must be an integer`);
   }
-  return mintFor(fields as MintRequest, 201, callerOf(event));
+  return mintFor({ ...fields as MintRequest, passphrase: protection.passphrase, generated: protection.generated }, 201, callerOf(event));
+}
+
+/**
+ * The passphrase a `POST /urls` asks for: the caller's, a generated one, or none. Checked
+ * before anything else is done; the error never repeats the value.
+ */
+function passphraseOf(fields: Record<string, unknown>):
+{ passphrase?: string; generated?: boolean } | { error: string; field: string } {
+  const { passphrase, generatePassphrase: generate, landingPage } = fields;
+  if (generate !== undefined && typeof generate !== 'boolean') return { error: 'generatePassphrase must be true or false', field: 'generatePassphrase' };
+  if (passphrase !== undefined && generate === true) {
+    return { error: 'give either passphrase or generatePassphrase, not both', field: 'generatePassphrase' };
+  }
+  if (passphrase !== undefined) {
+    if (typeof passphrase !== 'string') return { error: 'passphrase must be a string', field: 'passphrase' };
+    const problem = passphraseProblem(passphrase);
+    if (problem) return { error: problem, field: 'passphrase' };
+  }
+  const protectedLink = passphrase !== undefined || generate === true;
+  // A protected link is always a landing page (its form takes the passphrase): say so rather
+  // than silently issue something other than what was asked for.
+  if (protectedLink && landingPage === false) {
+    return { error: 'a passphrase-protected link always shows a landing page: leave landingPage out or set it to true', field: 'landingPage' };
+  }
+  if (!protectedLink) return {};
+  return generate === true ? { passphrase: generatePassphrase(), generated: true } : { passphrase: passphrase as string };
 }
 
 interface MintRequest {
@@ -94,6 +128,10 @@ interface MintRequest {
   readonly maxUses?: number;
   readonly downloadWindowSeconds?: number;
   readonly landingPage?: boolean;
+  /** The link's passphrase (the caller's or a generated one): only its derived key is stored. */
+  readonly passphrase?: string;
+  /** Whether the mint generated the passphrase: then the answer carries it, this once. */
+  readonly generated?: boolean;
 }
 
 async function mintFor(req: MintRequest, status: number, caller: Caller): Promise<Result> {
@@ -124,10 +162,20 @@ async function mintFor(req: MintRequest, status: number, caller: Caller): Promis
     return json(404, { error: 'object not found', key: key.value });
   }
 
-  const landingPage = req.landingPage ?? s.defaultLandingPage;
-  const link = await issue(key.value, object.Size ?? 0, lifetime, uses, window, landingPage, caller.id);
-  log('issued', { id: link.id, expiresAt: link.expiresAt, maxUses: uses, downloadWindowSeconds: window, landingPage });
-  return json(status, status === 201 ? { ...link, maxUses: uses, downloadWindowSeconds: window, landingPage } : link);
+  const passphraseProtected = req.passphrase !== undefined;
+  const landingPage = passphraseProtected || (req.landingPage ?? s.defaultLandingPage);
+  const link = await issue(key.value, object.Size ?? 0, lifetime, uses, window, landingPage, caller.id, req.passphrase);
+  log('issued', { id: link.id, expiresAt: link.expiresAt, maxUses: uses, downloadWindowSeconds: window, landingPage, passphraseProtected });
+  if (status !== 201) return json(status, link);
+  return json(status, {
+    ...link,
+    maxUses: uses,
+    downloadWindowSeconds: window,
+    landingPage,
+    passphraseProtected,
+    // Only a generated passphrase comes back, and only now: nothing can show it again.
+    ...(req.generated ? { passphrase: req.passphrase } : {}),
+  });
 }
 
 async function getStatus(id: string | undefined, caller: Caller): Promise<Result> {
@@ -220,6 +268,7 @@ async function issue(
   windowSeconds: number,
   landingPage: boolean,
   owner: string | undefined,
+  passphrase: string | undefined,
 ): Promise<MintedLink> {
   const s = loadSettings();
   const { dynamo } = loadClients();
@@ -232,11 +281,22 @@ async function issue(
     [LINK_WINDOW_PARAM, String(windowSeconds)],
     [LINK_SIZE_PARAM, String(size)],
     ...(landingPage ? [[LINK_PAGE_PARAM, '1'] as [string, string]] : []),
+    ...(passphrase !== undefined ? [[LINK_PASS_PARAM, '1'] as [string, string]] : []),
   ]);
+  // Salted with the link id (shared/passphrase.ts): the edge derives the same key without I/O.
+  const hash = passphrase === undefined ? undefined : await hashPassphrase(passphrase, id);
   // Record before returning: a link the ledger does not know can never be redeemed,
   // and a failed write returns an error instead of a half-issued link.
   await dynamo.send(new PutItemCommand(issueLinkInput(s.tableName, {
-    id, key, size, fingerprint: linkFingerprint(key, params), maxUses, expiresAt, now, owner,
+    id,
+    key,
+    size,
+    fingerprint: linkFingerprint(key, params),
+    maxUses,
+    expiresAt,
+    now,
+    owner,
+    ...(hash === undefined ? {} : { passphrase: { hash, attempts: s.passphraseAttempts } }),
   })));
   return { url: `${s.publicBaseUrl}${keyToPath(key)}?${linkQuery(params)}`, id, expiresAt: new Date(expiresAt * 1000).toISOString() };
 }
@@ -260,6 +320,7 @@ function loadSettings(): Settings {
     allowedKeyPrefixes: JSON.parse(read(MintEnv.allowedKeyPrefixes)) as string[],
     defaultWindowSeconds: Number(read(MintEnv.defaultWindowSeconds)),
     defaultLandingPage: process.env[MintEnv.defaultLandingPage] === 'true',
+    passphraseAttempts: Number(read(MintEnv.passphraseAttempts)),
   };
   return settings;
 }

@@ -93,7 +93,14 @@ export const MintEnv = {
   defaultWindowSeconds: 'OTP_DEFAULT_DOWNLOAD_WINDOW_SECONDS',
   /** `true` when links open a landing page unless the caller says otherwise. */
   defaultLandingPage: 'OTP_DEFAULT_LANDING_PAGE',
+  /** Wrong passphrases a protected link takes before it locks (recorded on each link at mint). */
+  passphraseAttempts: 'OTP_PASSPHRASE_ATTEMPTS',
 } as const;
+
+/** Wrong passphrases a protected link takes before it locks, unless the construct says otherwise. */
+export const DEFAULT_PASSPHRASE_ATTEMPTS = 5;
+/** Most wrong passphrases the construct lets a link take. */
+export const MAX_PASSPHRASE_ATTEMPTS = 100;
 
 /**
  * Longest lifetime a link may have (`maxLinkLifetime`, and `expiresInSeconds` of `POST /urls`

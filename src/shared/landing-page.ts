@@ -15,6 +15,10 @@ export interface LandingPageContent {
   readonly expiresAt: Date;
   /** Downloads the link has left, as the ledger says. */
   readonly usesLeft: number;
+  /** Whether the form asks for the link's passphrase (a passphrase-protected link). */
+  readonly passphrase?: boolean;
+  /** A line above the form: why the last press was refused (a wrong passphrase, say). */
+  readonly notice?: string;
 }
 
 /** A message shown to a browser: a refusal, or what a link preview sees. */
@@ -43,6 +47,11 @@ const STYLE = [
   'form{margin-top:1.5rem}',
   'button{width:100%;font:inherit;font-weight:600;padding:.8rem 1rem;border:0;border-radius:8px;background:var(--accent);color:var(--accent-fg);cursor:pointer}',
   'button:focus-visible{outline:3px solid var(--fg);outline-offset:3px}',
+  'label{display:block;margin-bottom:.35rem;font-weight:600}',
+  'input{display:block;width:100%;font:inherit;padding:.7rem .8rem;margin-bottom:1rem;border:1px solid var(--border);border-radius:8px;',
+  'background:var(--bg);color:var(--fg)}',
+  'input:focus-visible{outline:3px solid var(--accent);outline-offset:1px}',
+  '.notice{color:var(--fg);font-weight:600}',
 ].join('');
 
 /**
@@ -84,7 +93,8 @@ function htmlDocument(title: string, body: string): string {
 
 /**
  * The landing page: title, optional file name, expiry, one Download button. The button
- * posts the form to the link itself; only that POST spends a use.
+ * posts the form to the link itself; only that POST spends a use. A protected link's form
+ * also has a password field named `passphrase`, posted in the body, never in the URL.
  */
 export function renderLandingPage(content: LandingPageContent): Page {
   const expires = content.expiresAt.toISOString().replace('T', ' ').replace(/:\d\d\.\d{3}Z$/, ' UTC');
@@ -93,7 +103,12 @@ export function renderLandingPage(content: LandingPageContent): Page {
   const uses = content.usesLeft === 1 ? 'one more time' : `${content.usesLeft} more times`;
   const body = `<h1>${escapeHtml(content.title)}</h1>${file}`
     + `<p>This link works ${uses}. Available until <span class="when">${expires}</span>.</p>`
-    + '<form method="post"><button type="submit">Download</button></form>';
+    + (content.notice === undefined ? '' : `<p class="notice" role="alert">${escapeHtml(content.notice)}</p>`)
+    + (content.passphrase
+      ? '<form method="post"><label for="passphrase">Passphrase</label>'
+        + '<input id="passphrase" type="password" name="passphrase" required autocomplete="off" autocapitalize="off" spellcheck="false">'
+        + '<button type="submit">Download</button></form>'
+      : '<form method="post"><button type="submit">Download</button></form>');
   return { html: htmlDocument(content.title, body), headers: HEADERS };
 }
 

@@ -37,6 +37,13 @@ export const Attr = {
   redemptions: 'redemptions',
   /** Who minted the link (see {@link Redemption} for who used it). */
   owner: 'owner',
+  /**
+   * A protected link's passphrase as the KDF derived it (shared/passphrase.ts): the only
+   * place it lives. Only the button's conditional write compares it; nothing reads it out.
+   */
+  passphraseHash: 'passphraseHash',
+  /** Wrong passphrases a protected link still takes; at 0 it is locked (every try refused). */
+  passphraseTriesLeft: 'passphraseTriesLeft',
 } as const;
 
 /**
@@ -97,4 +104,10 @@ export interface LinkStatus {
   readonly owner?: string;
   /** One record per use, oldest first, with the download session each opened. */
   readonly redemptions: UseRecord[];
+  /** `true` for a passphrase-protected link (absent otherwise). The passphrase and its hash are never shown. */
+  readonly passphraseProtected?: boolean;
+  /** A protected link: whether too many wrong passphrases locked it (every later try is refused). */
+  readonly locked?: boolean;
+  /** A protected link: wrong passphrases it still takes before it locks. */
+  readonly passphraseTriesLeft?: number;
 }

@@ -10,6 +10,8 @@ export const LinkEventType = {
   redeemed: 'Link Redeemed',
   usedUp: 'Link Used Up',
   revoked: 'Link Revoked',
+  /** Too many wrong passphrases locked a protected link. */
+  locked: 'Link Locked',
 } as const;
 
 /** Version of the `detail` shape; a breaking change to it gets a new version. */

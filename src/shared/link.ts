@@ -28,8 +28,16 @@ export const LINK_PAGE_PARAM = 'x-link-page';
  */
 export const LINK_SIZE_PARAM = 'x-link-size';
 
+/**
+ * Query parameter marking a passphrase-protected link (`1`, only with the page flag): the edge
+ * knows before any I/O that its button needs a passphrase, so a press without one (a mail
+ * scanner submitting the form) is refused without a ledger call. Fingerprinted like the rest:
+ * a link stripped of it matches nothing. It carries no secret.
+ */
+export const LINK_PASS_PARAM = 'x-link-pass';
+
 /** The parameters a link consists of, in the order the mint writes them. */
-const LINK_PARAMS = [LINK_ID_PARAM, LINK_EXPIRES_PARAM, LINK_WINDOW_PARAM, LINK_SIZE_PARAM, LINK_PAGE_PARAM];
+const LINK_PARAMS = [LINK_ID_PARAM, LINK_EXPIRES_PARAM, LINK_WINDOW_PARAM, LINK_SIZE_PARAM, LINK_PAGE_PARAM, LINK_PASS_PARAM];
 
 /** S3's largest object: 5 TiB (50 TB in newer S3 limits); 16 digits leave room for either. */
 const SIZE_PATTERN = /^(0|[1-9]\d{0,15})$/;
@@ -71,6 +79,8 @@ export interface PresentedLink {
   readonly landingPage: boolean;
   /** The object's size in bytes when the link was minted. */
   readonly objectSize: number;
+  /** Whether the link's button needs its passphrase (always a landing-page link). */
+  readonly passphrase: boolean;
   /** The link's path and query as the mint wrote them: where the landing page's button redirects. */
   readonly canonicalUri: string;
   readonly canonicalQuery: string;
@@ -146,7 +156,7 @@ export function buildQuery(params: Iterable<[string, string]>): string {
 
 /**
  * The fingerprint of a link: SHA-256 over its decoded path and its own parameters, sorted.
- * Any edit of the path, id, expiry, window, size or page flag changes it; a re-encoded or
+ * Any edit of the path, id, expiry, window, size, page or passphrase flag changes it; a re-encoded or
  * reordered URL keeps it.
  */
 export function linkFingerprint(path: string, params: Map<string, string>): string {
@@ -187,6 +197,8 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
   if (!/^(0|[1-9]\d{0,5})$/.test(windowRaw) || +windowRaw > MAX_DOWNLOAD_WINDOW_SECONDS) return fail('not a one-time link');
   const pageRaw = params.get(LINK_PAGE_PARAM);
   if (pageRaw !== undefined && pageRaw !== '1') return fail('not a one-time link');
+  const passRaw = params.get(LINK_PASS_PARAM);
+  if (passRaw !== undefined && (passRaw !== '1' || pageRaw !== '1')) return fail('not a one-time link');
   const sizeRaw = params.get(LINK_SIZE_PARAM) ?? '';
   if (!SIZE_PATTERN.test(sizeRaw)) return fail('not a one-time link');
 
@@ -204,6 +216,7 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
       windowSeconds: +windowRaw,
       landingPage: pageRaw === '1',
       objectSize: +sizeRaw,
+      passphrase: passRaw === '1',
       canonicalUri: keyToPath(path.value),
       canonicalQuery: linkQuery(params),
     },
