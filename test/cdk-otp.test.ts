@@ -203,6 +203,7 @@ describe('cdk-otp against the local links API', () => {
       maxUses: 1,
       downloadWindowSeconds: 1800,
       landingPage: false,
+      passphraseProtected: false,
     });
     const lifetime = Date.parse(link.expiresAt) - Date.now();
     expect(lifetime).toBeGreaterThan(590_000);
@@ -243,6 +244,36 @@ describe('cdk-otp against the local links API', () => {
     expect(run.code).toBe(0);
     expect(jsonOf(run)).toMatchObject({ maxUses: 2, downloadWindowSeconds: 0, landingPage: true });
     expect(jsonOf(await cdkOtp(['mint', 'reports/q4.pdf', '--no-landing-page'], localEnv()))).toMatchObject({ maxUses: 1, landingPage: false });
+  });
+
+  it('mints passphrase-protected links with --passphrase and --generate-passphrase', async () => {
+    const given = await cdkOtp(['mint', 'reports/q4.pdf', '--passphrase', '-starts with a dash'], localEnv());
+    expect([given.code, given.stderr]).toEqual([0, '']);
+    expect(jsonOf(given)).toMatchObject({ passphraseProtected: true, landingPage: true });
+    // The given passphrase is never printed back.
+    expect(given.stdout).not.toContain('starts with a dash');
+    const link = jsonOf<{ url: string }>(given);
+    const pressed = await http(link.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'passphrase=-starts+with+a+dash' });
+    expect(pressed.status).toBe(303);
+
+    const generated = await cdkOtp(['mint', 'reports/q4.pdf', '--generate-passphrase'], localEnv());
+    expect(generated.code).toBe(0);
+    const minted = jsonOf<{ id: string; passphrase: string; passphraseProtected: boolean }>(generated);
+    expect([minted.passphraseProtected, /^[a-z2-7]{4}(-[a-z2-7]{4}){4}$/.test(minted.passphrase)]).toEqual([true, true]);
+    const status = await cdkOtp(['status', minted.id], localEnv());
+    expect(jsonOf(status)).toMatchObject({ passphraseProtected: true, locked: false });
+    expect(status.stdout).not.toContain(minted.passphrase);
+  });
+
+  it('refuses contradicting or bad passphrase options: usage (exit 2) before sending, or the API\'s 400', async () => {
+    const both = await cdkOtp(['mint', 'reports/q4.pdf', '--passphrase', 'long enough', '--generate-passphrase'], localEnv());
+    expect([both.code, both.stderr.split('\n')[0]]).toEqual([2, 'cdk-otp: --passphrase and --generate-passphrase contradict each other']);
+    const short = await cdkOtp(['mint', 'reports/q4.pdf', '--passphrase', 'short'], localEnv());
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/passphrase must be between 8 and 128 characters/);
+    expect(short.stderr + short.stdout).not.toContain('short\n');
+    const elsewhere = await cdkOtp(['status', UNKNOWN_ID, '--generate-passphrase'], localEnv());
+    expect([elsewhere.code, elsewhere.stderr.split('\n')[0]]).toEqual([2, 'cdk-otp: --generate-passphrase is an option of mint, not of status']);
   });
 
   it('takes credentials from a profile of the shared credentials file (the full chain, not only the environment)', async () => {
