@@ -23,6 +23,7 @@ import {
   type CostLine, type Price,
 } from './cost';
 import { mintLandingPage, mintOne, mintPhase, type MintPhase } from './mint';
+import { measureKdf, renderKdf, type KdfResult } from './passphrase-kdf';
 import {
   callPattern, loadHandler, callsOnPath, measureColdRequests, measureContinuations, measureFloor, measureLandingPages, measureLoadTimes,
   measureOriginSigning, measureReplays, measureWarm, stageBundle,
@@ -49,6 +50,8 @@ interface Sizes {
   readonly loadRuns: number;
   readonly coldRuns: number;
   readonly synthRuns: number;
+  /** Passphrase KDF hashes, in this process and in a bounded worker. */
+  readonly kdfRuns: number;
 }
 const FULL: Sizes = {
   mintSequential: 150,
@@ -61,6 +64,7 @@ const FULL: Sizes = {
   loadRuns: 15,
   coldRuns: 11,
   synthRuns: 3,
+  kdfRuns: 40,
 };
 const QUICK_SIZES: Sizes = {
   mintSequential: 40,
@@ -73,6 +77,7 @@ const QUICK_SIZES: Sizes = {
   loadRuns: 7,
   coldRuns: 5,
   synthRuns: 1,
+  kdfRuns: 10,
 };
 const SIZES = QUICK ? QUICK_SIZES : FULL;
 
@@ -145,6 +150,8 @@ interface Results {
   readonly loadTimes: Record<string, number[]>;
   readonly cold: Record<SubjectName, ColdRequest[]>;
   readonly synth: SynthResult;
+  /** The passphrase KDF a protected link's button press runs. */
+  readonly kdf: KdfResult;
   readonly loadAvg: { start: number[]; end: number[] };
 }
 
@@ -216,6 +223,10 @@ async function main(): Promise<void> {
     log(`bench: consumer synth, ${SIZES.synthRuns} interleaved run(s) per app`);
     const synth = await measureSynth(REPO_ROOT, scratch, edgeBundleRecipe().options, SIZES.synthRuns, log);
 
+    log(`bench: passphrase KDF, ${SIZES.kdfRuns} hashes in this process and in a bounded worker`);
+    collectGarbage();
+    const kdf = await measureKdf(SIZES.kdfRuns);
+
     const results: Results = {
       startedAt,
       bundles,
@@ -233,6 +244,7 @@ async function main(): Promise<void> {
       loadTimes,
       cold,
       synth,
+      kdf,
       loadAvg: { start: loadStart, end: os.loadavg() },
     };
     const report = render(results);
@@ -744,6 +756,12 @@ function render(r: Results): string {
   p('HTTP API, distribution and two `NodejsFunction`s bundling `src/handlers/edge.ts` and `src/handlers/mint.ts` at synth with the');
   p('repository\'s esbuild (`npx --no-install esbuild`, no Docker).');
   for (const note of r.synth.notes) p(`Note: ${note}`);
+  p();
+
+  // -------------------------------------------------------------------------
+  p('## Passphrase KDF (local figures, and an estimate for 128 MB)');
+  p();
+  for (const line of renderKdf(r.kdf, fmtMs)) p(line);
   p();
 
   // -------------------------------------------------------------------------
