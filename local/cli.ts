@@ -8,7 +8,7 @@ import { corsOriginProblem } from '../src/shared/cors';
 const USAGE = `usage: npm run local -- [--object KEY=FILE]... [--public-api] [--region REGION] [--bucket NAME]
                        [--max-uses-limit N] [--allowed-prefix PREFIX]... [--no-preview-protection]
                        [--download-window SECONDS] [--events-file PATH] [--landing-page]
-                       [--session-seconds N] [--max-link-lifetime SECONDS]
+                       [--session-seconds N] [--max-link-lifetime SECONDS] [--passphrase-attempts N]
                        [--origin-fault KEY=500|503|reset|timeout]... [--cors-origin ORIGIN]...
 
 Starts the one-time link stack on 127.0.0.1 and prints one JSON line with its URLs
@@ -21,6 +21,8 @@ before), and S3 answers ExpiredToken to anything signed with an ended session. T
 edge signs each request it sends to S3 when it sends it, so links outlive sessions.
 --max-link-lifetime sets the longest link the API mints, in seconds (the construct's
 maxLinkLifetime; default 3600, at most 31536000, a year).
+--passphrase-attempts sets how many wrong passphrases a protected link takes before
+it locks (the construct's passphraseAttempts; default 5, 1 to 100).
 
 --origin-fault KEY=KIND makes S3 answer the first GET of object KEY with KIND
 instead of the object: 500 (InternalError), 503 (SlowDown), reset (the connection
@@ -48,6 +50,7 @@ interface CliOptions {
   readonly sessionSeconds?: number;
   readonly originFaults?: Record<string, OriginFaultKind[]>;
   readonly corsAllowedOrigins?: string[];
+  readonly passphraseAttempts?: number;
 }
 
 export function parseArgs(argv: readonly string[]): CliOptions {
@@ -65,6 +68,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   let sessionSeconds: number | undefined;
   let originFaults: Record<string, OriginFaultKind[]> | undefined;
   let corsAllowedOrigins: string[] | undefined;
+  let passphraseAttempts: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -101,6 +105,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       const n = value();
       if (!/^\d+$/.test(n) || +n < 1 || +n > 43_200) throw new Error(`--session-seconds expects whole seconds between 1 and 43200; got ${n}`);
       sessionSeconds = +n;
+    } else if (arg === '--passphrase-attempts') {
+      const n = value();
+      if (!/^\d+$/.test(n) || +n < 1 || +n > 100) throw new Error(`--passphrase-attempts expects an integer between 1 and 100; got ${n}`);
+      passphraseAttempts = +n;
     } else if (arg === '--origin-fault') {
       // The kind never holds '=', the key may.
       const spec = value();
@@ -144,6 +152,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     sessionSeconds,
     originFaults,
     corsAllowedOrigins,
+    passphraseAttempts,
   };
 }
 

@@ -117,6 +117,8 @@ describe('npm run local -- --public-api', () => {
     expect(parseArgs(['--download-window', '0'])).toMatchObject({ downloadWindowSeconds: 0 });
     expect(parseArgs(['--events-file', '/tmp/events.jsonl'])).toMatchObject({ eventsFile: '/tmp/events.jsonl' });
     expect(parseArgs(['--download-window', '600'])).toMatchObject({ downloadWindowSeconds: 600 });
+    expect(parseArgs(['--passphrase-attempts', '3'])).toMatchObject({ passphraseAttempts: 3 });
+    expect(() => parseArgs(['--passphrase-attempts', '101'])).toThrow(/--passphrase-attempts expects an integer between 1 and 100; got 101/);
     expect(() => parseArgs(['--download-window', '86401'])).toThrow(/--download-window expects whole seconds between 0 and 86400; got 86401/);
     expect(() => parseArgs(['--download-window', '1.5'])).toThrow(/--download-window expects whole seconds/);
     expect(parseArgs([])).toMatchObject({ maxExpiresSeconds: undefined, sessionSeconds: undefined });
