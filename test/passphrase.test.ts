@@ -240,6 +240,9 @@ describe('passphrase-protected links over the local deployment', () => {
     expect([right.status, right.text()]).toEqual([403, 'This link is locked: its passphrase was entered wrongly too many times. Ask the sender for a new link.']);
     const opened = record(await http(link.url, { headers: NAVIGATE }));
     expect([opened.status, /locked/.test(opened.text()), /name="passphrase"/.test(opened.text())]).toEqual([403, true, false]);
+    // Also a browser with a cookie that holds no session (it gets the page, not a form, otherwise).
+    const forged = record(await http(link.url, { headers: { ...NAVIGATE, cookie: `otp-${link.id}=${'A'.repeat(22)}` } }));
+    expect([forged.status, /locked/.test(forged.text()), /name="passphrase"/.test(forged.text())]).toEqual([403, true, false]);
     expect((await statusOf(link.id)).uses).toBe(0);
 
     await d.linkEventsSettled();

@@ -260,6 +260,11 @@ function landingPageFor(
   item: Record<string, AttributeValue>, usesLeft: number, { notice, status = '200' }: { notice?: string; status?: '200' | '403' } = {},
 ): CloudFrontResultResponse {
   const { landingPageTitle, landingPageShowsFileName } = stagedConfig().config;
+  // A locked link has no form to show (pageView says so to every client before this).
+  if (item[Attr.passphraseHash] !== undefined && triesLeftOf(item) <= 0) {
+    const locked = renderMessagePage({ title: 'This link cannot be used', message: LOCKED_MESSAGE });
+    return { status: '403', statusDescription: 'Forbidden', headers: cfHeaders(locked.headers), body: locked.html };
+  }
   const key = item[Attr.key]?.S ?? '';
   const page = renderLandingPage({
     title: landingPageTitle,
