@@ -126,10 +126,8 @@ describe('passphrase-protected links over the local deployment', () => {
     expect(res.status).toBe(201);
     return JSON.parse(res.text()) as Minted;
   }
-  const statusOf = async (id: string) => {
-    const res = record(await http(`${d.apiUrl}/urls/${id}`));
-    return JSON.parse(res.text()) as { uses: number; passphraseProtected?: boolean; locked?: boolean; passphraseTriesLeft?: number };
-  };
+  interface Status { uses: number; revoked: boolean; passphraseProtected?: boolean; locked?: boolean; passphraseTriesLeft?: number }
+  const statusOf = async (id: string) => JSON.parse(record(await http(`${d.apiUrl}/urls/${id}`)).text()) as Status;
   const press = async (url: string, body: string, headers: Record<string, string> = {}, from = '127.0.0.2') =>
     record(await http(url, { method: 'POST', localAddress: from, headers: { 'user-agent': 'curl/8.5.0', 'content-type': FORM, ...headers }, body }));
   const form = (passphrase: string) => `passphrase=${encodeURIComponent(passphrase)}`;
@@ -280,6 +278,14 @@ describe('passphrase-protected links over the local deployment', () => {
     expect((await press(link.url, form(SECRET))).status).toBe(403);
   });
 
+  it('counts no wrong try on a revoked link: it says revoked', async () => {
+    const link = await mint({ passphrase: SECRET });
+    expect((await http(`${d.apiUrl}/urls/${link.id}`, { method: 'DELETE' })).status).toBe(204);
+    const res = await press(link.url, form('a wrong guess'));
+    expect([res.status, /revoked/.test(res.text())]).toEqual([403, true]);
+    expect(await statusOf(link.id)).toMatchObject({ uses: 0, passphraseTriesLeft: 5, revoked: true });
+  });
+
   it('cannot be stripped of its flag or page: an edited link matches nothing and counts nothing', async () => {
     const link = await mint({ passphrase: SECRET });
     const stripped = link.url.replace('&x-link-pass=1', '');
@@ -298,6 +304,10 @@ describe('passphrase-protected links over the local deployment', () => {
     await press(link.url, form(SECRET));
     const generated = await mint({ generatePassphrase: true });
     await press(generated.url, form('wrong wrong wrong'));
+    for (const l of [link, generated]) {
+      expect(await statusOf(l.id)).toMatchObject({ passphraseProtected: true, locked: false });
+      record(await http(l.url, { headers: NAVIGATE }));
+    }
     await d.linkEventsSettled();
     const credentials = { accessKeyId: d.accessKeyId, secretAccessKey: d.secretAccessKey };
     const client = new DynamoDBClient({ region: d.region, endpoint: d.services.dynamodb.endpoint, credentials });
