@@ -1,4 +1,5 @@
-// `npm run screenshots`: the landing page and a refusal page as a person sees them, in
+// `npm run screenshots`: the landing page, a refusal page and a passphrase-protected link's
+// page after a wrong try, as a person sees them, in
 // headless Debian chromium, light and dark, phone-sized, written to docs/ for the README.
 import { join, resolve } from 'node:path';
 import { chromiumMissing, launchChromium } from './browser';
@@ -16,8 +17,9 @@ async function main(): Promise<void> {
   const d = await startLocalDeployment({ objects: { 'reports/q4.pdf': Buffer.from('%PDF-1.7 quarterly report\n') }, publicApi: true, landingPage: true });
   const browser = await launchChromium();
   try {
-    const mint = async () => {
-      const res = await fetch(`${d.apiUrl}/urls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'reports/q4.pdf' }) });
+    const mint = async (fields: Record<string, unknown> = {}) => {
+      const body = JSON.stringify({ key: 'reports/q4.pdf', ...fields });
+      const res = await fetch(`${d.apiUrl}/urls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       return ((await res.json()) as { url: string }).url;
     };
     for (const colorScheme of ['light', 'dark'] as const) {
@@ -39,7 +41,15 @@ async function main(): Promise<void> {
       }
       await context.close();
     }
-    process.stderr.write(`screenshots: wrote ${OUT}/landing-page-light.png, landing-page-dark.png, link-used.png\n`);
+    // A passphrase-protected link after a wrong try: the notice, the tries left, the field.
+    const context = await browser.newContext({ viewport: { width: 390, height: 620 }, deviceScaleFactor: 2, colorScheme: 'light' });
+    const page = await context.newPage();
+    await page.goto(await mint({ passphrase: 'correct horse battery staple' }));
+    await page.getByLabel('Passphrase').fill('not the passphrase');
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Download' }).click()]);
+    await page.screenshot({ path: join(OUT, 'passphrase-wrong.png') });
+    await context.close();
+    process.stderr.write(`screenshots: wrote ${OUT}/landing-page-light.png, landing-page-dark.png, link-used.png, passphrase-wrong.png\n`);
   } finally {
     await browser.close();
     await d.close();

@@ -48,7 +48,7 @@ export function passphraseOfRequest(request: CloudFrontRequest): { passphrase: s
 /** What the viewer is told for each; plain words, never the value sent. */
 export const MISSING_PASSPHRASE_MESSAGES: Record<MissingPassphrase, string> = {
   missing: 'This link needs its passphrase. Open the link, enter the passphrase the sender gave you and press Download '
-    + '(from a script: curl -d passphrase=... -L).',
+    + "(from a script: curl -L -b '' -d passphrase=... followed by the link).",
   truncated: 'The form sent was too large. Open the link and enter the passphrase again.',
   unreadable: 'The form could not be read. Open the link and enter the passphrase again.',
   impossible: 'That is not the passphrase: passphrases have 8 to 128 characters. Nothing was spent. Try again.',
