@@ -96,6 +96,22 @@ check('LandingPageMinted', ActualResult.fromAwsApiCall(page, 'Payload.result'), 
 const opened = invokeClient({ action: 'fetch', url: page.getAttString('Payload.url'), headers: { accept: 'text/html' } });
 check('LandingPageOpens', ActualResult.fromAwsApiCall(opened, 'Payload.result'), { status: 200, contentType: 'text/html; charset=utf-8' });
 
+// A passphrase-protected link: the real CloudFront hands the form's body to the viewer-request
+// function (includeBody); without the passphrase or with a wrong one nothing is spent.
+const PASSPHRASE = 'integ passphrase 1';
+const guarded = invokeClient({ action: 'mint', key: KEY, passphrase: PASSPHRASE });
+upload.next(guarded);
+check('PassphraseLinkMinted', ActualResult.fromAwsApiCall(guarded, 'Payload.result'), { status: 201, passphraseProtected: true });
+const bare = invokeClient({ action: 'press', url: guarded.getAttString('Payload.url') });
+check('PressWithoutPassphraseIsRefused', ActualResult.fromAwsApiCall(bare, 'Payload.result'), { status: 403 });
+const wrong = invokeClient({ action: 'press', url: guarded.getAttString('Payload.url'), passphrase: 'not the passphrase' });
+check('WrongPassphraseIsRefused', ActualResult.fromAwsApiCall(wrong, 'Payload.result'), {
+  status: 403, message: 'Wrong passphrase. Nothing was spent. 4 tries left before the link locks.',
+});
+const right = invokeClient({ action: 'press', url: guarded.getAttString('Payload.url'), passphrase: PASSPHRASE });
+check('RightPassphraseDownloads', ActualResult.fromAwsApiCall(right, 'Payload.result'), { status: 303, download: { status: 200, body: CONTENT } });
+bare.next(wrong).next(right);
+
 // Every assertion custom resource carries `salt: Date.now()` so that integ-runner reruns it on
 // each update; fixed, the snapshot is stable. The deploy task destroys the stacks after each
 // run, so every run creates (and so runs) the assertions anew.

@@ -65,6 +65,18 @@ describe('the deployed integ test\'s client function, against the local deployme
   });
 });
 
+describe('the client function presses a passphrase-protected link\'s button', () => {
+  it('is refused without the passphrase and with a wrong one, and downloads with the right one', async () => {
+    const minted = await invoke({ action: 'mint', key: KEY, passphrase: 'integ passphrase 1' });
+    expect(minted.parsed).toMatchObject({ status: 201, landingPage: true, passphraseProtected: true });
+    expect((await invoke({ action: 'press', url: minted.url })).parsed).toEqual({ status: 403, message: expect.stringMatching(/needs its passphrase/) });
+    expect((await invoke({ action: 'press', url: minted.url, passphrase: 'not the passphrase' })).parsed)
+      .toEqual({ status: 403, message: 'Wrong passphrase. Nothing was spent. 4 tries left before the link locks.' });
+    const pressed = await invoke({ action: 'press', url: minted.url, passphrase: 'integ passphrase 1' });
+    expect(pressed.parsed).toEqual({ status: 303, message: '', download: { status: 200, body: CONTENT } });
+  });
+});
+
 describe('integ-tests-alpha\'s handler runs the download checks as deployed', () => {
   // The handler the assertion stack deploys. It answers CloudFormation with an HTTPS PUT to the
   // event's ResponseURL: capture that answer instead.

@@ -4,6 +4,9 @@
 //   which grantMint allows. httpApiCall sends unsigned requests only.
 // - `fetch`: GET a URL and answer a summary. A landing page or S3's SignatureDoesNotMatch body
 //   would not fit the 4 KB a custom resource may answer, which is all an httpApiCall answers.
+// - `press`: POST a landing page's form (with `passphrase` in the body when given), as a
+//   browser or `curl -d` does, and, on a 303, follow it with the session cookie: answers the
+//   press's status and message, and the download's status and body.
 // Each answer carries `result`, a JSON string: the assertions match it with objectLike (the
 // integ-tests-alpha handler cannot match a bare number).
 // test/integ-link-client.test.ts runs it against the local deployment.
@@ -39,7 +42,11 @@ async function signedFetch(url, method, body) {
 }
 
 async function mint(event) {
-  const body = JSON.stringify({ key: event.key, maxUses: 1, downloadWindowSeconds: 0, landingPage: event.landingPage === true });
+  const body = JSON.stringify({
+    key: event.key, maxUses: 1, downloadWindowSeconds: 0,
+    // A protected link is always a landing page: the API refuses landingPage false with a passphrase.
+    ...(event.passphrase === undefined ? { landingPage: event.landingPage === true } : { passphrase: event.passphrase }),
+  });
   const res = await signedFetch(`${process.env.MINT_API}/urls`, 'POST', body);
   const text = await res.text();
   let answer;
@@ -65,8 +72,21 @@ async function fetchSummary(event) {
   return { result: JSON.stringify(summary) };
 }
 
+async function press(event) {
+  const body = event.passphrase === undefined ? '' : new URLSearchParams({ passphrase: event.passphrase }).toString();
+  const res = await fetch(event.url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+  const summary = { status: res.status, message: (await res.text()).slice(0, 300) };
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0];
+  if (res.status === 303 && cookie) {
+    const download = await fetch(new URL(res.headers.get('location'), event.url), { headers: { cookie } });
+    summary.download = { status: download.status, body: (await download.text()).slice(0, 1000) };
+  }
+  return { result: JSON.stringify(summary) };
+}
+
 exports.handler = async (event) => {
   if (event.action === 'mint') return mint(event);
   if (event.action === 'fetch') return fetchSummary(event);
+  if (event.action === 'press') return press(event);
   throw new Error(`unknown action ${event.action}`);
 };
