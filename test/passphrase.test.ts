@@ -232,6 +232,9 @@ describe('passphrase-protected links over the local deployment', () => {
     const counted = texts.filter((t) => /(try|tries) left/.test(t)).sort();
     expect(counted).toEqual([1, 2, 3, 4].map((n) => `Wrong passphrase. Nothing was spent. ${n === 1 ? '1 try' : `${n} tries`} left before the link locks.`));
     expect(texts.filter((t) => /locked/.test(t))).toHaveLength(16);
+    // The function logged each counted try by link id: four wrong, one that locked it.
+    const logged = (event: string) => printed.filter((l) => l.includes(`"event":"${event}","id":"${link.id}"`)).length;
+    expect([logged('passphrase-wrong'), logged('passphrase-locked')]).toEqual([4, 1]);
     expect(await statusOf(link.id)).toMatchObject({ uses: 0, passphraseTriesLeft: 0, locked: true });
 
     const right = await press(link.url, form(SECRET));
@@ -327,8 +330,9 @@ describe('passphrase-protected links over the local deployment', () => {
         expect([where, text.includes(secret)]).toEqual([where, false]);
       }
     }
-    // The logs did capture the functions.
+    // The logs did capture the functions: decisions by link id.
     expect(logs).toContain(`"event":"issued","id":"${link.id}"`);
+    expect(logs).toContain(`"event":"passphrase-wrong","id":"${link.id}","triesLeft":4`);
   });
 
   describeWithTools(['curl'], 'from curl', () => {

@@ -31,8 +31,8 @@ import {
 import { forwardedLinkId, giveBackInput, isOriginFailure, readLinkInput } from './origin-failure';
 import { signOriginRequest } from './origin-signing';
 import {
-  LOCKED_MESSAGE, MISSING_PASSPHRASE_MESSAGES, NO_PASSPHRASE, passphraseKey, passphraseOfRequest, passphraseOutcome, rightPassphrase, triesLeftOf,
-  wrongPassphraseMessage, wrongTryInput,
+  isLocked, LOCKED_MESSAGE, MISSING_PASSPHRASE_MESSAGES, NO_PASSPHRASE, passphraseKey, passphraseOfRequest, passphraseOutcome, rightPassphrase,
+  triesLeftOf, wrongPassphraseMessage, wrongTryInput,
 } from './passphrase';
 import { boundedHttpHandler } from './sdk';
 import { isSameOriginPost, newSessionSecret, sessionCookie, sessionSecretOf } from './viewer';
@@ -218,6 +218,8 @@ async function refusedPassphrase(
   if (counted === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
   // Refused: parallel wrong tries took the last ones meanwhile.
   const left = counted.refusedItem ? 0 : triesLeftOf(counted.attributes);
+  // The decision and the link id, never what was typed.
+  if (!counted.refusedItem) log('info', { event: left > 0 ? 'passphrase-wrong' : 'passphrase-locked', id: link.id, triesLeft: left });
   if (left <= 0) return say.refuse(LOCKED_MESSAGE);
   const message = wrongPassphraseMessage(left);
   return say.html ? landingPageFor(item, usesLeft, { notice: message, status: '403' }) : say.refuse(message);
@@ -246,7 +248,7 @@ async function pageView(link: PresentedLink, ledger: LedgerCaller, say: Responde
   if (item === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
   const state = linkState(item, link, now);
   if ('refusal' in state) return say.refuse(REFUSALS[state.refusal]);
-  if (item![Attr.passphraseHash] !== undefined && triesLeftOf(item) <= 0) return say.refuse(LOCKED_MESSAGE);
+  if (isLocked(item!)) return say.refuse(LOCKED_MESSAGE);
   return landingPageFor(item!, state.usesLeft);
 }
 
@@ -261,7 +263,7 @@ function landingPageFor(
 ): CloudFrontResultResponse {
   const { landingPageTitle, landingPageShowsFileName } = stagedConfig().config;
   // A locked link has no form to show (pageView says so to every client before this).
-  if (item[Attr.passphraseHash] !== undefined && triesLeftOf(item) <= 0) {
+  if (isLocked(item)) {
     const locked = renderMessagePage({ title: 'This link cannot be used', message: LOCKED_MESSAGE });
     return { status: '403', statusDescription: 'Forbidden', headers: cfHeaders(locked.headers), body: locked.html };
   }

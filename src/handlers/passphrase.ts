@@ -95,6 +95,11 @@ export function triesLeftOf(item: Record<string, AttributeValue> | undefined): n
   return Number(item?.[Attr.passphraseTriesLeft]?.N ?? 0);
 }
 
+/** Whether an item is a protected link that too many wrong passphrases locked. */
+export function isLocked(item: Record<string, AttributeValue>): boolean {
+  return item[Attr.passphraseHash] !== undefined && triesLeftOf(item) <= 0;
+}
+
 /**
  * Counts one wrong try: takes one from the tries left, only while some are left and only
  * for this link as issued (a tampered URL counts nothing) and a key that is not the stored
