@@ -174,6 +174,13 @@ describe('passphrase-protected links over the local deployment', () => {
       expect(res.text()).not.toContain(SECRET);
       expect(res.text()).not.toContain('short');
     }
+    // The seed's GET /get-url takes no passphrase: it would be in a URL, and ignoring it would
+    // issue an unprotected link.
+    for (const query of [`passphrase=${encodeURIComponent(SECRET)}`, 'generatePassphrase=true']) {
+      const res = record(await http(`${d.apiUrl}/get-url?key=reports/q4.pdf&${query}`));
+      expect([res.status, (JSON.parse(res.text()) as { error: string }).error]).toEqual([400, expect.stringMatching(/only taken in the JSON body of POST \/urls/)]);
+      expect(res.text()).not.toContain('horse');
+    }
     expect(d.services.dynamodb.calls.get('PutItem') ?? 0).toBe(puts);
   });
 

@@ -65,6 +65,10 @@ async function getUrl(event: APIGatewayProxyEventV2): Promise<Result> {
   // Parse the raw query ourselves: API Gateway joins repeated parameters with commas.
   const query = parseQuery(event.rawQueryString ?? '');
   if (!query.ok) return badRequest('query', query.reason);
+  // A passphrase has no place in a URL (it would sit in logs and histories), and ignoring it
+  // would issue an unprotected link to a caller who asked for a protected one.
+  const asked = ['passphrase', 'generatePassphrase'].find((name) => query.value.has(name));
+  if (asked) return badRequest(asked, `${asked} is only taken in the JSON body of POST /urls, never in a URL`);
   const expires = query.value.get('expiresInSeconds');
   if (expires !== undefined && !/^\d{1,9}$/.test(expires)) return badRequest('expiresInSeconds', lifetimeError());
   return mintFor({ key: query.value.get('key'), expiresInSeconds: expires === undefined ? undefined : Number(expires) }, 200, callerOf(event));
