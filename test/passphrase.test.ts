@@ -13,6 +13,7 @@ import { startLocalCloudFront } from '../local/cloudfront';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
 import { describeWithTools } from './util/clients';
 import { http, type HttpResult } from './util/http';
+import { passphraseOfRequest } from '../src/handlers/passphrase';
 import { renderLandingPage } from '../src/shared/landing-page';
 import { generatePassphrase, hashPassphrase, passphraseProblem, PASSPHRASE_KDF } from '../src/shared/passphrase';
 
@@ -59,6 +60,34 @@ describe('passphrases as mint and edge derive them', () => {
       + '<input id="passphrase" type="password" name="passphrase" required autocomplete="off" autocapitalize="off" spellcheck="false">'
       + '<button type="submit">Download</button></form>');
     expect(page.html).not.toMatch(/<script|action=/);
+  });
+});
+
+describe('reading the passphrase from a press, before any I/O', () => {
+  const pressOf = (body: string | undefined, type = FORM, truncated = false): CloudFrontRequest => ({
+    clientIp: '203.0.113.7',
+    method: 'POST',
+    uri: '/f',
+    querystring: '',
+    headers: { 'content-type': [{ key: 'Content-Type', value: type }] },
+    ...(body === undefined ? {} : { body: { inputTruncated: truncated, action: 'read-only', encoding: 'base64', data: Buffer.from(body).toString('base64') } }),
+  });
+
+  it('reads the form as a browser and curl encode it', () => {
+    expect(passphraseOfRequest(pressOf('passphrase=correct+horse+battery'))).toEqual({ passphrase: 'correct horse battery' });
+    expect(passphraseOfRequest(pressOf('x=1&passphrase=caf%C3%A9+%26+cr%C3%A8me%2B'))).toEqual({ passphrase: 'café & crème+' });
+    expect(passphraseOfRequest(pressOf('passphrase=12345678', `${FORM}; charset=UTF-8`))).toEqual({ passphrase: '12345678' });
+  });
+
+  it('says why nothing usable came, and never echoes it', () => {
+    expect(passphraseOfRequest(pressOf(undefined))).toEqual({ missing: 'missing' });
+    expect(passphraseOfRequest(pressOf(''))).toEqual({ missing: 'missing' });
+    expect(passphraseOfRequest(pressOf('passphrase='))).toEqual({ missing: 'missing' });
+    expect(passphraseOfRequest(pressOf('passphrase=12345678', FORM, true))).toEqual({ missing: 'truncated' });
+    expect(passphraseOfRequest(pressOf('passphrase=12345678', 'multipart/form-data; boundary=x'))).toEqual({ missing: 'unreadable' });
+    expect(passphraseOfRequest(pressOf('passphrase=12345678&passphrase=87654321'))).toEqual({ missing: 'unreadable' });
+    expect(passphraseOfRequest(pressOf('passphrase=1234567'))).toEqual({ missing: 'impossible' });
+    expect(passphraseOfRequest(pressOf(`passphrase=${'x'.repeat(129)}`))).toEqual({ missing: 'impossible' });
   });
 });
 
