@@ -47,13 +47,17 @@ export const REFUSAL_REASONS = [
 export type RefusalReason = typeof REFUSAL_REASONS[number];
 
 /**
- * The AWS Regions with CloudFront regional edge caches, where Lambda@Edge runs viewer and
- * origin triggers and writes its logs (so its embedded metrics land there too). From the
- * CloudFront Developer Guide, "How CloudFront works with regional edge caches"
- * (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowCloudFrontWorks.html#CloudFrontRegionaledgecaches),
- * and "Edge function logs" (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-functions-logs.html):
- * a Lambda@Edge function logs to /aws/lambda/us-east-1.<name> in the Region nearest the edge
- * location that ran it. The construct's `edgeMetricsRegions` prop replaces this list.
+ * The AWS Regions with CloudFront regional edge caches, where Lambda@Edge runs and writes its
+ * logs, so its embedded metrics land there too: a Lambda@Edge function logs to
+ * /aws/lambda/us-east-1.<name> in the Region nearest the edge location that ran it ("Edge
+ * function logs", CloudFront Developer Guide,
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-functions-logs.html;
+ * the Regions where it ran show in the CloudFront console's Lambda@Edge metrics). The list is
+ * the regional edge cache Regions as collected in Gruntwork's Lambda@Edge log group module
+ * ("Which regions have regional edge caches?", as of 22 Aug 2022,
+ * https://docs.gruntwork.io/reference/modules/terraform-aws-lambda/lambda-edge-multi-region-log-groups):
+ * CloudFront adds regional edge caches over time, so the construct's `edgeMetricsRegions` prop
+ * replaces it.
  */
 export const LAMBDA_EDGE_REGIONS: readonly string[] = [
   'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2',
