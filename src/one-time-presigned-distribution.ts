@@ -641,8 +641,10 @@ export class OneTimePresignedDistribution extends Construct {
   }
 
   /**
-   * Uses opened: a direct link's first request, a landing page's button, a new use after a
-   * session ended (Sum over 5 minutes).
+   * Uses opened, in every edge Region (or `region`'s alone).
+   *
+   * A use opens with a direct link's first request, a landing page's button, or a new use
+   * after a session ended. Sum over 5 minutes unless the options say otherwise.
    *
    * Download metrics are published by the edge function in the Region that served each
    * viewer: this is metric math summing every Region of `edgeMetricsRegions`, for dashboards
@@ -656,9 +658,10 @@ export class OneTimePresignedDistribution extends Construct {
   }
 
   /**
-   * Requests served by a session already open: Range requests, resumes and parallel parts of
-   * a direct link's client, every download request of a landing page's browser (Sum over 5
-   * minutes; every edge Region, or `region`'s alone: see {@link metricLinkRedemptions}).
+   * Requests served by a session already open, in every edge Region (or `region`'s alone).
+   *
+   * Range requests, resumes and parallel parts of a direct link's client, every download
+   * request of a landing page's browser. Sum over 5 minutes; see {@link metricLinkRedemptions}.
    *
    * @stability experimental
    */
@@ -667,11 +670,12 @@ export class OneTimePresignedDistribution extends Construct {
   }
 
   /**
-   * Requests the edge refused: 403 (unknown, revoked, expired or used links, spent
-   * allowances, ended sessions, wrong methods, malformed or tampered links, prefetches,
-   * previews, cross-site button presses, another browser) and 503 while paused (Sum over 5
-   * minutes; every edge Region, or `region`'s alone: see {@link metricLinkRedemptions}).
-   * {@link metricLinkRefusalsFor} counts one reason.
+   * Requests the edge refused, in every edge Region (or `region`'s alone).
+   *
+   * 403 for unknown, revoked, expired or used links, spent allowances, ended sessions, wrong
+   * methods, malformed or tampered links, prefetches, previews, cross-site button presses and
+   * another browser's requests; 503 while paused. Sum over 5 minutes; see
+   * {@link metricLinkRedemptions}. {@link metricLinkRefusalsFor} counts one reason.
    *
    * @stability experimental
    */
@@ -680,9 +684,11 @@ export class OneTimePresignedDistribution extends Construct {
   }
 
   /**
-   * Refusals for one reason: `unknown`, `revoked`, `expired`, `used`, `allowance`, `ended`,
-   * `method`, `malformed`, `prefetch`, `preview`, `cross-site`, `other-browser`, `paused` or
-   * `other` (Sum over 5 minutes; every edge Region, or `region`'s alone).
+   * Refusals for one reason, in every edge Region (or `region`'s alone).
+   *
+   * `reason` is one of `unknown`, `revoked`, `expired`, `used`, `allowance`, `ended`,
+   * `method`, `malformed`, `prefetch`, `preview`, `cross-site`, `other-browser`, `paused`,
+   * `other`. Sum over 5 minutes; see {@link metricLinkRedemptions}.
    *
    * @stability experimental
    */
@@ -694,9 +700,11 @@ export class OneTimePresignedDistribution extends Construct {
   }
 
   /**
-   * Edge errors: origin failures (S3 answered 5xx, or 404: the object is gone; the use was given back)
-   * plus requests answered 503 because the ledger failed (Sum over 5 minutes; every edge
-   * Region, or `region`'s alone: see {@link metricLinkRedemptions}).
+   * Edge errors, in every edge Region (or `region`'s alone).
+   *
+   * Origin failures (S3 answered 5xx, or 404: the object is gone; the use was given back)
+   * plus requests answered 503 because the ledger failed. Sum over 5 minutes; see
+   * {@link metricLinkRedemptions}.
    *
    * @stability experimental
    */
@@ -705,7 +713,9 @@ export class OneTimePresignedDistribution extends Construct {
   }
 
   /**
-   * Origin failures the edge gave a use back for (Sum over 5 minutes; every edge Region, or `region`'s alone).
+   * Origin failures the edge gave a use back for, in every edge Region (or `region`'s alone).
+   *
+   * Sum over 5 minutes; see {@link metricLinkRedemptions}.
    *
    * @stability experimental
    */
@@ -714,7 +724,9 @@ export class OneTimePresignedDistribution extends Construct {
   }
 
   /**
-   * Requests answered 503 because the ledger failed or timed out (Sum over 5 minutes; every edge Region, or `region`'s alone).
+   * Requests answered 503 because the ledger failed, in every edge Region (or `region`'s alone).
+   *
+   * The ledger (DynamoDB) failed or timed out. Sum over 5 minutes; see {@link metricLinkRedemptions}.
    *
    * @stability experimental
    */
@@ -723,8 +735,9 @@ export class OneTimePresignedDistribution extends Construct {
   }
 
   /**
-   * Creates the recommended alarms in this construct's stack and returns them (add actions
-   * with `alarm.addAlarmAction(...)`); with `dashboard: true` they are shown on it too:
+   * Creates the recommended alarms in this construct's stack and returns them.
+   *
+   * Add actions with `alarm.addAlarmAction(...)`; with `dashboard: true` they are shown on it too:
    * - `EdgeErrorsAlarm`: 5 or more edge errors in 5 minutes in the stack's Region (when it is
    *   one of `edgeMetricsRegions`). An alarm watches its own Region only: for viewers served
    *   elsewhere, alarm on `metricEdgeErrors({ region })` from a stack in that Region (README);
