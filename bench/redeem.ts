@@ -173,7 +173,7 @@ const LOAD_ONLY = `
 const t = process.hrtime.bigint();
 require(process.argv[1]);
 const loadMs = Number(process.hrtime.bigint() - t) / 1e6;
-process.stdout.write('\n' + JSON.stringify({ loadMs }), () => process.exit(0));
+process.stdout.write('\\n' + JSON.stringify({ loadMs }), () => process.exit(0));
 `;
 
 const FIRST_REQUEST = `
@@ -184,7 +184,7 @@ const event = JSON.parse(process.argv[2]);
 mod.handler(event).then((r) => {
   const t2 = process.hrtime.bigint();
   const outcome = r && r.status !== undefined ? String(r.status) : (r && r.uri ? 'pass' : 'invalid');
-  process.stdout.write('\n' + JSON.stringify({ loadMs: Number(t1 - t0) / 1e6, firstMs: Number(t2 - t1) / 1e6, outcome }), () => process.exit(0));
+  process.stdout.write('\\n' + JSON.stringify({ loadMs: Number(t1 - t0) / 1e6, firstMs: Number(t2 - t1) / 1e6, outcome }), () => process.exit(0));
 }, (err) => {
   process.stderr.write(String((err && err.stack) || err));
   process.exit(1);
