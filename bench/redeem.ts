@@ -173,7 +173,7 @@ const LOAD_ONLY = `
 const t = process.hrtime.bigint();
 require(process.argv[1]);
 const loadMs = Number(process.hrtime.bigint() - t) / 1e6;
-process.stdout.write(JSON.stringify({ loadMs }), () => process.exit(0));
+process.stdout.write('\\n' + JSON.stringify({ loadMs }), () => process.exit(0));
 `;
 
 const FIRST_REQUEST = `
@@ -184,7 +184,7 @@ const event = JSON.parse(process.argv[2]);
 mod.handler(event).then((r) => {
   const t2 = process.hrtime.bigint();
   const outcome = r && r.status !== undefined ? String(r.status) : (r && r.uri ? 'pass' : 'invalid');
-  process.stdout.write(JSON.stringify({ loadMs: Number(t1 - t0) / 1e6, firstMs: Number(t2 - t1) / 1e6, outcome }), () => process.exit(0));
+  process.stdout.write('\\n' + JSON.stringify({ loadMs: Number(t1 - t0) / 1e6, firstMs: Number(t2 - t1) / 1e6, outcome }), () => process.exit(0));
 }, (err) => {
   process.stderr.write(String((err && err.stack) || err));
   process.exit(1);
@@ -194,7 +194,8 @@ mod.handler(event).then((r) => {
 async function node(code: string, args: string[]): Promise<Record<string, unknown>> {
   const r = await runProcess(process.execPath, ['-e', code, ...args], { cwd: __dirname, env: childEnv(), timeoutMs: 30_000 });
   if (r.code !== 0 || r.timedOut) throw new Error(`fresh node process failed (${r.timedOut ? 'timeout' : r.code}): ${r.stderr.slice(-2000)}`);
-  return JSON.parse(r.stdout) as Record<string, unknown>;
+  // The handler's own lines (its download metrics) come first: the result is the last line.
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;
 }
 
 /**

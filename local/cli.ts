@@ -7,7 +7,7 @@ import { corsOriginProblem } from '../src/shared/cors';
 
 const USAGE = `usage: npm run local -- [--object KEY=FILE]... [--public-api] [--region REGION] [--bucket NAME]
                        [--max-uses-limit N] [--allowed-prefix PREFIX]... [--no-preview-protection]
-                       [--download-window SECONDS] [--events-file PATH] [--landing-page]
+                       [--download-window SECONDS] [--events-file PATH] [--metrics-file PATH] [--landing-page]
                        [--session-seconds N] [--max-link-lifetime SECONDS] [--passphrase-attempts N]
                        [--origin-fault KEY=500|503|reset|timeout]... [--cors-origin ORIGIN]...
 
@@ -33,7 +33,12 @@ GETs are served. Repeat it to fail several GETs, of one key or of several.
 --cors-origin ORIGIN (repeatable) lets pages of ORIGIN (scheme://host[:port], e.g.
 http://127.0.0.1:5173) call the mint API from a browser, as the construct's
 corsAllowedOrigins does: the API answers CORS preflight requests itself and adds
-access-control-allow-origin to its answers for those origins only.`;
+access-control-allow-origin to its answers for those origins only.
+
+--metrics-file PATH appends one JSON line per download metric datum the edge function
+publishes (as CloudWatch extracts them from its embedded metric format records: uses
+opened, session requests, refusals by reason, origin failures, ledger unavailable); the
+totals are printed on stderr at shutdown either way.`;
 
 interface CliOptions {
   readonly objects: Record<string, Buffer>;
@@ -45,6 +50,7 @@ interface CliOptions {
   readonly previewProtection: boolean;
   readonly downloadWindowSeconds?: number;
   readonly eventsFile?: string;
+  readonly metricsFile?: string;
   readonly landingPage?: boolean;
   readonly maxExpiresSeconds?: number;
   readonly sessionSeconds?: number;
@@ -63,6 +69,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   let previewProtection = true;
   let downloadWindowSeconds: number | undefined;
   let eventsFile: string | undefined;
+  let metricsFile: string | undefined;
   let landingPage: boolean | undefined;
   let maxLinkLifetime: number | undefined;
   let sessionSeconds: number | undefined;
@@ -128,6 +135,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       landingPage = true;
     } else if (arg === '--events-file') {
       eventsFile = value();
+    } else if (arg === '--metrics-file') {
+      metricsFile = value();
     } else if (arg === '--no-preview-protection') {
       previewProtection = false;
     } else if (arg === '--help' || arg === '-h') {
@@ -147,6 +156,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     previewProtection,
     downloadWindowSeconds,
     eventsFile,
+    metricsFile,
     landingPage,
     maxExpiresSeconds: maxLinkLifetime,
     sessionSeconds,
@@ -164,6 +174,8 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     process.stderr.write(`local: ${signal}, shutting down\n`);
+    const totals = deployment.metrics.summary();
+    process.stderr.write(`local: download metrics${totals.length ? `:\n${totals.map((t) => `  ${t}\n`).join('')}` : ': none\n'}`);
     deployment.close().then(() => process.exit(0), (err: Error) => {
       process.stderr.write(`local: shutdown failed: ${err.message}\n`);
       process.exit(1);

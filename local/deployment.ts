@@ -15,6 +15,7 @@ import { LocalEdgeFunction } from './edge-container';
 import { startLocalHttpApi, type HttpApiHandler } from './http-api';
 import { createLocalJwtIssuer, type LocalJwtIssuer } from './jwt';
 import { LocalLambdaFunction } from './lambda';
+import { LocalMetrics } from './metrics';
 import {
   LocalIdentities, startAwsJsonServices, startDynamoDB, startS3, type LocalAwsJson, type LocalDynamoDB, type LocalEvent, type LocalS3,
   type LocalStreamConsumer, type LocalStreamHandler, type OriginFaultKind, type OriginFaults,
@@ -24,6 +25,7 @@ import {
   EDGE_OPERATOR_REFRESH_SECONDS, DEFAULT_PASSPHRASE_ATTEMPTS,
 } from '../src/shared/config';
 import { LINKS_API_CORS } from '../src/shared/cors';
+import { downloadMetricsId } from '../src/shared/download-metrics';
 import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
 
 export interface LocalDeploymentOptions {
@@ -83,6 +85,12 @@ export interface LocalDeploymentOptions {
   readonly linkEvents?: boolean;
   /** Append one JSON line per published event (`{"source","detail-type","detail"}`) to this file. */
   readonly eventsFile?: string;
+  /**
+   * Append one JSON line per download metric datum the edge function publishes
+   * (`{"namespace","metricName","dimensions","value","unit","timestamp"}`, as CloudWatch
+   * extracts them from its embedded metric format records) to this file.
+   */
+  readonly metricsFile?: string;
   /** Viewer-request timeout of the local CloudFront. @default 5000 */
   readonly edgeTimeoutMs?: number;
   /**
@@ -163,6 +171,11 @@ export interface LocalDeployment {
   readonly identities: LocalIdentities;
   /** The edge function's role: the only principal that reads linked objects. */
   readonly edgeRoleArn: string;
+  /**
+   * The download metrics the edge function published, as CloudWatch extracts them from its
+   * log (local/metrics.ts): a datum per metric and dimension set, once its answer is returned.
+   */
+  readonly metrics: LocalMetrics;
   /** Containers the mint function has started so far (each with a new role session). */
   mintContainers(): number;
   /** Containers the edge function has started so far (each with a new role session). */
@@ -289,8 +302,22 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       parameterName,
       parameterRegion: region,
       operatorRefreshSeconds: opts.operatorRefreshSeconds ?? EDGE_OPERATOR_REFRESH_SECONDS,
+      metricsId: downloadMetricsId(region, 'Local/Downloads'),
     };
     writeFileSync(join(edgeDir, EDGE_STAGED_CONFIG_FILE), JSON.stringify(staged));
+    // What the edge function writes to its log (stdout): embedded metric format records become
+    // metrics, as CloudWatch Logs extracts them; other lines are printed.
+    const metrics = new LocalMetrics();
+    const metricsFile = opts.metricsFile;
+    if (metricsFile) metrics.onDatum((d) => appendFileSync(metricsFile, JSON.stringify(d) + '\n'));
+    let pending = '';
+    const onStdout = (text: string) => {
+      const lines = (pending + text).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line && !metrics.ingest(line)) console.log(line);
+      }
+    };
     // The edge function in containers of its own, with its role's sessions in their
     // environment, as Lambda hands them; it has no other environment variables (Lambda@Edge
     // allows none): only the endpoints the local deployment redirects the SDK to.
@@ -301,6 +328,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       identities,
       roleArn: edgeRoleArn,
       sessionSeconds,
+      onStdout,
       env: () => ({
         AWS_REGION: 'us-east-1',
         AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
@@ -422,6 +450,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       edgeContainers: () => edge.containers,
       handlers: { edge: edgeHandler, mint: mint.handler },
       linkEvents: () => (linkEvents ? [...awsJson.events] : []),
+      metrics,
       linkEventsSettled: async () => consumer?.drain(),
       linkEventFailures: failures,
       injectOriginFault: (key, kind) => s3.injectOriginFault(key, kind),

@@ -44,6 +44,11 @@ export interface LocalEdgeFunctionOptions {
    * session. @default process.env at that moment
    */
   readonly env?: () => Readonly<Record<string, string | undefined>>;
+  /**
+   * What the function writes to stdout itself (not through console), as Lambda captures it
+   * into the function's log: embedded metric format records, for one. @default printed on this process's stdout
+   */
+  readonly onStdout?: (text: string) => void;
 }
 
 interface Call {
@@ -73,6 +78,13 @@ const { format } = require('node:util');
 for (const level of ['log', 'info', 'warn', 'error']) {
   console[level] = (...args) => parentPort.postMessage({ log: level, line: format(...args) });
 }
+// Writes to stdout itself too (embedded metric format records), in order with the rest.
+process.stdout.write = (chunk, encoding, callback) => {
+  parentPort.postMessage({ stdout: typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString() });
+  const done = typeof encoding === 'function' ? encoding : callback;
+  if (done) queueMicrotask(() => done());
+  return true;
+};
 const { handler } = require(workerData.bundle);
 parentPort.on('message', ({ id, event }) => {
   Promise.resolve()
@@ -156,9 +168,14 @@ export class LocalEdgeFunction<E = unknown, R = unknown> {
     });
     const worker = new Worker(RUNTIME, { eval: true, env, workerData: { bundle } });
     const container: Container = { worker, sessionEndsAt: session.sessionEndsAt, folder, calls: new Map(), retired: false, dead: false };
-    worker.on('message', (reply: Reply | { log: 'log' | 'info' | 'warn' | 'error'; line: string }) => {
+    worker.on('message', (reply: Reply | { log: 'log' | 'info' | 'warn' | 'error'; line: string } | { stdout: string }) => {
       if ('log' in reply) {
         console[reply.log](reply.line);
+        return;
+      }
+      if ('stdout' in reply) {
+        if (this.opts.onStdout) this.opts.onStdout(reply.stdout);
+        else process.stdout.write(reply.stdout);
         return;
       }
       const call = container.calls.get(reply.id);

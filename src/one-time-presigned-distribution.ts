@@ -26,12 +26,14 @@ import {
   aws_ssm as ssm,
 } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
+import { createDownloadsDashboard, createRecommendedAlarms, DownloadMetrics, validateEdgeMetricsRegions } from './download-monitoring';
 import { ASSETS_DIR, stageEdgeCode } from './edge-staging';
 import { LinkEventPublisher } from './link-events';
 import { acknowledge, nagResource } from './nag';
 import { resolveSettings, type Settings } from './settings';
 import { EdgeOperatorConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
 import { LINKS_API_CORS } from './shared/cors';
+import { DownloadMetric, downloadMetricsId, REASON_DIMENSION, REFUSAL_REASONS } from './shared/download-metrics';
 import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './shared/ledger';
 import { LinkEventType } from './shared/link-events';
 
@@ -381,6 +383,29 @@ export interface OneTimePresignedDistributionProps {
    * @stability experimental
    */
   readonly operatorRefreshInterval?: Duration;
+
+  /**
+   * Create a CloudWatch dashboard (`dashboard`) with the download metrics summed over every
+   * edge Region (uses opened, session requests, refusals in total and by reason, origin
+   * failures, ledger unavailable), the links API's errors and latency, and undelivered link
+   * events. Alarms are separate: {@link OneTimePresignedDistribution.addRecommendedAlarms}.
+   *
+   * @default false
+   * @stability experimental
+   */
+  readonly dashboard?: boolean;
+
+  /**
+   * The Regions whose download metrics the metric methods and the dashboard sum: where
+   * Lambda@Edge runs the edge function (the Regions with CloudFront regional edge caches) and
+   * so where it writes its logs and metrics. Narrow it to the Regions your viewers reach
+   * (`priceClass`) to keep dashboards smaller.
+   *
+   * @default - the 13 Regions with regional edge caches: us-east-1, us-east-2, us-west-1, us-west-2, ap-south-1,
+   * ap-northeast-1, ap-northeast-2, ap-southeast-1, ap-southeast-2, eu-central-1, eu-west-1, eu-west-2, sa-east-1
+   * @stability experimental
+   */
+  readonly edgeMetricsRegions?: string[];
 }
 
 /**
@@ -425,6 +450,22 @@ export class OneTimePresignedDistribution extends Construct {
   public readonly linkEventBus?: events.IEventBus;
   /** Descriptions of ledger changes whose link events could not be delivered, with `linkEvents: true`. */
   public readonly linkEventDeadLetterQueue?: sqs.IQueue;
+  /**
+   * Value of the `Distribution` dimension of this instance's download metrics (namespace
+   * `OneTimePresignedUrl/Downloads`): the stack's Region and the construct's path.
+   *
+   * @stability experimental
+   */
+  public readonly downloadMetricsId: string;
+  /**
+   * The dashboard, with `dashboard: true`.
+   *
+   * @stability experimental
+   */
+  public readonly dashboard?: cloudwatch.Dashboard;
+
+  private readonly downloadMetrics: DownloadMetrics;
+  private readonly edgeMetricsRegions: readonly string[];
 
   private readonly linkEventPublisher?: LinkEventPublisher;
 
@@ -447,6 +488,9 @@ export class OneTimePresignedDistribution extends Construct {
       );
     }
     const settings = resolveSettings(props);
+    this.edgeMetricsRegions = validateEdgeMetricsRegions(props.edgeMetricsRegions);
+    this.downloadMetricsId = downloadMetricsId(stack.region, this.node.path);
+    this.downloadMetrics = new DownloadMetrics(this.downloadMetricsId, this.edgeMetricsRegions);
     if (props.distributionLogBucket || props.serverAccessLogsBucket) {
       Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:linksInAccessLogs',
         'distributionLogBucket or serverAccessLogsBucket: these access logs record each request\'s query string, so they hold working links '
@@ -523,6 +567,16 @@ export class OneTimePresignedDistribution extends Construct {
     this.manageRoutes = addRoutes(MANAGE_ROUTE_KEYS, manageAuthorizer);
     this.apiEndpoint = this.httpApi.apiEndpoint;
     this.mintUrlEndpoint = `${this.apiEndpoint}/get-url`;
+
+    if (props.dashboard) {
+      this.dashboard = createDownloadsDashboard(this, 'Dashboard', {
+        metrics: this.downloadMetrics,
+        mintServerErrors: this.metricMintServerErrors(),
+        mintClientErrors: this.metricMintClientErrors(),
+        mintLatency: this.metricMintLatency(),
+        eventDeliveryFailures: this.linkEventPublisher ? this.metricLinkEventDeliveryFailures() : undefined,
+      });
+    }
 
     if (props.createOutputs) {
       new CfnOutput(this, 'DistributionDomainNameOutput', { value: this.distributionDomainName });
@@ -607,6 +661,124 @@ export class OneTimePresignedDistribution extends Construct {
     return this.mintFunction.metricErrors(props);
   }
 
+  /**
+   * Uses opened, in every edge Region (or `region`'s alone).
+   *
+   * A use opens with a direct link's first request, a landing page's button, or a new use
+   * after a session ended. Sum over 5 minutes unless the options say otherwise.
+   *
+   * Download metrics are published by the edge function in the Region that served each
+   * viewer: this is metric math summing every Region of `edgeMetricsRegions`, for dashboards
+   * and GetMetricData. An alarm watches one Region's metrics only: pass `region` for that
+   * Region's metric alone, and alarm on it from a stack in that Region.
+   *
+   * @stability experimental
+   */
+  public metricLinkRedemptions(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    return this.downloadMetrics.metric(DownloadMetric.redemptions, props);
+  }
+
+  /**
+   * Requests served by a session already open, in every edge Region (or `region`'s alone).
+   *
+   * Range requests, resumes and parallel parts of a direct link's client, every download
+   * request of a landing page's browser. Sum over 5 minutes; see {@link metricLinkRedemptions}.
+   *
+   * @stability experimental
+   */
+  public metricSessionContinuations(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    return this.downloadMetrics.metric(DownloadMetric.continuations, props);
+  }
+
+  /**
+   * Requests the edge refused, in every edge Region (or `region`'s alone).
+   *
+   * 403 for unknown, revoked, expired or used links, spent allowances, ended sessions, wrong
+   * methods, malformed or tampered links, prefetches, previews, cross-site button presses and
+   * another browser's requests; 503 while paused. Sum over 5 minutes; see
+   * {@link metricLinkRedemptions}. {@link metricLinkRefusalsFor} counts one reason.
+   *
+   * @stability experimental
+   */
+  public metricLinkRefusals(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    return this.downloadMetrics.metric(DownloadMetric.refusals, props);
+  }
+
+  /**
+   * Refusals for one reason, in every edge Region (or `region`'s alone).
+   *
+   * `reason` is one of `unknown`, `revoked`, `expired`, `used`, `allowance`, `ended`,
+   * `method`, `malformed`, `prefetch`, `preview`, `cross-site`, `other-browser`,
+   * `passphrase`, `locked`, `paused`, `other`. Sum over 5 minutes; see {@link metricLinkRedemptions}.
+   *
+   * @stability experimental
+   */
+  public metricLinkRefusalsFor(reason: string, props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    if (!(REFUSAL_REASONS as readonly string[]).includes(reason)) {
+      throw new Error(`metricLinkRefusalsFor() reason must be one of ${REFUSAL_REASONS.join(', ')}; got ${JSON.stringify(reason)}`);
+    }
+    return this.downloadMetrics.metric(DownloadMetric.refusals, props, { [REASON_DIMENSION]: reason });
+  }
+
+  /**
+   * Edge errors, in every edge Region (or `region`'s alone).
+   *
+   * Origin failures (S3 answered 5xx, or 404: the object is gone; the use was given back)
+   * plus requests answered 503 because the ledger failed. Sum over 5 minutes; see
+   * {@link metricLinkRedemptions}.
+   *
+   * @stability experimental
+   */
+  public metricEdgeErrors(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    return this.downloadMetrics.metric(DownloadMetric.edgeErrors, props);
+  }
+
+  /**
+   * Origin failures the edge gave a use back for, in every edge Region (or `region`'s alone).
+   *
+   * Sum over 5 minutes; see {@link metricLinkRedemptions}.
+   *
+   * @stability experimental
+   */
+  public metricOriginFailures(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    return this.downloadMetrics.metric(DownloadMetric.originFailures, props);
+  }
+
+  /**
+   * Requests answered 503 because the ledger failed, in every edge Region (or `region`'s alone).
+   *
+   * The ledger (DynamoDB) failed or timed out. Sum over 5 minutes; see {@link metricLinkRedemptions}.
+   *
+   * @stability experimental
+   */
+  public metricLedgerUnavailable(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    return this.downloadMetrics.metric(DownloadMetric.ledgerUnavailable, props);
+  }
+
+  /**
+   * Creates the recommended alarms in this construct's stack and returns them.
+   *
+   * Add actions with `alarm.addAlarmAction(...)`; with `dashboard: true` they are shown on it too:
+   * - `EdgeErrorsAlarm`: 5 or more edge errors in 5 minutes in the stack's Region (when it is
+   *   one of `edgeMetricsRegions`). An alarm watches its own Region only: for viewers served
+   *   elsewhere, alarm on `metricEdgeErrors({ region })` from a stack in that Region (README);
+   * - `MintServerErrorsAlarm`: 5 or more links API 5xx answers in 5 minutes;
+   * - `LinkEventDeliveryFailuresAlarm` (with `linkEvents: true`): any undelivered link event.
+   * Missing data (no traffic) does not breach.
+   *
+   * @stability experimental
+   */
+  public addRecommendedAlarms(): cloudwatch.Alarm[] {
+    if (this.node.tryFindChild('MintServerErrorsAlarm')) throw new Error(`addRecommendedAlarms() was already called on ${this.node.path}`);
+    const alarms = createRecommendedAlarms(this, {
+      metrics: this.downloadMetrics,
+      mintServerErrors: this.metricMintServerErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      eventDeliveryFailures: this.linkEventPublisher ? this.metricLinkEventDeliveryFailures() : undefined,
+    }, this.edgeMetricsRegions);
+    this.dashboard?.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Recommended alarms', alarms, width: 24 }));
+    return alarms;
+  }
+
   private createBucket(props: OneTimePresignedDistributionProps, removalPolicy: RemovalPolicy): s3.Bucket {
     const bucket = new s3.Bucket(this, 'Bucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -657,6 +829,7 @@ export class OneTimePresignedDistribution extends Construct {
         parameterName,
         parameterRegion: stack.region,
         operatorRefreshSeconds: settings.operatorRefreshSeconds,
+        metricsId: this.downloadMetricsId,
       })),
       handler: 'index.handler',
       runtime: settings.runtime,

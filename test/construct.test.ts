@@ -306,8 +306,11 @@ describe('edge function', () => {
       parameterName: expect.stringMatching(/^\/cdk-one-time-presigned-url\/Consumer\/[0-9a-f]+\/edge-operator-config$/),
       parameterRegion: REGION,
       operatorRefreshSeconds: 60,
+      metricsId: 'eu-west-1/Consumer/A',
     });
     expect(configs[0].parameterName).not.toEqual(configs[1].parameterName);
+    // Two instances publish their download metrics under distinct Distribution dimensions.
+    expect(configs[1].metricsId).toBe('eu-west-1/Consumer/B');
     expect(configs[0].tableName).not.toEqual(configs[1].tableName);
     // Each operator parameter exists under exactly the staged name, holding only the switches.
     for (const config of configs) {

@@ -27,7 +27,9 @@ const all = new OneTimePresignedDistribution(full, 'Downloads', {
   linkEvents: true,
   maxLinkLifetime: Duration.days(365),
   defaultLinkLifetime: Duration.days(30),
+  dashboard: true,
 });
+all.addRecommendedAlarms();
 // Its access logs hold working links (synth warns): acknowledged, as an owner who restricts the log bucket would.
 Annotations.of(all).acknowledgeWarning('cdk-one-time-presigned-url:linksInAccessLogs', 'the integ app\'s log bucket is never deployed');
 all.onLinkRedeemed('NotifySender', { target: new targets.SnsTopic(new sns.Topic(full, 'Downloaded')) });

@@ -2,7 +2,7 @@
 // objects, SigV4 on the API by default, and a clean exit on SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,7 +14,7 @@ import { http } from './util/http';
 
 const ROOT = join(__dirname, '..');
 
-interface Started { child: ChildProcess; info: Record<string, string>; stdoutLines: string[]; tmp: string }
+interface Started { child: ChildProcess; info: Record<string, string>; stdoutLines: string[]; stderr: () => string; tmp: string }
 
 async function startCli(args: string[]): Promise<Started> {
   const tmp = mkdtempSync(join(tmpdir(), 'otp-cli-test-'));
@@ -24,25 +24,34 @@ async function startCli(args: string[]): Promise<Started> {
     // Its own temp dir, so the test can prove the CLI removes everything it created.
     env: { ...process.env, TMPDIR: tmp, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   });
-  child.stderr!.resume();
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
   const stdoutLines: string[] = [];
   const lines = createInterface({ input: child.stdout! });
   lines.on('line', (l) => stdoutLines.push(l));
   const [first] = (await once(lines, 'line')) as [string];
-  return { child, info: JSON.parse(first) as Record<string, string>, stdoutLines, tmp };
+  return { child, info: JSON.parse(first) as Record<string, string>, stdoutLines, stderr: () => stderr, tmp };
 }
 
 describe('npm run local', () => {
   let s: Started;
+  const metricsDir = mkdtempSync(join(tmpdir(), 'otp-cli-metrics-'));
+  const metricsFile = join(metricsDir, 'metrics.jsonl');
   beforeAll(async () => {
     const file = join(tmpdir(), `otp-cli-object-${process.pid}.txt`);
     writeFileSync(file, 'preloaded bytes');
     // Two-second role sessions: the mint function's own credentials end while the test runs.
     // The first GET of faulty.txt is reset by S3.
-    s = await startCli(['--object', `docs/hello world.txt=${file}`, '--object', `faulty.txt=${file}`, '--origin-fault', 'faulty.txt=reset', '--session-seconds', '2']);
+    s = await startCli([
+      '--object', `docs/hello world.txt=${file}`, '--object', `faulty.txt=${file}`, '--origin-fault', 'faulty.txt=reset', '--session-seconds', '2',
+      '--metrics-file', metricsFile,
+    ]);
     rmSync(file);
   });
-  afterAll(() => { if (s.child.exitCode === null) s.child.kill('SIGKILL'); });
+  afterAll(() => {
+    if (s.child.exitCode === null) s.child.kill('SIGKILL');
+    rmSync(metricsDir, { recursive: true, force: true });
+  });
 
   it('prints one JSON line with the contract\'s fields', () => {
     expect(s.stdoutLines).toHaveLength(1);
@@ -91,6 +100,17 @@ describe('npm run local', () => {
     expect(readdirSync(s.tmp).filter((name) => !name.startsWith('v8-compile-cache'))).toEqual([]);
     rmSync(s.tmp, { recursive: true, force: true });
   });
+
+  it('kept the download metrics off stdout: in --metrics-file, and their totals on stderr at shutdown', () => {
+    // Three uses opened (one of them reset by S3: no answer, so no origin-response and no
+    // OriginFailures), one replay refused as used.
+    expect(s.stdoutLines.filter((l) => l.includes('"_aws"'))).toEqual([]);
+    const totals = s.stderr().slice(s.stderr().indexOf('local: download metrics:'));
+    expect(totals).toContain('  LinkRedemptions Distribution=eu-west-1/Local/Downloads: 3\n');
+    expect(totals).toContain('  LinkRefusals Distribution=eu-west-1/Local/Downloads Reason=used: 1\n');
+    const data = readFileSync(metricsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { metricName: string });
+    expect(data.filter((d) => d.metricName === 'LinkRedemptions')).toHaveLength(3);
+  });
 });
 
 describe('npm run local -- --public-api', () => {
@@ -116,6 +136,7 @@ describe('npm run local -- --public-api', () => {
     expect(() => parseArgs(['--object', 'no-equals-sign'])).toThrow(/--object expects KEY=FILE; got no-equals-sign/);
     expect(parseArgs(['--download-window', '0'])).toMatchObject({ downloadWindowSeconds: 0 });
     expect(parseArgs(['--events-file', '/tmp/events.jsonl'])).toMatchObject({ eventsFile: '/tmp/events.jsonl' });
+    expect(parseArgs(['--metrics-file', '/tmp/metrics.jsonl'])).toMatchObject({ metricsFile: '/tmp/metrics.jsonl' });
     expect(parseArgs(['--download-window', '600'])).toMatchObject({ downloadWindowSeconds: 600 });
     expect(parseArgs(['--passphrase-attempts', '3'])).toMatchObject({ passphraseAttempts: 3 });
     expect(() => parseArgs(['--passphrase-attempts', '101'])).toThrow(/--passphrase-attempts expects an integer between 1 and 100; got 101/);

@@ -94,10 +94,14 @@ describe('operator switches in SSM, read off the request path', () => {
     d.services.awsJson.fault.clear();
     expect(d.services.awsJson.calls.get('GetParameter')).toBe(calls + 1);
     // Paused: refused with 503, nothing spent.
+    const id = { Distribution: d.edgeConfig.metricsId };
+    const [pausedBefore, ledgerBefore] = [d.metrics.sum('LinkRefusals', { ...id, Reason: 'paused' }), d.metrics.sum('LedgerUnavailable', id)];
     const paused = await http(b.url);
     expect(paused.status).toBe(503);
     expect(paused.text()).toMatch(/paused/);
     expect((await statusOf(b.id)).uses).toBe(0);
+    // Counted as a refusal for the pause, not as a ledger failure.
+    expect([d.metrics.sum('LinkRefusals', { ...id, Reason: 'paused' }) - pausedBefore, d.metrics.sum('LedgerUnavailable', id) - ledgerBefore]).toEqual([1, 0]);
     // The preview agent added by the operator is refused too (after the pause check, so still 503 here).
     expect((await http(c.url, { headers: { 'user-agent': 'OpsScanner/1' } })).status).toBe(503);
     expect((await statusOf(c.id)).uses).toBe(0);

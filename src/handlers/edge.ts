@@ -28,6 +28,7 @@ import {
   afterRefusal, continueInput, directHolder, linkState, objectKeyOf, openInput, redeemInput, reopenedBy, sessionEnd, sessionKey, sessionRefusal,
   type Refusal, type ViewerRequest,
 } from './download-session';
+import { CONTINUED, publish, publishOutcome, REDEEMED, withOutcome } from './edge-metrics';
 import { forwardedLinkId, giveBackInput, isOriginFailure, readLinkInput } from './origin-failure';
 import { signOriginRequest } from './origin-signing';
 import {
@@ -37,6 +38,7 @@ import {
 import { boundedHttpHandler } from './sdk';
 import { isSameOriginPost, newSessionSecret, sessionCookie, sessionSecretOf } from './viewer';
 import { EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, nextOperatorRead } from '../shared/config';
+import type { RefusalReason } from '../shared/download-metrics';
 import { renderLandingPage, renderMessagePage, wantsHtml } from '../shared/landing-page';
 import { Attr, type Redemption } from '../shared/ledger';
 import { buildQuery, keyToPath, LINK_ID_PARAM, parsePresentedLink, type PresentedLink } from '../shared/link';
@@ -63,7 +65,9 @@ export async function handler(event: CloudFrontRequestEvent | CloudFrontResponse
     const { bucketRegion, tableRegion } = stagedConfig().config;
     return signOriginRequest(cf.request, bucketRegion, () => ledgerClient(tableRegion));
   }
-  return redeem(cf.request, cf.config.requestId);
+  const answer = await redeem(cf.request, cf.config.requestId);
+  publishOutcome(stagedConfig().config.metricsId, answer);
+  return answer;
 }
 
 /** What each refusal tells the viewer. */
@@ -75,6 +79,8 @@ const REFUSALS: Record<Refusal, string> = {
   allowance: 'This download has already transferred three times the file\'s size, the most one use allows. Ask the sender for a new link.',
   ended: 'This download has ended. Open the link again to start another one, if it has uses left.',
 };
+/** Which refusal a message of REFUSALS is, for the metrics. */
+const REFUSAL_OF = new Map(Object.entries(REFUSALS).map(([refusal, message]) => [message, refusal as Refusal]));
 
 async function redeem(request: CloudFrontRequest, requestId: string): Promise<CloudFrontRequestResult> {
   const deadline = Date.now() + BUDGET_MS;
@@ -84,17 +90,17 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
 
   // Only GET redeems, and POST presses a landing page's button. HEAD, OPTIONS and the rest
   // are refused before any I/O, so they never burn a use.
-  if (request.method !== 'GET' && request.method !== 'POST') return say.refuse('Only GET is allowed for one-time links.');
+  if (request.method !== 'GET' && request.method !== 'POST') return say.refuse('Only GET is allowed for one-time links.', 'method');
 
   const now = Math.floor(Date.now() / 1000);
   const parsed = parsePresentedLink(request.uri, request.querystring, now);
-  if (!parsed.ok) return say.refuse(parsed.reason === 'link has expired' ? REFUSALS.expired : `Refused: ${parsed.reason}.`);
+  if (!parsed.ok) return say.refuse(parsed.reason === 'link has expired' ? REFUSALS.expired : `Refused: ${parsed.reason}.`, 'malformed');
   const link = parsed.value;
-  if (request.method === 'POST' && !link.landingPage) return say.refuse('Only GET is allowed for one-time links.');
-  if (operator.config.paused) return say.unavailable('Downloads are paused by the operator. Try again later.');
+  if (request.method === 'POST' && !link.landingPage) return say.refuse('Only GET is allowed for one-time links.', 'method');
+  if (operator.config.paused) return say.unavailable('Downloads are paused by the operator. Try again later.', 'paused');
 
   // Speculative prefetch and prerender would spend a use before anyone clicks.
-  if (isPrefetch(request.headers)) return say.refuse('Prefetched requests do not open one-time links.');
+  if (isPrefetch(request.headers)) return say.refuse('Prefetched requests do not open one-time links.', 'prefetch');
 
   const range = request.headers.range?.[0]?.value;
   const userAgent = request.headers['user-agent']?.[0]?.value ?? '';
@@ -118,23 +124,23 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
     // person and a mail scanner both get it; neither spends anything.
     if (secret === undefined && range === undefined) return pageView(link, ledger, say, now);
     // A range without the session cookie is not the browser that pressed the button.
-    if (secret === undefined) return say.refuse('This download was started in another browser. Open the link to download it here, if it has uses left.');
+    if (secret === undefined) return say.refuse('This download was started in another browser. Open the link to download it here, if it has uses left.', 'other-browser');
     // The browser that pressed the button: its session continues, whatever URL or address.
     const c = sessionKey({ kind: 'browser', secret });
     const result = await ledger.update(continueInput(config.tableName, link, c, who, now));
     if (result === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
-    if (!result.refusedItem) return forward(request, link, result.attributes);
+    if (!result.refusedItem) return withOutcome(forward(request, link, result.attributes), CONTINUED);
     const state = linkState(nonEmpty(result.refusedItem), link, now);
     // A navigation after the session ended shows the page again (as opening the link would).
     if (!('refusal' in state) && range === undefined && say.html) return landingPageFor(result.refusedItem, state.usesLeft);
     return say.refuse(REFUSALS['refusal' in state ? state.refusal : sessionRefusal(result.refusedItem, c, who.bytes, now)]);
   }
 
-  if (isPreview) return say.refuse('Link previews are not served: this link works once. Open it in a browser.');
+  if (isPreview) return say.refuse('Link previews are not served: this link works once. Open it in a browser.', 'preview');
 
   if (request.method === 'POST') {
     // The button, pressed on the link's own page: a third-party page must not spend it.
-    if (!isSameOriginPost(request.headers)) return say.refuse('This download must be started from its own page. Open the link and press Download.');
+    if (!isSameOriginPost(request.headers)) return say.refuse('This download must be started from its own page. Open the link and press Download.', 'cross-site');
     return pressButton(request, link, who, ledger, say, now);
   }
 
@@ -142,7 +148,8 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
   const outcome = await redeemDirect(config.tableName, ledger, link, c, who, now);
   if (outcome === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
   if (typeof outcome === 'string') return say.refuse(REFUSALS[outcome]);
-  return forward(request, link, outcome.pass);
+  // A use this request opened (its own write, or its own earlier attempt, recorded it), or a session it continued.
+  return withOutcome(forward(request, link, outcome.pass), reopenedBy(outcome.pass, c, who) ? REDEEMED : CONTINUED);
 }
 
 /**
@@ -177,7 +184,7 @@ async function pressButton(
   // A protected link's button needs its passphrase: a press without one (a mail scanner
   // submitting the form) is refused here, before any I/O, and is not a wrong try.
   const typed = link.passphrase ? passphraseOfRequest(request) : undefined;
-  if (typed && 'missing' in typed) return say.refuse(MISSING_PASSPHRASE_MESSAGES[typed.missing]);
+  if (typed && 'missing' in typed) return say.refuse(MISSING_PASSPHRASE_MESSAGES[typed.missing], 'passphrase');
   const held = sessionSecretOf(request.headers, link.id);
   if (held !== undefined) {
     const item = await ledger.read(tableName, link.id, true);
@@ -200,7 +207,7 @@ async function pressButton(
     if (key !== undefined && !('refusal' in state)) return refusedPassphrase(link, key, item!, state.usesLeft, ledger, say);
     return say.refuse(REFUSALS['refusal' in state ? state.refusal : 'used']);
   }
-  return seeOther(link, secret, sessionEnd(link, now) - now);
+  return withOutcome(seeOther(link, secret, sessionEnd(link, now) - now), REDEEMED);
 }
 
 /**
@@ -212,7 +219,7 @@ async function refusedPassphrase(
   link: PresentedLink, key: string, item: Record<string, AttributeValue>, usesLeft: number, ledger: LedgerCaller, say: Responder,
 ): Promise<CloudFrontResultResponse> {
   const outcome = passphraseOutcome(item, key);
-  if (outcome === 'locked') return say.refuse(LOCKED_MESSAGE);
+  if (outcome === 'locked') return say.refuse(LOCKED_MESSAGE, 'locked');
   if (outcome === 'right') return say.refuse(REFUSALS.used);
   const counted = await ledger.update(wrongTryInput(stagedConfig().config.tableName, link, key));
   if (counted === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
@@ -220,9 +227,11 @@ async function refusedPassphrase(
   const left = counted.refusedItem ? 0 : triesLeftOf(counted.attributes);
   // The decision and the link id, never what was typed.
   if (!counted.refusedItem) log('info', { event: left > 0 ? 'passphrase-wrong' : 'passphrase-locked', id: link.id, triesLeft: left });
-  if (left <= 0) return say.refuse(LOCKED_MESSAGE);
+  if (left <= 0) return say.refuse(LOCKED_MESSAGE, 'locked');
   const message = wrongPassphraseMessage(left);
-  return say.html ? landingPageFor(item, usesLeft, { notice: message, status: '403' }) : say.refuse(message);
+  return say.html
+    ? withOutcome(landingPageFor(item, usesLeft, { notice: message, status: '403' }), { kind: 'refused', reason: 'passphrase' })
+    : say.refuse(message, 'passphrase');
 }
 
 /** The redirect after the button: to the link itself, with the session cookie. */
@@ -248,7 +257,7 @@ async function pageView(link: PresentedLink, ledger: LedgerCaller, say: Responde
   if (item === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
   const state = linkState(item, link, now);
   if ('refusal' in state) return say.refuse(REFUSALS[state.refusal]);
-  if (isLocked(item!)) return say.refuse(LOCKED_MESSAGE);
+  if (isLocked(item!)) return say.refuse(LOCKED_MESSAGE, 'locked');
   return landingPageFor(item!, state.usesLeft);
 }
 
@@ -366,7 +375,10 @@ async function originResponse(request: CloudFrontRequest, response: CloudFrontRe
     }
     return response;
   }
-  if (isOriginFailure(status)) await giveBack(request, requestId);
+  if (isOriginFailure(status)) {
+    publish(stagedConfig().config.metricsId, { kind: 'origin-failure' });
+    await giveBack(request, requestId);
+  }
   return scrubOriginError(response);
 }
 
@@ -512,8 +524,10 @@ function cfHeaders(headers: Record<string, string>): NonNullable<CloudFrontResul
 interface Responder {
   /** Whether the viewer is a browser navigating (it asks for HTML). */
   readonly html: boolean;
-  refuse(reason: string): CloudFrontResultResponse;
-  unavailable(reason: string): CloudFrontResultResponse;
+  /** A refusal; `why` names it for the metrics when `reason` is not one of REFUSALS. */
+  refuse(reason: string, why?: RefusalReason): CloudFrontResultResponse;
+  /** 503: the ledger failed, or (`paused`) the operator paused downloads. */
+  unavailable(reason: string, why?: 'paused'): CloudFrontResultResponse;
 }
 
 function responder(request: CloudFrontRequest): Responder {
@@ -525,7 +539,8 @@ function responder(request: CloudFrontRequest): Responder {
   };
   return {
     html,
-    refuse: (reason) => respond('403', 'Forbidden', 'This link cannot be used', reason),
-    unavailable: (reason) => respond('503', 'Service Unavailable', 'Try again shortly', reason),
+    refuse: (reason, why) => withOutcome(respond('403', 'Forbidden', 'This link cannot be used', reason), { kind: 'refused', reason: REFUSAL_OF.get(reason) ?? why ?? 'other' }),
+    unavailable: (reason, why) => withOutcome(respond('503', 'Service Unavailable', 'Try again shortly', reason),
+      why ? { kind: 'refused', reason: why } : { kind: 'ledger-unavailable' }),
   };
 }

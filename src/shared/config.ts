@@ -32,6 +32,11 @@ export interface EdgeStagedConfig {
   readonly parameterRegion: string;
   /** Mean time between two reads of that parameter by one container, in seconds ({@link nextOperatorRead}). */
   readonly operatorRefreshSeconds: number;
+  /**
+   * Value of the download metrics' `Distribution` dimension (src/shared/download-metrics.ts):
+   * the edge publishes one embedded-metric record per request it decides, under this id.
+   */
+  readonly metricsId: string;
 }
 
 /**

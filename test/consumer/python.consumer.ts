@@ -60,6 +60,38 @@ app.synth()
 print("SYNTHESIZED")
 `;
 
+// The download metric methods from Python: the sum over every edge Region (metric math, in a
+// dashboard), one Region's metric for an alarm, the dashboard and the recommended alarms.
+const APP_METRICS_PY = `
+import json
+import os
+
+from aws_cdk import App, Duration, Environment, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+
+from ${MODULE} import OneTimePresignedDistribution
+
+app = App(outdir=os.environ["CONSUMER_OUTDIR"])
+stack = Stack(app, "PythonMetrics", env=Environment(region="eu-west-1"))
+otp = OneTimePresignedDistribution(stack, "Downloads", dashboard=True)
+total = otp.metric_link_redemptions(period=Duration.minutes(1)).to_metric_config().math_expression
+refusals = otp.metric_link_refusals_for("used").to_metric_config().math_expression
+errors = otp.metric_edge_errors(region="eu-west-1")
+cloudwatch.Alarm(stack, "EdgeErrorsHere", metric=errors, threshold=1, evaluation_periods=1)
+alarms = otp.add_recommended_alarms()
+print("METRICS " + json.dumps({
+    "expression": total.expression,
+    "period": total.period,
+    "regions": sorted(m.to_metric_config().metric_stat.region for m in total.using_metrics.values()),
+    "refusals": refusals.expression,
+    "errors": [errors.to_metric_config().metric_stat.metric_name, errors.to_metric_config().metric_stat.region],
+    "alarms": [a.node.id for a in alarms],
+    "dashboard": otp.dashboard is not None,
+    "id": otp.download_metrics_id,
+}))
+app.synth()
+`;
+
 /** The README's Python example, exactly as printed there. */
 function readmePythonExample(): string {
   const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
@@ -76,6 +108,7 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
   let good: RunResult;
   let bad: RunResult;
   let readmeRun: RunResult;
+  let metricsRun: RunResult;
   let readmeOut: string;
   let assembly: Assembly;
 
@@ -104,6 +137,7 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
     fs.writeFileSync(path.join(appDir, 'app.py'), APP_PY);
     fs.writeFileSync(path.join(appDir, 'app_bad.py'), APP_BAD_PY);
     fs.writeFileSync(path.join(appDir, 'readme.py'), readmePythonExample());
+    fs.writeFileSync(path.join(appDir, 'app_metrics.py'), APP_METRICS_PY);
     readmeOut = path.join(scratch.dir, 'readme.out');
     // Both apps at once, each with its own jsii package cache.
     const synth = (script: string, name: string) => run(python, [script], {
@@ -118,6 +152,8 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
       timeoutMs: 5 * MINUTE,
     });
     [good, bad, readmeRun] = await Promise.all([synth('app.py', 'good'), synth('app_bad.py', 'bad'), synth('readme.py', 'readme')]);
+    metricsRun = await synth('app_metrics.py', 'metrics');
+    timings['python app_metrics.py'] = metricsRun.seconds;
     timings['python readme.py'] = readmeRun.seconds;
     timings['python app.py (synth)'] = good.seconds;
     timings['python app_bad.py'] = bad.seconds;
@@ -236,6 +272,31 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
     const usage = await cdkOtp(['mint']);
     expect([usage.code, usage.stdout]).toEqual([2, '']);
     expect(usage.stderr).toContain('cdk-otp: mint needs the link\'s object key: cdk-otp mint <key>');
+  });
+
+  it('app_metrics.py calls the download metric methods: the sum over 13 edge Regions, one Region\'s metric in an alarm, the dashboard and alarms', () => {
+    expect(metricsRun.code === 0 && !metricsRun.timedOut ? 'synthesized' : describeRun(metricsRun)).toBe('synthesized');
+    const line = metricsRun.stdout.split('\n').find((l) => l.startsWith('METRICS '));
+    const out = JSON.parse(line!.slice('METRICS '.length));
+    expect(out.expression).toMatch(/^SUM\(\[linkRedemptions_us_east_1, .*linkRedemptions_sa_east_1\]\)$/);
+    expect(out.period).toBe(60);
+    expect(out.regions).toHaveLength(13);
+    expect(out.refusals).toMatch(/^SUM\(\[linkRefusals_used_us_east_1, /);
+    expect(out).toMatchObject({
+      errors: ['EdgeErrors', 'eu-west-1'],
+      alarms: ['EdgeErrorsAlarm', 'MintServerErrorsAlarm'],
+      dashboard: true,
+      id: 'eu-west-1/PythonMetrics/Downloads',
+    });
+    const template = JSON.parse(fs.readFileSync(path.join(scratch!.dir, 'metrics.out', 'PythonMetrics.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+    };
+    const resources = Object.values(template.Resources);
+    expect(resources.filter((r) => r.Type === 'AWS::CloudWatch::Dashboard')).toHaveLength(1);
+    const alarms = resources.filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+    expect(alarms).toHaveLength(3);
+    expect(alarms.filter((a) => a.Properties?.MetricName === 'EdgeErrors').map((a) => a.Properties?.Dimensions))
+      .toEqual([[{ Name: 'Distribution', Value: 'eu-west-1/PythonMetrics/Downloads' }], [{ Name: 'Distribution', Value: 'eu-west-1/PythonMetrics/Downloads' }]]);
   });
 
   it('app_bad.py asking for 366-day links fails with the construct\'s message', () => {

@@ -254,6 +254,7 @@ describe(`TypeScript consumer of the npm package ${LIBRARY}`, () => {
         parameterName: parameter.Properties.Name,
         parameterRegion: region,
         operatorRefreshSeconds: 60,
+        metricsId: expect.stringMatching(new RegExp(`^${region}/`)),
       });
       expect(typeof parameter.Properties.Name).toBe('string');
       expect(fs.readdirSync(lambdaAssetDir(stack, mintFunction(stack.template)))).toContain('index.js');
