@@ -100,7 +100,16 @@ export const MintEnv = {
   defaultLandingPage: 'OTP_DEFAULT_LANDING_PAGE',
   /** Wrong passphrases a protected link takes before it locks (recorded on each link at mint). */
   passphraseAttempts: 'OTP_PASSPHRASE_ATTEMPTS',
+  /** JSON array of key prefixes upload links may be minted for (`[]`: no upload links). */
+  uploadKeyPrefixes: 'OTP_UPLOAD_KEY_PREFIXES',
+  /** Largest body an upload link may take, in bytes (and its default `maxBytes`). */
+  maxUploadBytes: 'OTP_MAX_UPLOAD_BYTES',
 } as const;
+
+/** Largest upload a link takes unless the construct says otherwise: 100 MiB. */
+export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+/** S3's largest single PUT: 5 GiB ("Uploading objects", Amazon S3 User Guide). */
+export const MAX_UPLOAD_BYTES_LIMIT = 5 * 1024 * 1024 * 1024;
 
 /** Wrong passphrases a protected link takes before it locks, unless the construct says otherwise. */
 export const DEFAULT_PASSPHRASE_ATTEMPTS = 5;
@@ -115,7 +124,7 @@ export const MAX_PASSPHRASE_ATTEMPTS = 100;
 export const MAX_LINK_LIFETIME_SECONDS = 365 * 24 * 3600;
 
 /** Routes of the mint API, as API Gateway route keys. */
-export const MINT_ROUTE_KEYS = ['GET /get-url', 'POST /urls'];
+export const MINT_ROUTE_KEYS = ['GET /get-url', 'POST /urls', 'POST /uploads'];
 /** Routes that read and revoke issued links. */
 export const MANAGE_ROUTE_KEYS = ['GET /urls/{id}', 'DELETE /urls/{id}'];
 

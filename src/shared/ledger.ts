@@ -44,7 +44,24 @@ export const Attr = {
   passphraseHash: 'passphraseHash',
   /** Wrong passphrases a protected link still takes; at 0 it is locked (every try refused). */
   passphraseTriesLeft: 'passphraseTriesLeft',
+  /** `upload` for an upload link; absent for a download link. */
+  kind: 'kind',
+  /** An upload link's state: `open` (waiting), `uploading` (one PUT took it) or `uploaded`. */
+  uploadState: 'uploadState',
+  /** Epoch seconds after which an `uploading` link that never heard back may be taken again. */
+  uploadUntil: 'uploadUntil',
+  /** The PUT that took an upload link: `{ at, ip, userAgent, requestId, bytes }`. */
+  uploader: 'uploader',
+  /** An upload link's required media type (absent: any). */
+  contentType: 'contentType',
+  /** ISO-8601 time S3 stored the upload. */
+  uploadedAt: 'uploadedAt',
+  /** Bytes S3 stored. */
+  uploadedSize: 'uploadedSize',
 } as const;
+
+/** States of an upload link (Attr.uploadState). */
+export const UploadState = { open: 'open', uploading: 'uploading', uploaded: 'uploaded' } as const;
 
 /**
  * The most uses one link may have. Every successful redemption appends one audit
@@ -110,4 +127,16 @@ export interface LinkStatus {
   readonly locked?: boolean;
   /** A protected link: wrong passphrases it still takes before it locks. */
   readonly passphraseTriesLeft?: number;
+  /** `download` or `upload`. */
+  readonly kind?: 'download' | 'upload';
+  /** An upload link: whether S3 stored its file. */
+  readonly uploaded?: boolean;
+  /** An upload link: the most bytes it takes. */
+  readonly maxBytes?: number;
+  /** An upload link: the media type it requires, if any. */
+  readonly contentType?: string;
+  /** An upload link that received its file: bytes stored. */
+  readonly receivedBytes?: number;
+  /** An upload link that received its file: ISO-8601 time S3 stored it. */
+  readonly uploadedAt?: string;
 }

@@ -12,6 +12,8 @@ export const LinkEventType = {
   revoked: 'Link Revoked',
   /** Too many wrong passphrases locked a protected link. */
   locked: 'Link Locked',
+  /** An upload link received its file (S3 stored it). */
+  uploadReceived: 'Upload Received',
 } as const;
 
 /** Version of the `detail` shape; a breaking change to it gets a new version. */
@@ -45,6 +47,12 @@ export interface LinkEventDetail {
   readonly userAgent?: string;
   /** `Link Redeemed`: CloudFront's id of the redeeming request. */
   readonly requestId?: string;
+  /** `upload` for an upload link (absent for a download link). */
+  readonly kind?: 'upload';
+  /** `Upload Received`: bytes stored. */
+  readonly size?: number;
+  /** `Upload Received`: the Content-Type the file was stored with. */
+  readonly contentType?: string;
 }
 
 /** One event ready for PutEvents (without the bus, which the publisher adds). */

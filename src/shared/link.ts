@@ -36,8 +36,35 @@ export const LINK_SIZE_PARAM = 'x-link-size';
  */
 export const LINK_PASS_PARAM = 'x-link-pass';
 
+/**
+ * Query parameter marking an upload link (`1`): it takes one PUT of a file (its `x-link-size`
+ * is the most bytes it takes) instead of serving one. Fingerprinted: a download link cannot be
+ * turned into an upload link, nor the other way round.
+ */
+export const LINK_UPLOAD_PARAM = 'x-link-upload';
+
+/** Query parameter carrying the media type an upload link requires (only with the upload flag). */
+export const LINK_TYPE_PARAM = 'x-link-type';
+
 /** The parameters a link consists of, in the order the mint writes them. */
-const LINK_PARAMS = [LINK_ID_PARAM, LINK_EXPIRES_PARAM, LINK_WINDOW_PARAM, LINK_SIZE_PARAM, LINK_PAGE_PARAM, LINK_PASS_PARAM];
+const LINK_PARAMS = [LINK_ID_PARAM, LINK_EXPIRES_PARAM, LINK_WINDOW_PARAM, LINK_SIZE_PARAM, LINK_PAGE_PARAM, LINK_PASS_PARAM, LINK_UPLOAD_PARAM, LINK_TYPE_PARAM];
+
+/** A media type without parameters (`type/subtype`, RFC 9110 tokens), at most 129 characters. */
+const MEDIA_TYPE_PATTERN = /^[A-Za-z0-9!#$&^_.+-]{1,64}\/[A-Za-z0-9!#$&^_.+-]{1,64}$/;
+
+/** Whether a string is a media type an upload link may require (`type/subtype`, no parameters). */
+export function isMediaType(value: string): boolean {
+  return MEDIA_TYPE_PATTERN.test(value);
+}
+
+/**
+ * The media type of a Content-Type header value, lowercased, without its parameters
+ * (`Text/Plain; charset=utf-8` is `text/plain`), or undefined for none.
+ */
+export function mediaTypeOf(header: string | undefined): string | undefined {
+  const type = header?.split(';')[0].trim().toLowerCase();
+  return type ? type : undefined;
+}
 
 /** S3's largest object: 5 TiB (50 TB in newer S3 limits); 16 digits leave room for either. */
 const SIZE_PATTERN = /^(0|[1-9]\d{0,15})$/;
@@ -81,6 +108,10 @@ export interface PresentedLink {
   readonly objectSize: number;
   /** Whether the link's button needs its passphrase (always a landing-page link). */
   readonly passphrase: boolean;
+  /** Whether this is an upload link: it takes one PUT of at most `objectSize` bytes. */
+  readonly upload: boolean;
+  /** An upload link's required media type, lowercased (absent: any). */
+  readonly contentType?: string;
   /** The link's path and query as the mint wrote them: where the landing page's button redirects. */
   readonly canonicalUri: string;
   readonly canonicalQuery: string;
@@ -156,7 +187,7 @@ export function buildQuery(params: Iterable<[string, string]>): string {
 
 /**
  * The fingerprint of a link: SHA-256 over its decoded path and its own parameters, sorted.
- * Any edit of the path, id, expiry, window, size, page or passphrase flag changes it; a re-encoded or
+ * Any edit of the path, id, expiry, window, size, page, passphrase or upload flag, or type changes it; a re-encoded or
  * reordered URL keeps it.
  */
 export function linkFingerprint(path: string, params: Map<string, string>): string {
@@ -199,6 +230,10 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
   if (pageRaw !== undefined && pageRaw !== '1') return fail('not a one-time link');
   const passRaw = params.get(LINK_PASS_PARAM);
   if (passRaw !== undefined && (passRaw !== '1' || pageRaw !== '1')) return fail('not a one-time link');
+  const uploadRaw = params.get(LINK_UPLOAD_PARAM);
+  if (uploadRaw !== undefined && (uploadRaw !== '1' || passRaw !== undefined || windowRaw !== '0')) return fail('not a one-time link');
+  const typeRaw = params.get(LINK_TYPE_PARAM);
+  if (typeRaw !== undefined && (uploadRaw === undefined || !isMediaType(typeRaw))) return fail('not a one-time link');
   const sizeRaw = params.get(LINK_SIZE_PARAM) ?? '';
   if (!SIZE_PATTERN.test(sizeRaw)) return fail('not a one-time link');
 
@@ -217,6 +252,8 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
       landingPage: pageRaw === '1',
       objectSize: +sizeRaw,
       passphrase: passRaw === '1',
+      upload: uploadRaw === '1',
+      ...(typeRaw === undefined ? {} : { contentType: typeRaw.toLowerCase() }),
       canonicalUri: keyToPath(path.value),
       canonicalQuery: linkQuery(params),
     },
