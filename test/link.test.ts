@@ -1,5 +1,5 @@
 import * as fc from 'fast-check';
-import { buildQuery, keyToPath, linkFingerprint, parsePresentedLink, parseQuery, rfc3986, validateKey } from '../src/shared/link';
+import { buildQuery, isMediaType, keyToPath, linkFingerprint, mediaTypeOf, parsePresentedLink, parseQuery, rfc3986, validateKey } from '../src/shared/link';
 
 const ID = 'AAAAAAAAAAAAAAAAAAAAAA';
 const NOW = Date.UTC(2026, 10, 28, 12, 0, 10) / 1000;
@@ -68,6 +68,7 @@ describe('presented links', () => {
         landingPage: false,
         objectSize: 1000,
         passphrase: false,
+        upload: false,
         canonicalUri: '/docs/report%202026.pdf',
         canonicalQuery: query,
       },
@@ -147,5 +148,44 @@ describe('presented links', () => {
       const result = parsePresentedLink(uri, query, now);
       expect(typeof result.ok).toBe('boolean');
     }), { numRuns: 2000 });
+  });
+});
+
+describe('upload links', () => {
+  const upload = (extra: Array<[string, string]> = [], window = '0') => buildQuery([
+    ['x-link-id', ID], ['x-link-exp', String(NOW + 900)], ['x-link-window', window], ['x-link-size', '5000'], ['x-link-upload', '1'], ...extra,
+  ]);
+
+  it('reads the upload flag, the size limit and the required type (lowercased)', () => {
+    const link = parsePresentedLink('/uploads/a.pdf', upload([['x-link-type', 'Application/PDF']]), NOW);
+    if (!link.ok) throw new Error(link.reason);
+    expect(link.value).toMatchObject({ upload: true, objectSize: 5000, contentType: 'application/pdf', windowSeconds: 0 });
+    // The type is fingerprinted: another type is another link.
+    const other = parsePresentedLink('/uploads/a.pdf', upload([['x-link-type', 'text/plain']]), NOW);
+    expect(other.ok && other.value.fingerprint).not.toBe(link.value.fingerprint);
+    const none = parsePresentedLink('/uploads/a.pdf', upload(), NOW);
+    expect(none.ok && none.value.fingerprint).not.toBe(link.value.fingerprint);
+  });
+
+  it('refuses what no mint writes: a type without the upload flag, a bad type, a window, a passphrase, another flag value', () => {
+    const bad = [
+      linkQueryOf() + '&x-link-type=text%2Fplain',
+      upload([['x-link-type', 'pdf']]),
+      upload([['x-link-type', 'text/plain; charset=utf-8']]),
+      upload([], '1800'),
+      upload([['x-link-page', '1'], ['x-link-pass', '1']]),
+      upload().replace('x-link-upload=1', 'x-link-upload=yes'),
+    ];
+    for (const query of bad) expect(parsePresentedLink('/uploads/a.pdf', query, NOW)).toEqual({ ok: false, reason: 'not a one-time link' });
+  });
+
+  it('names media types and reads them from Content-Type headers', () => {
+    expect(isMediaType('application/vnd.openxmlformats-officedocument.wordprocessingml.document')).toBe(true);
+    expect(isMediaType('image/svg+xml')).toBe(true);
+    expect(isMediaType('text/plain;charset=utf-8')).toBe(false);
+    expect(isMediaType('text')).toBe(false);
+    expect(mediaTypeOf('Text/Plain; charset=UTF-8')).toBe('text/plain');
+    expect(mediaTypeOf('')).toBeUndefined();
+    expect(mediaTypeOf(undefined)).toBeUndefined();
   });
 });

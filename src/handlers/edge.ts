@@ -36,13 +36,17 @@ import {
   triesLeftOf, wrongPassphraseMessage, wrongTryInput,
 } from './passphrase';
 import { boundedHttpHandler } from './sdk';
+import {
+  declaredBytes, giveBackUploadInput, takeUploadInput, uploadAnswer, uploadedInput, uploadLinkState, uploadProblem,
+} from './upload';
 import { isSameOriginPost, newSessionSecret, sessionCookie, sessionSecretOf } from './viewer';
 import { EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, nextOperatorRead } from '../shared/config';
 import type { RefusalReason } from '../shared/download-metrics';
 import { renderLandingPage, renderMessagePage, wantsHtml } from '../shared/landing-page';
 import { Attr, type Redemption } from '../shared/ledger';
-import { buildQuery, keyToPath, LINK_ID_PARAM, parsePresentedLink, type PresentedLink } from '../shared/link';
+import { buildQuery, keyToPath, LINK_ID_PARAM, mediaTypeOf, parsePresentedLink, type PresentedLink } from '../shared/link';
 import { previewMatcher, previewProbe } from '../shared/preview';
+import { renderUploadPage } from '../shared/upload-page';
 
 /** Whole-invocation budget: well inside the 5 s viewer-request limit, so we answer 503 ourselves. */
 const BUDGET_MS = 3500;
@@ -88,15 +92,16 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
   refreshOperatorConfig();
   const say = responder(request);
 
-  // Only GET redeems, and POST presses a landing page's button. HEAD, OPTIONS and the rest
-  // are refused before any I/O, so they never burn a use.
-  if (request.method !== 'GET' && request.method !== 'POST') return say.refuse('Only GET is allowed for one-time links.', 'method');
+  // Only GET redeems, POST presses a landing page's button and PUT sends an upload link its
+  // file. HEAD, OPTIONS and the rest are refused before any I/O, so they never burn a use.
+  if (!['GET', 'POST', 'PUT'].includes(request.method)) return say.refuse('Only GET is allowed for one-time links.', 'method');
 
   const now = Math.floor(Date.now() / 1000);
   const parsed = parsePresentedLink(request.uri, request.querystring, now);
   if (!parsed.ok) return say.refuse(parsed.reason === 'link has expired' ? REFUSALS.expired : `Refused: ${parsed.reason}.`, 'malformed');
   const link = parsed.value;
-  if (request.method === 'POST' && !link.landingPage) return say.refuse('Only GET is allowed for one-time links.', 'method');
+  if (link.upload) return receiveUpload(request, link, requestId, ledgerCaller(config.tableRegion, deadline), say, now);
+  if (request.method === 'PUT' || (request.method === 'POST' && !link.landingPage)) return say.refuse('Only GET is allowed for one-time links.', 'method');
   if (operator.config.paused) return say.unavailable('Downloads are paused by the operator. Try again later.', 'paused');
 
   // Speculative prefetch and prerender would spend a use before anyone clicks.
@@ -150,6 +155,64 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
   if (typeof outcome === 'string') return say.refuse(REFUSALS[outcome]);
   // A use this request opened (its own write, or its own earlier attempt, recorded it), or a session it continued.
   return withOutcome(forward(request, link, outcome.pass), reopenedBy(outcome.pass, c, who) ? REDEEMED : CONTINUED);
+}
+
+/**
+ * An upload link (upload.ts): its GET shows how to send the file (the upload page, after one
+ * read that tells the truth about the link), its PUT is checked, then takes the link with one
+ * conditional write and goes on to S3 with If-None-Match: *.
+ */
+async function receiveUpload(
+  request: CloudFrontRequest, link: PresentedLink, requestId: string, ledger: LedgerCaller, say: Responder, now: number,
+): Promise<CloudFrontRequestResult> {
+  const { tableName } = stagedConfig().config;
+  if (request.method !== 'PUT') {
+    const usage = `This link takes one file, sent with PUT: curl -T FILE '${link.canonicalUri}?${link.canonicalQuery}' (with this site's address before it).`;
+    if (request.method !== 'GET' || !link.landingPage || !say.html) return say.reject('405', 'Method Not Allowed', usage, 'method', { allow: 'PUT' });
+    const item = await ledger.read(tableName, link.id, false);
+    if (item === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
+    const state = uploadLinkState(item, link, now);
+    return state === 'open' ? uploadPage(link, item!) : say.refuse(state.message, state.reason);
+  }
+  if (operator.config.paused) return say.unavailable('Uploads are paused by the operator. Try again later.', 'paused');
+  const problem = uploadProblem(request, link);
+  if (problem) return say.reject(problem.status, STATUS_TEXT[problem.status], problem.message, 'upload');
+  const who: Redemption = { at: new Date().toISOString(), ip: request.clientIp, userAgent: request.headers['user-agent']?.[0]?.value ?? '', requestId };
+  const type = mediaTypeOf(request.headers['content-type']?.[0]?.value);
+  const result = await ledger.update(takeUploadInput(tableName, link, who, declaredBytes(request), type, now));
+  if (result === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
+  if (result.refusedItem) {
+    const state = uploadLinkState(nonEmpty(result.refusedItem), link, now);
+    // 'open': the item changed between the write and now (a take given back meanwhile).
+    if (state === 'open') return say.refuse('A file is being uploaded through this link right now. Try again shortly.', 'used');
+    return say.refuse(state.message, state.reason);
+  }
+  const key = objectKeyOf(result.attributes);
+  if (key === undefined) {
+    logFailure('ledger', new Error('the write that took an upload link returned no object key'));
+    return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
+  }
+  request.uri = keyToPath(key);
+  request.querystring = buildQuery([[LINK_ID_PARAM, link.id]]);
+  // S3 refuses to replace an existing object (upload.ts); the origin request policy forwards
+  // this header and Content-Type, and the origin-request trigger signs it.
+  request.headers['if-none-match'] = [{ key: 'If-None-Match', value: '*' }];
+  return withOutcome(request, REDEEMED);
+}
+
+const STATUS_TEXT: Record<string, string> = {
+  400: 'Bad Request', 405: 'Method Not Allowed', 411: 'Length Required', 413: 'Content Too Large', 415: 'Unsupported Media Type',
+};
+
+/** An open upload link's page: what the ledger recorded (size limit, type, expiry), nothing from the URL. */
+function uploadPage(link: PresentedLink, item: Record<string, AttributeValue>): CloudFrontResultResponse {
+  const page = renderUploadPage({
+    title: 'Send a file',
+    maxBytes: Number(item[Attr.objectSize]?.N ?? link.objectSize),
+    expiresAt: new Date(Number(item[Attr.expiresAt]?.N) * 1000),
+    ...(item[Attr.contentType]?.S === undefined ? {} : { contentType: item[Attr.contentType].S }),
+  });
+  return { status: '200', statusDescription: 'OK', headers: cfHeaders(page.headers), body: page.html };
 }
 
 /**
@@ -369,6 +432,7 @@ function isPrefetch(headers: CloudFrontRequest['headers']): boolean {
  */
 async function originResponse(request: CloudFrontRequest, response: CloudFrontResponse, requestId: string): Promise<CloudFrontResultResponse> {
   const status = Number(response.status);
+  if (request.method === 'PUT') return uploadResponse(request, status, requestId);
   if ((status >= 200 && status < 300) || status === 304) {
     for (const name of Object.keys(response.headers)) {
       if (name.startsWith('x-amz-')) delete response.headers[name];
@@ -380,6 +444,32 @@ async function originResponse(request: CloudFrontRequest, response: CloudFrontRe
     await giveBack(request, requestId);
   }
   return scrubOriginError(response);
+}
+
+/**
+ * S3's answer to an upload: a 200 marks the link uploaded; anything else gives it back, so the
+ * recipient may try again. The viewer gets a short plain answer, never S3's.
+ */
+async function uploadResponse(request: CloudFrontRequest, status: number, requestId: string): Promise<CloudFrontResultResponse> {
+  const id = forwardedLinkId(request.querystring);
+  const { tableName, tableRegion, metricsId } = stagedConfig().config;
+  let bytes: number | undefined;
+  if (id !== undefined) {
+    const input = status === 200
+      ? uploadedInput(tableName, id, requestId, Math.floor(Date.now() / 1000))
+      : giveBackUploadInput(tableName, id, requestId);
+    try {
+      const out = await ledgerClient(tableRegion).send(new UpdateItemCommand(input), { abortSignal: AbortSignal.timeout(BUDGET_MS) });
+      bytes = out.Attributes?.[Attr.uploadedSize]?.N === undefined ? undefined : Number(out.Attributes[Attr.uploadedSize].N);
+      log('info', { event: status === 200 ? 'upload-stored' : 'upload-given-back', id, status });
+    } catch (err) {
+      // The file is stored (or not) whatever the ledger says: a failure here only logs.
+      logFailure(status === 200 ? 'upload-mark' : 'upload-give-back', err);
+    }
+  }
+  if (status >= 500) publish(metricsId, { kind: 'origin-failure' });
+  const answer = uploadAnswer(status, bytes);
+  return { status: answer.status, statusDescription: answer.description, headers: plainHeaders(), body: answer.message };
 }
 
 /** Gives back what a failed request took; best effort within its own budget (a failure here only logs). */
@@ -528,6 +618,8 @@ interface Responder {
   refuse(reason: string, why?: RefusalReason): CloudFrontResultResponse;
   /** 503: the ledger failed, or (`paused`) the operator paused downloads. */
   unavailable(reason: string, why?: 'paused'): CloudFrontResultResponse;
+  /** A refusal with its own status (an upload's 405, 411, 413, 415), and extra headers. */
+  reject(status: string, description: string, reason: string, why: RefusalReason, headers?: Record<string, string>): CloudFrontResultResponse;
 }
 
 function responder(request: CloudFrontRequest): Responder {
@@ -542,5 +634,10 @@ function responder(request: CloudFrontRequest): Responder {
     refuse: (reason, why) => withOutcome(respond('403', 'Forbidden', 'This link cannot be used', reason), { kind: 'refused', reason: REFUSAL_OF.get(reason) ?? why ?? 'other' }),
     unavailable: (reason, why) => withOutcome(respond('503', 'Service Unavailable', 'Try again shortly', reason),
       why ? { kind: 'refused', reason: why } : { kind: 'ledger-unavailable' }),
+    reject: (status, description, reason, why, headers = {}) => {
+      const answer = respond(status, description, 'This link cannot be used', reason);
+      answer.headers = { ...answer.headers, ...cfHeaders(headers) };
+      return withOutcome(answer, { kind: 'refused', reason: why });
+    },
   };
 }

@@ -2,6 +2,7 @@
 // the old and new images of a DynamoDB stream record.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { linkStatus } from './ledger';
+import { Attr } from '../shared/ledger';
 import { LINK_EVENT_DETAIL_VERSION, LinkEvent, LinkEventDetail, LinkEventType } from '../shared/link-events';
 
 type Image = Record<string, AttributeValue>;
@@ -9,7 +10,8 @@ type Image = Record<string, AttributeValue>;
 /**
  * The events of one change, in this order: Link Issued (a new item); Link Redeemed for
  * each use the change added; Link Used Up when it spent the last use; Link Revoked when
- * it revoked the link; Link Locked when a wrong passphrase took a protected link's last try.
+ * it revoked the link; Link Locked when a wrong passphrase took a protected link's last try;
+ * Upload Received when S3 stored an upload link's file.
  * A continuation of a download session changes only counters and
  * means no event; neither does TTL removing an item, nor a refused request (which writes
  * nothing, so the stream has no record of it).
@@ -35,6 +37,16 @@ export function eventsForChange(oldImage: Image | undefined, newImage: Image | u
   };
   if (!before) {
     push(LinkEventType.issued);
+    return out;
+  }
+  if (after.kind === 'upload') {
+    // An upload link: taking it for a PUT (and giving it back) means nothing to its sender;
+    // S3 storing the file does. What was stored, never who sent it.
+    if (!before.uploaded && after.uploaded) {
+      const type = newImage[Attr.uploader]?.M?.contentType?.S;
+      push(LinkEventType.uploadReceived, { kind: 'upload', size: after.receivedBytes ?? 0, ...(type === undefined ? {} : { contentType: type }) });
+    }
+    if (!before.revoked && after.revoked) push(LinkEventType.revoked, { kind: 'upload' });
     return out;
   }
   const seen = new Set(before.redemptions.map((r) => r.requestId));

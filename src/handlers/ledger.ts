@@ -1,7 +1,7 @@
 // The ledger writes and reads: issuing a link, revoking and reading it (mint). The
 // redemption rule lives in download-session.ts (edge).
 import type { AttributeValue, GetItemCommandInput, PutItemCommandInput, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
-import { Attr, LEDGER_RETENTION_SECONDS, LinkStatus, UseRecord } from '../shared/ledger';
+import { Attr, LEDGER_RETENTION_SECONDS, LinkStatus, UploadState, UseRecord } from '../shared/ledger';
 
 export interface IssuedLink {
   readonly id: string;
@@ -18,6 +18,8 @@ export interface IssuedLink {
   readonly owner?: string;
   /** A protected link: its passphrase's derived key, and the wrong tries it takes before it locks. */
   readonly passphrase?: { readonly hash: string; readonly attempts: number };
+  /** An upload link (its `size` is the most bytes it takes), with the media type it requires, if any. */
+  readonly upload?: { readonly contentType?: string };
 }
 
 /** Records a freshly minted link; refuses to overwrite an existing id. */
@@ -45,6 +47,11 @@ export function issueLinkInput(tableName: string, link: IssuedLink): PutItemComm
       ...(link.passphrase === undefined ? {} : {
         [Attr.passphraseHash]: { S: link.passphrase.hash },
         [Attr.passphraseTriesLeft]: { N: String(link.passphrase.attempts) },
+      }),
+      ...(link.upload === undefined ? {} : {
+        [Attr.kind]: { S: 'upload' },
+        [Attr.uploadState]: { S: UploadState.open },
+        ...(link.upload.contentType === undefined ? {} : { [Attr.contentType]: { S: link.upload.contentType } }),
       }),
     },
     ConditionExpression: 'attribute_not_exists(#id)',
@@ -79,6 +86,7 @@ export function getLinkInput(tableName: string, id: string): GetItemCommandInput
 }
 
 export function linkStatus(item: Record<string, AttributeValue>): LinkStatus {
+  if (item[Attr.kind]?.S === 'upload') return uploadStatus(item);
   const owner = item[Attr.owner]?.S;
   const maxUses = Number(item[Attr.maxUses].N);
   const sessions = item[Attr.sessions]?.M ?? {};
@@ -109,5 +117,39 @@ export function linkStatus(item: Record<string, AttributeValue>): LinkStatus {
       locked: Number(item[Attr.passphraseTriesLeft]?.N ?? 0) <= 0,
       passphraseTriesLeft: Number(item[Attr.passphraseTriesLeft]?.N ?? 0),
     }),
+  };
+}
+
+/**
+ * The public view of an upload link: one use, taken by the PUT S3 stored. The PUT that took it
+ * is its one redemption record while it uploads and once it is stored.
+ */
+function uploadStatus(item: Record<string, AttributeValue>): LinkStatus {
+  const owner = item[Attr.owner]?.S;
+  const state = item[Attr.uploadState]?.S;
+  const uploaded = state === UploadState.uploaded;
+  const who = item[Attr.uploader]?.M;
+  const contentType = item[Attr.contentType]?.S;
+  return {
+    id: item[Attr.id].S!,
+    key: item[Attr.key].S!,
+    kind: 'upload',
+    maxUses: 1,
+    uses: uploaded ? 1 : 0,
+    expiresAt: new Date(Number(item[Attr.expiresAt].N) * 1000).toISOString(),
+    revoked: item[Attr.revoked]?.BOOL === true,
+    ...(owner === undefined ? {} : { owner }),
+    uploaded,
+    maxBytes: Number(item[Attr.objectSize]?.N ?? 0),
+    ...(contentType === undefined ? {} : { contentType }),
+    ...(uploaded ? { receivedBytes: Number(item[Attr.uploadedSize]?.N ?? 0), uploadedAt: item[Attr.uploadedAt]?.S ?? '' } : {}),
+    redemptions: who === undefined ? [] : [{
+      at: who.at?.S ?? '',
+      ip: who.ip?.S ?? '',
+      userAgent: who.userAgent?.S ?? '',
+      requestId: who.requestId?.S ?? '',
+      sessionUntil: new Date(Number(item[Attr.uploadUntil]?.N ?? 0) * 1000).toISOString(),
+      requests: 1,
+    }],
   };
 }

@@ -11,10 +11,11 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { getLinkInput, issueLinkInput, linkStatus, revokeLinkInput } from './ledger';
 import { newLinkId } from './link-id';
 import { boundedHttpHandler } from './sdk';
-import { MintEnv } from '../shared/config';
+import { DEFAULT_MAX_UPLOAD_BYTES, MintEnv } from '../shared/config';
 import {
-  isLinkId, keyToPath, LINK_EXPIRES_PARAM, LINK_ID_PARAM, LINK_PAGE_PARAM, LINK_PASS_PARAM, LINK_SIZE_PARAM, LINK_WINDOW_PARAM, linkFingerprint,
-  linkQuery, MAX_DOWNLOAD_WINDOW_SECONDS, parseQuery, validateKey,
+  isLinkId, isMediaType, keyToPath, LINK_EXPIRES_PARAM, LINK_ID_PARAM, LINK_PAGE_PARAM, LINK_PASS_PARAM, LINK_SIZE_PARAM, LINK_TYPE_PARAM,
+  LINK_UPLOAD_PARAM,
+  LINK_WINDOW_PARAM, linkFingerprint, linkQuery, MAX_DOWNLOAD_WINDOW_SECONDS, parseQuery, validateKey,
 } from '../shared/link';
 import { generatePassphrase, hashPassphrase, passphraseProblem } from '../shared/passphrase';
 
@@ -31,6 +32,9 @@ interface Settings {
   readonly defaultWindowSeconds: number;
   readonly defaultLandingPage: boolean;
   readonly passphraseAttempts: number;
+  /** Prefixes upload links may be minted for (none: no upload links). */
+  readonly uploadKeyPrefixes: string[];
+  readonly maxUploadBytes: number;
 }
 
 interface Clients {
@@ -49,6 +53,7 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<Result> {
     switch (route) {
       case 'GET /get-url': return await getUrl(event);
       case 'POST /urls': return await postUrls(event);
+      case 'POST /uploads': return await postUploads(event);
       case 'GET /urls/{id}': return await getStatus(event.pathParameters?.id, callerOf(event));
       case 'DELETE /urls/{id}': return await revoke(event.pathParameters?.id, callerOf(event));
       default: return json(404, { error: `no route for ${route}` });
@@ -79,17 +84,9 @@ async function getUrl(event: APIGatewayProxyEventV2): Promise<Result> {
  * "passphrase"? | "generatePassphrase"? }`.
  */
 async function postUrls(event: APIGatewayProxyEventV2): Promise<Result> {
-  let body: unknown;
-  try {
-    body = JSON.parse(event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : event.body ?? '');
-  } catch {
-    return badRequest('body', 'body must be a JSON object');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return badRequest('body', 'body must be a JSON object');
-  const fields = body as Record<string, unknown>;
-  const known = ['key', 'expiresInSeconds', 'maxUses', 'downloadWindowSeconds', 'landingPage', 'passphrase', 'generatePassphrase'];
-  const unknown = Object.keys(fields).find((k) => !known.includes(k));
-  if (unknown !== undefined) return badRequest(unknown, `unknown field ${unknown}`);
+  const parsed = jsonFields(event, ['key', 'expiresInSeconds', 'maxUses', 'downloadWindowSeconds', 'landingPage', 'passphrase', 'generatePassphrase']);
+  if ('refused' in parsed) return parsed.refused;
+  const { fields } = parsed;
   const protection = passphraseOf(fields);
   if ('error' in protection) return badRequest(protection.field, protection.error);
   if (fields.key !== undefined && typeof fields.key !== 'string') return badRequest('key', 'key must be a string');
@@ -98,6 +95,72 @@ async function postUrls(event: APIGatewayProxyEventV2): Promise<Result> {
     if (fields[name] !== undefined && !Number.isSafeInteger(fields[name])) return badRequest(name, `${name} must be an integer`);
   }
   return mintFor({ ...fields as MintRequest, passphrase: protection.passphrase, generated: protection.generated }, 201, callerOf(event));
+}
+
+/** A request's JSON object body, or the 400 that refuses it (not an object, or a field not in `known`). */
+function jsonFields(event: APIGatewayProxyEventV2, known: string[]): { fields: Record<string, unknown> } | { refused: Result } {
+  let body: unknown;
+  try {
+    body = JSON.parse(event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : event.body ?? '');
+  } catch {
+    return { refused: badRequest('body', 'body must be a JSON object') };
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { refused: badRequest('body', 'body must be a JSON object') };
+  const fields = body as Record<string, unknown>;
+  const unknown = Object.keys(fields).find((k) => !known.includes(k));
+  if (unknown !== undefined) return { refused: badRequest(unknown, `unknown field ${unknown}`) };
+  return { fields };
+}
+
+/**
+ * `POST /uploads` with `{ "key", "maxBytes"?, "contentType"?, "expiresInSeconds"?, "landingPage"? }`:
+ * a link that takes one file, stored at `key`. The key must be free (an upload link never
+ * replaces an object: S3 refuses the PUT with If-None-Match, see handlers/upload.ts).
+ */
+async function postUploads(event: APIGatewayProxyEventV2): Promise<Result> {
+  const parsed = jsonFields(event, ['key', 'maxBytes', 'contentType', 'expiresInSeconds', 'landingPage']);
+  if ('refused' in parsed) return parsed.refused;
+  const { fields } = parsed;
+  const s = loadSettings();
+  if (fields.key !== undefined && typeof fields.key !== 'string') return badRequest('key', 'key must be a string');
+  const key = validateKey(fields.key as string | undefined);
+  if (!key.ok) return badRequest('key', key.reason);
+  for (const name of ['maxBytes', 'expiresInSeconds']) {
+    if (fields[name] !== undefined && !Number.isSafeInteger(fields[name])) return badRequest(name, `${name} must be an integer`);
+  }
+  const maxBytes = (fields.maxBytes as number | undefined) ?? s.maxUploadBytes;
+  if (maxBytes < 1 || maxBytes > s.maxUploadBytes) return badRequest('maxBytes', `maxBytes must be an integer between 1 and ${s.maxUploadBytes}`);
+  const { contentType } = fields;
+  if (contentType !== undefined && (typeof contentType !== 'string' || !isMediaType(contentType))) {
+    return badRequest('contentType', 'contentType must be a media type such as application/pdf (type/subtype, no parameters)');
+  }
+  const lifetime = (fields.expiresInSeconds as number | undefined) ?? s.defaultExpiresSeconds;
+  if (lifetime < 1 || lifetime > s.maxExpiresSeconds) return badRequest('expiresInSeconds', lifetimeError());
+  if (fields.landingPage !== undefined && typeof fields.landingPage !== 'boolean') return badRequest('landingPage', 'landingPage must be true or false');
+  if (s.uploadKeyPrefixes.length === 0) {
+    log('refused', { reason: 'uploads-off' });
+    return json(403, { error: 'this API mints no upload links: the construct has no uploadKeyPrefixes', field: 'key' });
+  }
+  if (!s.uploadKeyPrefixes.some((prefix) => key.value.startsWith(prefix))) {
+    log('refused', { reason: 'prefix-not-allowed' });
+    return json(403, { error: 'key is outside the prefixes this API may mint upload links for', field: 'key' });
+  }
+  const listed = await loadClients().s3.send(new ListObjectsV2Command({ Bucket: s.bucketName, Prefix: key.value, MaxKeys: 1 }));
+  if (listed.Contents?.[0]?.Key === key.value) {
+    log('refused', { reason: 'exists' });
+    return json(409, { error: 'an object already exists at key: an upload link never replaces one', field: 'key' });
+  }
+  const landingPage = (fields.landingPage as boolean | undefined) ?? true;
+  const type = (contentType as string | undefined)?.toLowerCase();
+  const link = await record(key.value, maxBytes, lifetime, [
+    [LINK_WINDOW_PARAM, '0'],
+    [LINK_SIZE_PARAM, String(maxBytes)],
+    ...(landingPage ? [[LINK_PAGE_PARAM, '1'] as [string, string]] : []),
+    [LINK_UPLOAD_PARAM, '1'],
+    ...(type === undefined ? [] : [[LINK_TYPE_PARAM, type] as [string, string]]),
+  ], { maxUses: 1, owner: callerOf(event).id, upload: type === undefined ? {} : { contentType: type } });
+  log('issued', { id: link.id, kind: 'upload', expiresAt: link.expiresAt, maxBytes, landingPage });
+  return json(201, { ...link, kind: 'upload', maxBytes, ...(type === undefined ? {} : { contentType: type }), landingPage });
 }
 
 /**
@@ -274,19 +337,31 @@ async function issue(
   owner: string | undefined,
   passphrase: string | undefined,
 ): Promise<MintedLink> {
+  return record(key, size, lifetime, [
+    [LINK_WINDOW_PARAM, String(windowSeconds)],
+    [LINK_SIZE_PARAM, String(size)],
+    ...(landingPage ? [[LINK_PAGE_PARAM, '1'] as [string, string]] : []),
+    ...(passphrase !== undefined ? [[LINK_PASS_PARAM, '1'] as [string, string]] : []),
+  ], { maxUses, owner, passphrase });
+}
+
+/**
+ * Records a link in the ledger and returns it: a fresh id and expiry, then `params` (the
+ * link's own parameters after them, in the mint's order).
+ */
+async function record(
+  key: string,
+  size: number,
+  lifetime: number,
+  params: Array<[string, string]>,
+  { maxUses, owner, passphrase, upload }: { maxUses: number; owner: string | undefined; passphrase?: string; upload?: { contentType?: string } },
+): Promise<MintedLink> {
   const s = loadSettings();
   const { dynamo } = loadClients();
   const now = Math.floor(Date.now() / 1000);
   const expiresAt = now + lifetime;
   const id = newLinkId();
-  const params = new Map<string, string>([
-    [LINK_ID_PARAM, id],
-    [LINK_EXPIRES_PARAM, String(expiresAt)],
-    [LINK_WINDOW_PARAM, String(windowSeconds)],
-    [LINK_SIZE_PARAM, String(size)],
-    ...(landingPage ? [[LINK_PAGE_PARAM, '1'] as [string, string]] : []),
-    ...(passphrase !== undefined ? [[LINK_PASS_PARAM, '1'] as [string, string]] : []),
-  ]);
+  const all = new Map<string, string>([[LINK_ID_PARAM, id], [LINK_EXPIRES_PARAM, String(expiresAt)], ...params]);
   // Salted with the link id (shared/passphrase.ts): the edge derives the same key without I/O.
   const hash = passphrase === undefined ? undefined : await hashPassphrase(passphrase, id);
   // Record before returning: a link the ledger does not know can never be redeemed,
@@ -295,14 +370,15 @@ async function issue(
     id,
     key,
     size,
-    fingerprint: linkFingerprint(key, params),
+    fingerprint: linkFingerprint(key, all),
     maxUses,
     expiresAt,
     now,
     owner,
     ...(hash === undefined ? {} : { passphrase: { hash, attempts: s.passphraseAttempts } }),
+    ...(upload === undefined ? {} : { upload }),
   })));
-  return { url: `${s.publicBaseUrl}${keyToPath(key)}?${linkQuery(params)}`, id, expiresAt: new Date(expiresAt * 1000).toISOString() };
+  return { url: `${s.publicBaseUrl}${keyToPath(key)}?${linkQuery(all)}`, id, expiresAt: new Date(expiresAt * 1000).toISOString() };
 }
 
 function loadSettings(): Settings {
@@ -325,6 +401,9 @@ function loadSettings(): Settings {
     defaultWindowSeconds: Number(read(MintEnv.defaultWindowSeconds)),
     defaultLandingPage: process.env[MintEnv.defaultLandingPage] === 'true',
     passphraseAttempts: Number(read(MintEnv.passphraseAttempts)),
+    // Absent in a deployment from before upload links: none.
+    uploadKeyPrefixes: JSON.parse(process.env[MintEnv.uploadKeyPrefixes] || '[]') as string[],
+    maxUploadBytes: Number(process.env[MintEnv.maxUploadBytes] || DEFAULT_MAX_UPLOAD_BYTES),
   };
   return settings;
 }

@@ -28,6 +28,9 @@ export async function signOriginRequest(request: CloudFrontRequest, region: stri
   const query = parseQuery(request.querystring);
   if (!query.ok) throw new Error(`origin-request: ${query.reason}`);
   const { config } = client();
+  // An upload's If-None-Match (upload.ts) is signed: S3 refuses a PUT that lost it on the way
+  // rather than replace an object.
+  const conditional = request.headers['if-none-match']?.[0]?.value;
   const signer = new SignatureV4({
     service: 's3',
     region,
@@ -44,7 +47,7 @@ export async function signOriginRequest(request: CloudFrontRequest, region: stri
     path: request.uri,
     query: Object.fromEntries(query.value),
     // S3 signs query-authenticated requests with an unsigned payload (moved into the query).
-    headers: { 'host': host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    headers: { 'host': host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...(conditional === undefined ? {} : { 'if-none-match': conditional }) },
   }), { expiresIn: ORIGIN_SIGNATURE_SECONDS });
   request.querystring = buildQuery(Object.entries(signed.query ?? {}).map(([name, value]) => [name, String(value)]));
   return request;

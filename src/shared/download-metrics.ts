@@ -41,6 +41,8 @@ export const REFUSAL_REASONS = [
   'method', 'malformed', 'prefetch', 'preview', 'cross-site', 'other-browser',
   // A protected link's press: no usable passphrase, or a wrong one (passphrase.ts); locked.
   'passphrase', 'locked',
+  // An upload link's PUT refused before any I/O: no length, chunked, too large, another type (upload.ts).
+  'upload',
   // The operator's switch (answered 503).
   'paused',
   // A refusal this list does not name (a new one without its own reason yet).

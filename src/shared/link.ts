@@ -47,7 +47,9 @@ export const LINK_UPLOAD_PARAM = 'x-link-upload';
 export const LINK_TYPE_PARAM = 'x-link-type';
 
 /** The parameters a link consists of, in the order the mint writes them. */
-const LINK_PARAMS = [LINK_ID_PARAM, LINK_EXPIRES_PARAM, LINK_WINDOW_PARAM, LINK_SIZE_PARAM, LINK_PAGE_PARAM, LINK_PASS_PARAM, LINK_UPLOAD_PARAM, LINK_TYPE_PARAM];
+const LINK_PARAMS = [
+  LINK_ID_PARAM, LINK_EXPIRES_PARAM, LINK_WINDOW_PARAM, LINK_SIZE_PARAM, LINK_PAGE_PARAM, LINK_PASS_PARAM, LINK_UPLOAD_PARAM, LINK_TYPE_PARAM,
+];
 
 /** A media type without parameters (`type/subtype`, RFC 9110 tokens), at most 129 characters. */
 const MEDIA_TYPE_PATTERN = /^[A-Za-z0-9!#$&^_.+-]{1,64}\/[A-Za-z0-9!#$&^_.+-]{1,64}$/;

@@ -1,0 +1,191 @@
+// Upload links at the edge: one PUT of one file, once.
+//
+// - Before any I/O the viewer-request trigger refuses a PUT it could never take: no
+//   Content-Length or a chunked body (411), more bytes than the link takes (413), another media
+//   type than the link requires (415). Nothing is spent.
+// - Then one conditional write takes the link (open -> uploading) and reads back the key the
+//   mint recorded; the PUT goes on for that key only, with `If-None-Match: *`, so S3 itself
+//   refuses to replace an object ("Conditional writes", Amazon S3 User Guide,
+//   https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html: 412
+//   Precondition Failed when the key exists, 409 ConditionalRequestConflict for a concurrent
+//   conditional write). The origin-request trigger signs the header (origin-signing.ts), so a
+//   PUT that lost it on the way fails at S3 instead of overwriting.
+// - The body is never touched: the function sees at most its first 40 KB, and CloudFront sends
+//   the viewer's whole body to the origin unless the function replaces it (`body.action`
+//   "read-only", "Lambda@Edge event structure", CloudFront Developer Guide,
+//   https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-event-structure.html).
+// - The origin-response trigger marks the link uploaded when S3 stored the file (200), and gives
+//   it back (uploading -> open) when S3 did not, so the recipient can try again.
+// - A PUT is never a CORS-simple request: another site's page cannot send one to a link without a
+//   preflight, which the edge refuses (only GET, POST and PUT pass), so no page but the link's
+//   own can upload through it.
+// - A take whose PUT never came back (the viewer went away mid-body, and CloudFront ran no
+//   origin-response trigger) holds the link only until `uploadUntil`; S3's If-None-Match keeps a
+//   late completion from being overwritten by the next try.
+import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import type { CloudFrontRequest } from 'aws-lambda';
+import { Attr, MAX_AUDIT_USER_AGENT, UploadState, type Redemption } from '../shared/ledger';
+import { mediaTypeOf, type PresentedLink } from '../shared/link';
+
+/** A PUT refused before any I/O: the status and what the viewer is told. */
+export interface UploadProblem {
+  readonly status: '400' | '405' | '411' | '413' | '415';
+  readonly message: string;
+}
+
+/**
+ * How long a take waits for S3's answer before another PUT may take the link again: 15 minutes,
+ * plus the time the declared bytes need at 64 KiB/s (a slow mobile upload).
+ */
+export function uploadDeadline(nowSeconds: number, bytes: number): number {
+  return nowSeconds + 900 + Math.ceil(bytes / 65_536);
+}
+
+/** What keeps a PUT from being taken, judged from its headers alone; undefined when it may be. */
+export function uploadProblem(request: CloudFrontRequest, link: PresentedLink): UploadProblem | undefined {
+  const header = (name: string) => request.headers[name]?.[0]?.value;
+  if (header('transfer-encoding') !== undefined) {
+    return { status: '411', message: 'Send the file with a Content-Length: this link does not take chunked uploads (curl -T FILE URL sends one).' };
+  }
+  const length = header('content-length');
+  if (length === undefined || !/^\d{1,16}$/.test(length)) return { status: '411', message: 'Send the file with a Content-Length (curl -T FILE URL sends one).' };
+  const bytes = Number(length);
+  if (bytes === 0) return { status: '400', message: 'The file is empty. Nothing was uploaded.' };
+  if (bytes > link.objectSize) {
+    return { status: '413', message: `The file is ${bytes} bytes; this link takes at most ${link.objectSize}. Nothing was uploaded.` };
+  }
+  const type = mediaTypeOf(header('content-type'));
+  if (link.contentType !== undefined && type !== link.contentType) {
+    return { status: '415', message: `This link takes only ${link.contentType} files (Content-Type: ${link.contentType}); the upload said ${type ?? 'nothing'}. Nothing was uploaded.` };
+  }
+  return undefined;
+}
+
+/** The declared size of a PUT that passed uploadProblem. */
+export function declaredBytes(request: CloudFrontRequest): number {
+  return Number(request.headers['content-length']?.[0]?.value ?? 0);
+}
+
+const NAMES = {
+  '#fp': Attr.fingerprint,
+  '#kind': Attr.kind,
+  '#rev': Attr.revoked,
+  '#exp': Attr.expiresAt,
+  '#state': Attr.uploadState,
+  '#until': Attr.uploadUntil,
+  '#who': Attr.uploader,
+};
+
+/**
+ * The write that takes an upload link for one PUT: only an open link (or one whose earlier take
+ * never heard back by its deadline), never expired or revoked, and only the link the mint issued
+ * (its fingerprint). Reads back the item, whose key the PUT goes on for.
+ */
+export function takeUploadInput(
+  tableName: string, link: PresentedLink, who: Redemption, bytes: number, type: string | undefined, nowSeconds: number,
+): UpdateItemCommandInput {
+  return {
+    TableName: tableName,
+    Key: { [Attr.id]: { S: link.id } },
+    UpdateExpression: 'SET #state = :uploading, #until = :until, #who = :who',
+    ConditionExpression: '#fp = :fp AND #kind = :upload AND #rev = :false AND #exp > :now AND (#state = :open OR (#state = :uploading AND #until < :now))',
+    ExpressionAttributeNames: NAMES,
+    ExpressionAttributeValues: {
+      ':fp': { S: link.fingerprint },
+      ':upload': { S: 'upload' },
+      ':false': { BOOL: false },
+      ':now': { N: String(nowSeconds) },
+      ':open': { S: UploadState.open },
+      ':uploading': { S: UploadState.uploading },
+      ':until': { N: String(uploadDeadline(nowSeconds, bytes)) },
+      ':who': {
+        M: {
+          at: { S: who.at },
+          ip: { S: who.ip },
+          userAgent: { S: who.userAgent.slice(0, MAX_AUDIT_USER_AGENT) },
+          requestId: { S: who.requestId },
+          bytes: { N: String(bytes) },
+          ...(type === undefined ? {} : { contentType: { S: type } }),
+        },
+      },
+    },
+    ReturnValues: 'ALL_NEW',
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}
+
+/** Why an upload link cannot take a file now: what the viewer is told, and the refusal's name for the metrics. */
+export interface UploadRefusal {
+  readonly reason: 'unknown' | 'revoked' | 'expired' | 'used';
+  readonly message: string;
+}
+
+/** Whether the ledger's item (or none) lets the link take a file now, or why not. */
+export function uploadLinkState(item: Record<string, AttributeValue> | undefined, link: PresentedLink, nowSeconds: number): 'open' | UploadRefusal {
+  if (!item || item[Attr.fingerprint]?.S !== link.fingerprint || item[Attr.kind]?.S !== 'upload') {
+    return { reason: 'unknown', message: 'This link is not valid. Check that you copied all of it, or ask the sender for a new link.' };
+  }
+  if (item[Attr.revoked]?.BOOL === true) return { reason: 'revoked', message: 'This upload link has been revoked by the sender.' };
+  if (Number(item[Attr.expiresAt]?.N) <= nowSeconds) return { reason: 'expired', message: 'This upload link has expired.' };
+  const state = item[Attr.uploadState]?.S;
+  if (state === UploadState.uploaded) return { reason: 'used', message: 'This upload link has already received its file.' };
+  if (state === UploadState.uploading && Number(item[Attr.uploadUntil]?.N ?? 0) >= nowSeconds) {
+    return { reason: 'used', message: 'A file is being uploaded through this link right now. Try again later if it does not arrive.' };
+  }
+  return 'open';
+}
+
+/**
+ * The write that records S3's 200 for the PUT `requestId` took: uploaded, with the bytes it
+ * declared (S3 stores exactly Content-Length bytes or refuses). Conditional on that PUT still
+ * holding the link, so a late answer never marks another take's upload.
+ */
+export function uploadedInput(tableName: string, id: string, requestId: string, nowSeconds: number): UpdateItemCommandInput {
+  return {
+    TableName: tableName,
+    Key: { [Attr.id]: { S: id } },
+    UpdateExpression: 'SET #state = :uploaded, #at = :at, #size = #who.#bytes REMOVE #until',
+    ConditionExpression: '#who.#rid = :rid AND #state = :uploading',
+    ExpressionAttributeNames: {
+      '#state': Attr.uploadState,
+      '#at': Attr.uploadedAt,
+      '#size': Attr.uploadedSize,
+      '#who': Attr.uploader,
+      '#bytes': 'bytes',
+      '#rid': 'requestId',
+      '#until': Attr.uploadUntil,
+    },
+    ExpressionAttributeValues: {
+      ':uploaded': { S: UploadState.uploaded },
+      ':uploading': { S: UploadState.uploading },
+      ':at': { S: new Date(nowSeconds * 1000).toISOString() },
+      ':rid': { S: requestId },
+    },
+    ReturnValues: 'UPDATED_NEW',
+  };
+}
+
+/** The write that gives the link back when S3 did not store the PUT `requestId` took. */
+export function giveBackUploadInput(tableName: string, id: string, requestId: string): UpdateItemCommandInput {
+  return {
+    TableName: tableName,
+    Key: { [Attr.id]: { S: id } },
+    UpdateExpression: 'SET #state = :open REMOVE #until, #who',
+    ConditionExpression: '#who.#rid = :rid AND #state = :uploading',
+    ExpressionAttributeNames: { '#state': Attr.uploadState, '#who': Attr.uploader, '#rid': 'requestId', '#until': Attr.uploadUntil },
+    ExpressionAttributeValues: { ':open': { S: UploadState.open }, ':uploading': { S: UploadState.uploading }, ':rid': { S: requestId } },
+  };
+}
+
+/** What the uploader is told of S3's answer to its PUT (origin-response). */
+export function uploadAnswer(status: number, bytes: number | undefined): { status: string; description: string; message: string } {
+  if (status === 200) {
+    return { status: '201', description: 'Created', message: `Upload received: ${bytes ?? 'all'} bytes. You can close this page.` };
+  }
+  // 412: the key holds an object (If-None-Match: *); 409: another conditional write of it is in flight.
+  if (status === 412 || status === 409) {
+    return { status: '409', description: 'Conflict', message: 'A file is already stored under this name; nothing was replaced. Ask the sender for a new link.' };
+  }
+  if (status === 400) return { status: '400', description: 'Bad Request', message: 'The upload did not arrive whole. Nothing was stored; try again.' };
+  return { status: '503', description: 'Service Unavailable', message: 'The file service is temporarily unavailable. Nothing was stored; try again shortly.' };
+}
