@@ -31,6 +31,22 @@ function withSession(image: Image, client: string, requestId: string, requests =
 }
 
 describe('link events from ledger changes', () => {
+  it('announces an upload link\'s file once, as Upload Received with its size and type; taking and giving back mean nothing', () => {
+    const open: Image = { ...issued, kind: { S: 'upload' }, uploadState: { S: 'open' }, objectSize: { N: '5000' }, maxUses: { N: '1' }, cap: { N: '1' } };
+    const who = { M: { at: { S: '2026-11-29T10:00:00.000Z' }, ip: { S: '198.51.100.7' }, userAgent: { S: 'curl/8.5.0' }, requestId: { S: 'r1' }, bytes: { N: '42' }, contentType: { S: 'text/csv' } } };
+    const taking: Image = { ...open, uploadState: { S: 'uploading' }, uploadUntil: { N: '1999999999' }, uploader: who };
+    const stored: Image = { ...taking, uploadState: { S: 'uploaded' }, uploadedSize: { N: '42' }, uploadedAt: { S: '2026-11-29T10:00:01.000Z' } };
+    expect(eventsForChange(undefined, open, '400').map((e) => e.detailType)).toEqual(['Link Issued']);
+    expect(eventsForChange(open, taking, '401')).toEqual([]);
+    expect(eventsForChange(taking, open, '402')).toEqual([]);
+    const received = eventsForChange(taking, stored, '403');
+    expect(received.map((e) => e.detailType)).toEqual(['Upload Received']);
+    expect(received[0].detail).toMatchObject({ id: 'AAAAAAAAAAAAAAAAAAAAAA', kind: 'upload', size: 42, contentType: 'text/csv', uses: 1, maxUses: 1 });
+    expect(JSON.stringify(received[0].detail)).not.toMatch(/198\.51|curl/);
+    expect(eventsForChange(stored, { ...stored, ttl: { N: '1' } }, '404')).toEqual([]);
+    expect(eventsForChange(open, { ...open, revoked: { BOOL: true } }, '405').map((e) => [e.detailType, e.detail.kind])).toEqual([['Link Revoked', 'upload']]);
+  });
+
   it('announces the wrong passphrase that took the last try as Link Locked, once, without the hash', () => {
     const guarded: Image = { ...issued, passphraseHash: { S: 'derived-key-of-the-passphrase' }, passphraseTriesLeft: { N: '2' } };
     const one = { ...guarded, passphraseTriesLeft: { N: '1' } };
