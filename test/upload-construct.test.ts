@@ -2,8 +2,8 @@
 // headers, no scanning), and with uploadKeyPrefixes the edge role alone writes under them,
 // the distribution forwards exactly the two headers an upload needs, and scanUploads adds a
 // GuardDuty Malware Protection plan limited to the upload prefixes.
-import { App, Size, Stack, aws_apigatewayv2_authorizers as authorizers, aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_sns as sns } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, Fn, Size, Stack, aws_apigatewayv2_authorizers as authorizers, aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_s3 as s3, aws_sns as sns } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { OneTimePresignedDistribution, OneTimePresignedDistributionProps } from '../src';
 
 const REGION = 'eu-west-1';
@@ -104,6 +104,32 @@ describe('upload links on', () => {
       { Effect: 'Allow', Action: 'kms:GenerateDataKey', Resource: KEY_ARN },
       { Effect: 'Allow', Action: 'kms:Decrypt', Resource: KEY_ARN },
     ]));
+  });
+});
+
+describe('upload links to a bucket of another stack', () => {
+  it('are granted through that bucket\'s policy and its key\'s policy, naming the edge role', () => {
+    const app = new App();
+    const data = new Stack(app, 'Data', { env: { region: REGION } });
+    const bucket = new s3.Bucket(data, 'Files', { encryption: s3.BucketEncryption.KMS });
+    const stack = new Stack(app, 'Consumer', { env: { region: REGION } });
+    const otp = new OneTimePresignedDistribution(stack, 'Downloads', { bucket, uploadKeyPrefixes: ['inbox/'] });
+    const template = Template.fromStack(data);
+    const edgeRole = stack.resolve(otp.edgeRoleArn);
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'EdgeFunctionWritesUploads', Action: 's3:PutObject', Principal: { AWS: edgeRole } })]) },
+    });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Action: 'kms:GenerateDataKey', Principal: { AWS: edgeRole } })]) },
+    });
+  });
+
+  it('warn when the bucket\'s key has an ARN known only at deploy time and a policy it cannot write', () => {
+    const { stack } = synth((s) => ({
+      bucket: s3.Bucket.fromBucketAttributes(s, 'Existing', { bucketName: 'existing-bucket', encryptionKey: kms.Key.fromKeyArn(s, 'Key', Fn.importValue('key-arn')) }),
+      uploadKeyPrefixes: ['inbox/'],
+    }));
+    Annotations.fromStack(stack).hasWarning('/Consumer/Downloads', Match.stringLikeRegexp('allow kms:GenerateDataKey to the role Consumer-Downloads-[0-9A-F]{8}-edge-eu-west-1'));
   });
 });
 
