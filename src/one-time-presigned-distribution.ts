@@ -6,6 +6,7 @@ import {
   Duration,
   Names,
   RemovalPolicy,
+  Size,
   Stack,
   Token,
   aws_apigatewayv2 as apigwv2,
@@ -36,6 +37,7 @@ import { LINKS_API_CORS } from './shared/cors';
 import { DownloadMetric, downloadMetricsId, REASON_DIMENSION, REFUSAL_REASONS } from './shared/download-metrics';
 import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './shared/ledger';
 import { LinkEventType } from './shared/link-events';
+import { UploadScanning } from './upload-scanning';
 
 /** Every status an origin error can have for which CloudFront allows an error-caching TTL. */
 const ORIGIN_ERROR_CODES = [400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504];
@@ -231,6 +233,41 @@ export interface OneTimePresignedDistributionProps {
    * @stability experimental
    */
   readonly passphraseAttempts?: number;
+
+  /**
+   * Key prefixes upload links may be minted for (`POST /uploads`): a recipient PUTs exactly
+   * one file, of at most `maxUploadBytes`, to a new key under one of them. The edge function's
+   * role, and nothing else, is granted `s3:PutObject` on `prefix*` of each; S3 refuses to
+   * overwrite an object that exists. The distribution then forwards `Content-Type` and
+   * `If-None-Match` to S3 (the edge sets `If-None-Match: *` on every upload). `''` allows
+   * uploads anywhere in the bucket.
+   *
+   * @default - none: no upload links (`POST /uploads` answers 403)
+   * @stability experimental
+   */
+  readonly uploadKeyPrefixes?: string[];
+
+  /**
+   * Largest file an upload link takes, and the `maxBytes` of `POST /uploads` when the caller
+   * does not ask for less. At most `Size.gibibytes(5)`: an upload is one PUT, and S3 takes at
+   * most 5 GiB in one ("Uploading objects", Amazon S3 User Guide).
+   *
+   * @default Size.mebibytes(100)
+   * @stability experimental
+   */
+  readonly maxUploadBytes?: Size;
+
+  /**
+   * Scan what upload links receive with GuardDuty Malware Protection for S3: a protection plan
+   * on the bucket, limited to `uploadKeyPrefixes` (at most 5), which tags each object with
+   * its result (`GuardDutyMalwareScanStatus`), and the role GuardDuty uses. Results arrive on
+   * the default event bus: subscribe with `onUploadScanned()`. Needs `uploadKeyPrefixes`, and
+   * the bucket in the stack's account and Region. GuardDuty charges per GB scanned.
+   *
+   * @default false
+   * @stability experimental
+   */
+  readonly scanUploads?: boolean;
 
   /**
    * How many downloads a link allows when the caller does not say.
@@ -468,6 +505,7 @@ export class OneTimePresignedDistribution extends Construct {
   private readonly edgeMetricsRegions: readonly string[];
 
   private readonly linkEventPublisher?: LinkEventPublisher;
+  private readonly uploadScanning?: UploadScanning;
 
   private readonly mintRoutes: apigwv2.HttpRoute[];
   private readonly manageRoutes: apigwv2.HttpRoute[];
@@ -538,9 +576,13 @@ export class OneTimePresignedDistribution extends Construct {
     this.configParameter = edge.parameter;
     this.edgeFunction = edge.fn;
     this.edgeRoleArn = edge.roleArn;
+    if (settings.scanUploads) {
+      this.uploadScanning = new UploadScanning(this, 'UploadScanning', { bucket: this.bucket, prefixes: settings.uploadKeyPrefixes });
+    }
     this.grantEdgeRead(edge.role, edge.roleName, settings.allowedKeyPrefixes, ownedBucket);
+    this.grantEdgeUpload(edge.role, edge.roleName, settings.uploadKeyPrefixes, ownedBucket);
 
-    this.distribution = this.createDistribution(props);
+    this.distribution = this.createDistribution(props, settings);
     this.distributionDomainName = settings.publicDomain ?? this.distribution.distributionDomainName;
 
     this.mintFunction = this.createMintFunction(settings);
@@ -587,7 +629,8 @@ export class OneTimePresignedDistribution extends Construct {
   }
 
   /**
-   * Lets a principal mint links: `GET /get-url` and `POST /urls` (with the default IAM authorization).
+   * Lets a principal mint links: `GET /get-url`, `POST /urls` and `POST /uploads` (with the
+   * default IAM authorization).
    */
   public grantMint(grantee: iam.IGrantable): iam.Grant {
     return this.grantRoutes(grantee, this.mintRoutes);
@@ -626,6 +669,28 @@ export class OneTimePresignedDistribution extends Construct {
    */
   public onLinkLocked(id: string, options?: events.OnEventOptions): events.Rule {
     return this.requireLinkEvents('onLinkLocked').onEvent(this, id, LinkEventType.locked, options);
+  }
+
+  /**
+   * A rule matching `Upload Received` events (an upload link's file was stored; the event
+   * carries its size and content type). Needs `linkEvents: true`.
+   * @stability experimental
+   */
+  public onUploadReceived(id: string, options?: events.OnEventOptions): events.Rule {
+    return this.requireLinkEvents('onUploadReceived').onEvent(this, id, LinkEventType.uploadReceived, options);
+  }
+
+  /**
+   * A rule on the default event bus matching GuardDuty's `GuardDuty Malware Protection Object
+   * Scan Result` events for this bucket (source `aws.guardduty`): one per scanned upload, with
+   * `detail.scanResultDetails.scanResultStatus` (`NO_THREATS_FOUND`, `THREATS_FOUND`,
+   * `UNSUPPORTED`, `ACCESS_DENIED`, `FAILED`) and `detail.s3ObjectDetails.objectKey`. Narrow it
+   * with `eventPattern` (for example to `THREATS_FOUND`). Needs `scanUploads: true`.
+   * @stability experimental
+   */
+  public onUploadScanned(id: string, options?: events.OnEventOptions): events.Rule {
+    if (!this.uploadScanning) throw new Error(`onUploadScanned() needs upload scanning: set scanUploads: true (and uploadKeyPrefixes) on ${this.node.path}`);
+    return this.uploadScanning.onScanResult(this, id, options);
   }
 
   /**
@@ -900,16 +965,18 @@ export class OneTimePresignedDistribution extends Construct {
       ownedBucket.addToResourcePolicy(list([principal]));
       // Only GetObject, only the linked objects: administrators still manage the bucket and
       // its policy, and nothing the mint or a viewer holds can read what links point at.
+      // GuardDuty's scanning role (scanUploads) reads uploads to scan them.
+      const readers = [this.edgeRoleArn, ...(this.uploadScanning ? [this.uploadScanning.role.roleArn] : [])];
       ownedBucket.addToResourcePolicy(new iam.PolicyStatement({
         sid: 'NoOneElseReadsLinkedObjects',
         effect: iam.Effect.DENY,
         principals: [new iam.AnyPrincipal()],
         actions: ['s3:GetObject'],
         resources: objectArns,
-        conditions: { ArnNotEquals: { 'aws:PrincipalArn': this.edgeRoleArn } },
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': readers.length === 1 ? readers[0] : readers } },
       }));
     } else if (sameStack || !Token.isUnresolved(name)) {
-      const objectArns = prefixes.map((prefix) => sameStack ? this.bucket.arnForObjects(`${prefix}*`) : `arn:${Aws.PARTITION}:s3:::${name}/${prefix}*`);
+      const objectArns = this.edgeObjectArns(prefixes, sameStack);
       role.addToPrincipalPolicy(read(objectArns));
       role.addToPrincipalPolicy(list());
       const reason = prefixes.includes('')
@@ -923,7 +990,46 @@ export class OneTimePresignedDistribution extends Construct {
       throw new Error(`bucket ${this.bucket.node.path} has a name known only at deploy time and no bucket policy this app can write, so the edge function's role `
         + '(in us-east-1) cannot be granted s3:GetObject: import it with a concrete name (s3.Bucket.fromBucketName), or pass the s3.Bucket itself');
     }
-    this.grantEdgeDecrypt(role, roleName, this.bucket.encryptionKey, sameStack);
+    this.grantEdgeKey(role, roleName, this.bucket.encryptionKey, sameStack, ['kms:Decrypt']);
+  }
+
+  /**
+   * Lets the edge role, and nothing else, write what upload links receive: `s3:PutObject` on
+   * `prefix*` of each upload prefix, granted as reads are ({@link grantEdgeRead}). Nothing when
+   * uploads are off. With a KMS key, also `kms:GenerateDataKey`: S3 asks KMS for a data key on
+   * behalf of whoever writes an SSE-KMS object ("Using server-side encryption with AWS KMS
+   * keys (SSE-KMS)", Amazon S3 User Guide, Permissions).
+   */
+  private grantEdgeUpload(role: iam.Role, roleName: string, prefixes: string[], ownedBucket: s3.Bucket | undefined): void {
+    if (prefixes.length === 0) return;
+    const sameStack = Stack.of(role) === Stack.of(this);
+    const write = (objectArns: string[], principals?: iam.IPrincipal[]) => new iam.PolicyStatement({
+      sid: principals ? 'EdgeFunctionWritesUploads' : undefined,
+      principals,
+      actions: ['s3:PutObject'],
+      resources: objectArns,
+    });
+    const principal = new iam.ArnPrincipal(this.edgeRoleArn);
+    if (ownedBucket) {
+      // The bucket policy of a bucket this construct creates denies no writes.
+      ownedBucket.addToResourcePolicy(write(prefixes.map((prefix) => ownedBucket.arnForObjects(`${prefix}*`)), [principal]));
+    } else if (sameStack || !Token.isUnresolved(this.bucket.bucketName)) {
+      const objectArns = this.edgeObjectArns(prefixes, sameStack);
+      role.addToPrincipalPolicy(write(objectArns));
+      for (const arn of objectArns) {
+        acknowledge(role, `AwsSolutions-IAM5[Resource::${nagResource(Stack.of(role), arn)}]`,
+          'Writes are scoped to uploadKeyPrefixes (prefix*): an upload link writes one new key under them, chosen at mint, and S3 refuses to overwrite (If-None-Match: *).');
+      }
+    } else if (this.bucket.addToResourcePolicy(write(prefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)), [principal])).statementAdded) {
+      this.deployAfterEdgeRole(this.bucket, role);
+    }
+    // A bucket that took neither was refused by grantEdgeRead already.
+    this.grantEdgeKey(role, roleName, this.bucket.encryptionKey, sameStack, ['kms:GenerateDataKey']);
+  }
+
+  /** ARNs of the objects under each prefix, as the edge stack can name them. */
+  private edgeObjectArns(prefixes: string[], sameStack: boolean): string[] {
+    return prefixes.map((prefix) => sameStack ? this.bucket.arnForObjects(`${prefix}*`) : `arn:${Aws.PARTITION}:s3:::${this.bucket.bucketName}/${prefix}*`);
   }
 
   /** Deploys the stack of a resource policy naming the edge role after the role's stack. */
@@ -932,33 +1038,40 @@ export class OneTimePresignedDistribution extends Construct {
     if (stack !== Stack.of(role)) stack.addDependency(Stack.of(role));
   }
 
-  /** kms:Decrypt on the bucket's key, the same way: identity policy when the ARN can reach us-east-1, key policy otherwise. */
-  private grantEdgeDecrypt(role: iam.Role, roleName: string, key: kms.IKey | undefined, sameStack: boolean): void {
+  /** Actions on the bucket's KMS key, the same way: identity policy when the ARN can reach us-east-1, key policy otherwise. */
+  private grantEdgeKey(role: iam.Role, roleName: string, key: kms.IKey | undefined, sameStack: boolean, actions: string[]): void {
     if (!key) return;
     if (sameStack || !Token.isUnresolved(key.keyArn)) {
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn] }));
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [key.keyArn] }));
       return;
     }
     const added = key.addToResourcePolicy(new iam.PolicyStatement({
       principals: [new iam.ArnPrincipal(this.edgeRoleArn)],
-      actions: ['kms:Decrypt'],
+      actions,
       resources: ['*'],
     }), true).statementAdded;
     if (added) {
       this.deployAfterEdgeRole(key, role);
     } else {
-      Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:bucketKey',
-        `The bucket's KMS key has an ARN known only at deploy time and no key policy this app can write: allow kms:Decrypt to the role ${roleName} (edgeRoleArn) in its key policy (README, "A bucket you bring").`);
+      Annotations.of(this).addWarningV2(`cdk-one-time-presigned-url:bucketKey${actions.includes('kms:Decrypt') ? '' : 'Upload'}`,
+        `The bucket's KMS key has an ARN known only at deploy time and no key policy this app can write: allow ${actions.join(' and ')} to the role ${roleName} (edgeRoleArn) in its key policy (README, "A bucket you bring").`);
     }
   }
 
-  private createDistribution(props: OneTimePresignedDistributionProps): cloudfront.Distribution {
+  private createDistribution(props: OneTimePresignedDistributionProps, settings: Settings): cloudfront.Distribution {
+    const uploads = settings.uploadKeyPrefixes.length > 0;
     const originRequestPolicy = new cloudfront.OriginRequestPolicy(this, 'OriginRequestPolicy', {
       // The edge's origin-request trigger sets the one query string S3 needs (its signature)
-      // after this policy has applied; nothing a viewer sends reaches S3.
-      comment: 'One-time links: all query strings (the edge sets the one S3 needs), no headers, no cookies',
+      // after this policy has applied; nothing a viewer sends reaches S3. An upload's PUT needs
+      // two headers at S3: the file's Content-Type, which S3 stores with it, and the
+      // If-None-Match: * the edge sets, so that S3 refuses to overwrite an existing key.
+      comment: uploads
+        ? 'One-time links: all query strings (the edge sets the one S3 needs), Content-Type and If-None-Match (uploads), no cookies'
+        : 'One-time links: all query strings (the edge sets the one S3 needs), no headers, no cookies',
       queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.all(),
-      headerBehavior: cloudfront.OriginRequestHeaderBehavior.none(),
+      headerBehavior: uploads
+        ? cloudfront.OriginRequestHeaderBehavior.allowList('Content-Type', 'If-None-Match')
+        : cloudfront.OriginRequestHeaderBehavior.none(),
       cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
     });
     const responseHeadersPolicy = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
@@ -1063,9 +1176,14 @@ export class OneTimePresignedDistribution extends Construct {
         [MintEnv.defaultWindowSeconds]: String(settings.downloadWindowSeconds),
         [MintEnv.defaultLandingPage]: String(settings.landingPage),
         [MintEnv.passphraseAttempts]: String(settings.passphraseAttempts),
+        [MintEnv.uploadKeyPrefixes]: JSON.stringify(settings.uploadKeyPrefixes),
+        [MintEnv.maxUploadBytes]: String(settings.maxUploadBytes),
       },
     });
-    this.grantMintFunction(role, settings.allowedKeyPrefixes);
+    // The mint checks keys of upload links too (an existing key cannot take an upload); it
+    // never writes: only the edge role does.
+    const uploadOnly = settings.uploadKeyPrefixes.filter((prefix) => !settings.allowedKeyPrefixes.includes(prefix));
+    this.grantMintFunction(role, [...settings.allowedKeyPrefixes, ...uploadOnly]);
     return fn;
   }
 

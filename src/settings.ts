@@ -1,9 +1,10 @@
 // The construct's props validated and defaulted before anything is created: each error
 // names the prop and the value.
-import { Arn, ArnFormat, Duration, RemovalPolicy, Token, aws_apigatewayv2 as apigwv2, aws_lambda as lambda } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, RemovalPolicy, Size, SizeRoundingBehavior, Token, aws_apigatewayv2 as apigwv2, aws_lambda as lambda } from 'aws-cdk-lib';
 import type { OneTimePresignedDistributionProps } from './one-time-presigned-distribution';
 import {
-  DEFAULT_LANDING_PAGE_TITLE, DEFAULT_PASSPHRASE_ATTEMPTS, EDGE_OPERATOR_REFRESH_SECONDS, MAX_LINK_LIFETIME_SECONDS, MAX_PASSPHRASE_ATTEMPTS,
+  DEFAULT_LANDING_PAGE_TITLE, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PASSPHRASE_ATTEMPTS, EDGE_OPERATOR_REFRESH_SECONDS, MAX_LINK_LIFETIME_SECONDS,
+  MAX_PASSPHRASE_ATTEMPTS, MAX_UPLOAD_BYTES_LIMIT,
 } from './shared/config';
 import { corsOriginProblem } from './shared/cors';
 import { MAX_USES_LIMIT } from './shared/ledger';
@@ -33,7 +34,16 @@ export interface Settings {
   readonly operatorRefreshSeconds: number;
   /** Wrong passphrases a protected link takes before it locks. */
   readonly passphraseAttempts: number;
+  /** Key prefixes upload links may be minted for; `[]`: no upload links. */
+  readonly uploadKeyPrefixes: string[];
+  /** Largest file an upload link takes, in bytes. */
+  readonly maxUploadBytes: number;
+  /** GuardDuty Malware Protection for S3 scans what arrives under `uploadKeyPrefixes`. */
+  readonly scanUploads: boolean;
 }
+
+/** Most object prefixes one Malware Protection plan takes ("Capabilities of Malware Protection for S3", GuardDuty User Guide). */
+export const MAX_SCANNED_PREFIXES = 5;
 
 /** Bounds of operatorRefreshInterval: reads no more often than every 10 s, switches applied within the hour. */
 const OPERATOR_REFRESH_BOUNDS = { min: 10, max: 3600 };
@@ -54,14 +64,42 @@ export function resolveSettings(props: OneTimePresignedDistributionProps): Setti
     landingPageTitle: validateLandingPageTitle(props.landingPageTitle ?? DEFAULT_LANDING_PAGE_TITLE),
     ...validateLifetimes(props),
     ...validateUses(props),
-    allowedKeyPrefixes: validatePrefixes(props.allowedKeyPrefixes ?? ['']),
+    allowedKeyPrefixes: validateAllowedPrefixes(props.allowedKeyPrefixes ?? ['']),
     previewAgents: validatePreviewAgents(props.additionalPreviewAgents ?? []),
     publicDomain: validateDomain(props),
     throttle,
     corsAllowedOrigins: validateCorsOrigins(props.corsAllowedOrigins),
     operatorRefreshSeconds: validateOperatorRefresh(props.operatorRefreshInterval ?? Duration.seconds(EDGE_OPERATOR_REFRESH_SECONDS)),
     passphraseAttempts: validatePassphraseAttempts(props.passphraseAttempts ?? DEFAULT_PASSPHRASE_ATTEMPTS),
+    ...validateUploads(props),
   };
+}
+
+function validateUploads(props: OneTimePresignedDistributionProps): { uploadKeyPrefixes: string[]; maxUploadBytes: number; scanUploads: boolean } {
+  const uploadKeyPrefixes = validateKeyPrefixes('uploadKeyPrefixes', props.uploadKeyPrefixes ?? []);
+  const maxUploadBytes = validateMaxUploadBytes(props.maxUploadBytes ?? Size.bytes(DEFAULT_MAX_UPLOAD_BYTES));
+  const scanUploads = props.scanUploads ?? false;
+  if (scanUploads && uploadKeyPrefixes.length === 0) {
+    throw new Error('scanUploads needs uploadKeyPrefixes: GuardDuty scans what upload links receive, and without uploadKeyPrefixes there are none; '
+      + `got scanUploads true and uploadKeyPrefixes ${JSON.stringify(props.uploadKeyPrefixes ?? [])}`);
+  }
+  if (scanUploads && uploadKeyPrefixes.length > MAX_SCANNED_PREFIXES) {
+    throw new Error(`scanUploads scans at most ${MAX_SCANNED_PREFIXES} prefixes (a GuardDuty Malware Protection plan's limit), so uploadKeyPrefixes `
+      + `may name at most ${MAX_SCANNED_PREFIXES} with it; got ${JSON.stringify(uploadKeyPrefixes)}`);
+  }
+  return { uploadKeyPrefixes, maxUploadBytes, scanUploads };
+}
+
+function validateMaxUploadBytes(size: Size): number {
+  // Written into the mint function's environment: a concrete whole number of bytes. The
+  // upper bound is S3's largest single PUT, 5 GiB ("Uploading objects", Amazon S3 User
+  // Guide): an upload link takes one PUT, never a multipart upload.
+  const bytes = size.isUnresolved() ? NaN : size.toBytes({ rounding: SizeRoundingBehavior.NONE });
+  if (!Number.isInteger(bytes) || bytes < 1 || bytes > MAX_UPLOAD_BYTES_LIMIT) {
+    throw new Error(`maxUploadBytes must be a whole number of bytes between 1 and ${MAX_UPLOAD_BYTES_LIMIT} (5 GiB, S3's largest single PUT); `
+      + `got ${size.isUnresolved() ? 'a token' : `${bytes} bytes`}`);
+  }
+  return bytes;
 }
 
 function validatePassphraseAttempts(attempts: number): number {
@@ -97,14 +135,19 @@ function validateCorsOrigins(origins: string[] | undefined): string[] | undefine
   return origins;
 }
 
-function validatePrefixes(prefixes: string[]): string[] {
+function validateAllowedPrefixes(prefixes: string[]): string[] {
   if (prefixes.length === 0) {
     throw new Error('allowedKeyPrefixes must name at least one prefix ([\'\'] allows the whole bucket); got []');
   }
+  return validateKeyPrefixes('allowedKeyPrefixes', prefixes);
+}
+
+/** Prefixes become IAM resources (`prefix*`) and are written into the mint's environment: concrete and literal. */
+function validateKeyPrefixes(name: string, prefixes: string[]): string[] {
   for (const prefix of prefixes) {
-    if (Token.isUnresolved(prefix)) throw new Error(`allowedKeyPrefixes must be concrete strings; got ${prefix}`);
+    if (Token.isUnresolved(prefix)) throw new Error(`${name} must be concrete strings; got ${prefix}`);
     if (/[*?]/.test(prefix) || Buffer.byteLength(prefix, 'utf8') > MAX_KEY_BYTES) {
-      throw new Error(`allowedKeyPrefixes entries must be literal key prefixes of at most ${MAX_KEY_BYTES} bytes, without * or ?; got ${JSON.stringify(prefix)}`);
+      throw new Error(`${name} entries must be literal key prefixes of at most ${MAX_KEY_BYTES} bytes, without * or ?; got ${JSON.stringify(prefix)}`);
     }
   }
   return prefixes;

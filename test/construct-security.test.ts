@@ -49,6 +49,16 @@ describe('cdk-nag AwsSolutions', () => {
     ['every option on', allOptions],
     ['link events on', () => ({ linkEvents: true })],
     ['year-long links', () => ({ maxLinkLifetime: Duration.days(365) })],
+    ['upload links, scanned', () => ({ uploadKeyPrefixes: ['inbox/', 'drop/'], scanUploads: true, linkEvents: true })],
+    ['upload links to a bucket you bring, with a KMS key, scanned', (stack) => ({
+      bucket: s3.Bucket.fromBucketAttributes(stack, 'Existing', {
+        bucketName: 'existing-bucket',
+        encryptionKey: kms.Key.fromKeyArn(stack, 'BucketKey', 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555'),
+      }),
+      allowedKeyPrefixes: ['reports/'],
+      uploadKeyPrefixes: ['inbox/'],
+      scanUploads: true,
+    })],
     ['a bucket you bring, with a KMS key', (stack) => ({
       bucket: s3.Bucket.fromBucketAttributes(stack, 'Existing', {
         bucketName: 'existing-bucket',
