@@ -1,7 +1,7 @@
 // Integration app: the construct with default props in a non-us-east-1 region, plus a
 // second instance with every option on. `npx projen integ:default:snapshot` writes the
 // synthesized templates to test/default.integ.snapshot; the test run asserts they match.
-import { Annotations, App, Duration, Stack, aws_certificatemanager as acm, aws_events_targets as targets, aws_s3 as s3, aws_sns as sns } from 'aws-cdk-lib';
+import { Annotations, App, Duration, Size, Stack, aws_certificatemanager as acm, aws_events_targets as targets, aws_s3 as s3, aws_sns as sns } from 'aws-cdk-lib';
 import { OneTimePresignedDistribution } from '../src';
 
 const app = new App({ context: { 'aws:cdk:disable-creation-stack-traces': true } });
@@ -28,10 +28,15 @@ const all = new OneTimePresignedDistribution(full, 'Downloads', {
   maxLinkLifetime: Duration.days(365),
   defaultLinkLifetime: Duration.days(30),
   dashboard: true,
+  uploadKeyPrefixes: ['inbox/'],
+  maxUploadBytes: Size.mebibytes(20),
+  scanUploads: true,
 });
 all.addRecommendedAlarms();
 // Its access logs hold working links (synth warns): acknowledged, as an owner who restricts the log bucket would.
 Annotations.of(all).acknowledgeWarning('cdk-one-time-presigned-url:linksInAccessLogs', 'the integ app\'s log bucket is never deployed');
 all.onLinkRedeemed('NotifySender', { target: new targets.SnsTopic(new sns.Topic(full, 'Downloaded')) });
+all.onUploadReceived('NotifyReceived', { target: new targets.SnsTopic(new sns.Topic(full, 'Received')) });
+all.onUploadScanned('NotifyScanned', { target: new targets.SnsTopic(new sns.Topic(full, 'Scanned')) });
 
 app.synth();

@@ -230,6 +230,9 @@ function forward(request: CloudFrontRequest, link: PresentedLink, attributes: Re
   }
   request.uri = keyToPath(key);
   request.querystring = buildQuery([[LINK_ID_PARAM, link.id]]);
+  // With upload links on, the origin request policy forwards If-None-Match for their PUTs: a
+  // viewer's own must not turn a download into S3's 304.
+  delete request.headers['if-none-match'];
   return request;
 }
 
