@@ -774,7 +774,8 @@ export class OneTimePresignedDistribution extends Construct {
    *
    * `reason` is one of `unknown`, `revoked`, `expired`, `used`, `allowance`, `ended`,
    * `method`, `malformed`, `prefetch`, `preview`, `cross-site`, `other-browser`,
-   * `passphrase`, `locked`, `paused`, `other`. Sum over 5 minutes; see {@link metricLinkRedemptions}.
+   * `passphrase`, `locked`, `upload` (an upload refused before any I/O), `paused`, `other`.
+   * Sum over 5 minutes; see {@link metricLinkRedemptions}.
    *
    * @stability experimental
    */
