@@ -472,7 +472,8 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
           return;
         }
         forwarded.record('PutObject');
-        const answer = await storeRequest('PUT', route, rawQuery, storeHeaders(req, { 'content-length': String(size) }),
+        // The front has checked the condition; s3rver gets a plain PUT.
+        const answer = await storeRequest('PUT', route, rawQuery, storeHeaders(req, { 'content-length': String(size) }, new Set(['if-none-match', 'transfer-encoding'])),
           buffered ?? createReadStream(file!));
         if (answer.status === 200) await untilStored(route, size);
         const outHeaders = copyResponseHeaders(answer.headers);
@@ -521,12 +522,12 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
     }
   };
 
-  /** The viewer's headers as the store gets them: authentication, Expect and conditions left out. */
+  /** The client's headers as the store gets them: authentication, Expect, framing and `skip` left out. */
   const storeHeaders = (req: IncomingMessage, overrides: OutgoingHttpHeaders, skip: ReadonlySet<string> = new Set()): OutgoingHttpHeaders => {
     const headers: OutgoingHttpHeaders = {};
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
       const name = req.rawHeaders[i].toLowerCase();
-      if (DROPPED_REQUEST_HEADERS.has(name) || skip.has(name) || name === 'if-none-match' || name === 'content-length') continue;
+      if (DROPPED_REQUEST_HEADERS.has(name) || skip.has(name) || name === 'content-length') continue;
       const previous = headers[name];
       headers[name] = previous === undefined ? req.rawHeaders[i + 1] : `${String(previous)}, ${req.rawHeaders[i + 1]}`;
     }
