@@ -8,8 +8,8 @@ import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { HttpRequest } from '@smithy/protocol-http';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
 import { LOCAL_ACCOUNT_ID } from '../local/servers';
-import { MintEnv } from '../src/shared/config';
 import { keyPath, queryString, send } from './util/raw-http';
+import { MintEnv } from '../src/shared/config';
 
 let d: LocalDeployment;
 const mintRoleArn = `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/otp-local-mint`;
