@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { startLocalDeployment } from './deployment';
 import { ORIGIN_FAULT_KINDS, type OriginFaultKind } from './servers';
+import { MAX_UPLOAD_BYTES_LIMIT } from '../src/shared/config';
 import { corsOriginProblem } from '../src/shared/cors';
 
 const USAGE = `usage: npm run local -- [--object KEY=FILE]... [--public-api] [--region REGION] [--bucket NAME]
@@ -10,6 +11,7 @@ const USAGE = `usage: npm run local -- [--object KEY=FILE]... [--public-api] [--
                        [--download-window SECONDS] [--events-file PATH] [--metrics-file PATH] [--landing-page]
                        [--session-seconds N] [--max-link-lifetime SECONDS] [--passphrase-attempts N]
                        [--origin-fault KEY=500|503|reset|timeout]... [--cors-origin ORIGIN]...
+                       [--upload-prefix PREFIX]... [--no-uploads] [--max-upload-bytes N]
 
 Starts the one-time link stack on 127.0.0.1 and prints one JSON line with its URLs
 and local credentials. The mint API verifies SigV4 (service execute-api) signed with
@@ -35,6 +37,13 @@ http://127.0.0.1:5173) call the mint API from a browser, as the construct's
 corsAllowedOrigins does: the API answers CORS preflight requests itself and adds
 access-control-allow-origin to its answers for those origins only.
 
+--upload-prefix PREFIX (repeatable) sets the key prefixes upload links (POST /uploads)
+may be minted for (default uploads/); the edge function's role may write objects under
+them and nowhere else. A prefix must not be empty: uploads beside every download are
+not offered. --no-uploads turns upload links off. --max-upload-bytes N sets the largest
+file a link takes and its default (default 104857600, 100 MiB; at most 5368709120, S3's
+largest single PUT).
+
 --metrics-file PATH appends one JSON line per download metric datum the edge function
 publishes (as CloudWatch extracts them from its embedded metric format records: uses
 opened, session requests, refusals by reason, origin failures, ledger unavailable); the
@@ -57,6 +66,8 @@ interface CliOptions {
   readonly originFaults?: Record<string, OriginFaultKind[]>;
   readonly corsAllowedOrigins?: string[];
   readonly passphraseAttempts?: number;
+  readonly uploadKeyPrefixes?: string[];
+  readonly maxUploadBytes?: number;
 }
 
 export function parseArgs(argv: readonly string[]): CliOptions {
@@ -76,6 +87,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   let originFaults: Record<string, OriginFaultKind[]> | undefined;
   let corsAllowedOrigins: string[] | undefined;
   let passphraseAttempts: number | undefined;
+  let uploadKeyPrefixes: string[] | undefined;
+  let noUploads = false;
+  let maxUploadBytes: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -131,6 +145,18 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       const problem = corsOriginProblem(origin);
       if (problem) throw new Error(`--cors-origin expects an origin, scheme://host[:port]; got ${origin} (${problem})`);
       (corsAllowedOrigins ??= []).push(origin);
+    } else if (arg === '--upload-prefix') {
+      const prefix = value();
+      if (prefix === '') throw new Error('--upload-prefix expects a non-empty key prefix such as uploads/ (--no-uploads turns upload links off)');
+      (uploadKeyPrefixes ??= []).push(prefix);
+    } else if (arg === '--no-uploads') {
+      noUploads = true;
+    } else if (arg === '--max-upload-bytes') {
+      const n = value();
+      if (!/^\d+$/.test(n) || +n < 1 || +n > MAX_UPLOAD_BYTES_LIMIT) {
+        throw new Error(`--max-upload-bytes expects an integer between 1 and ${MAX_UPLOAD_BYTES_LIMIT}; got ${n}`);
+      }
+      maxUploadBytes = +n;
     } else if (arg === '--landing-page') {
       landingPage = true;
     } else if (arg === '--events-file') {
@@ -146,6 +172,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       throw new Error(`unknown argument ${arg}\n\n${USAGE}`);
     }
   }
+  if (noUploads && uploadKeyPrefixes) throw new Error('--no-uploads and --upload-prefix contradict each other');
   return {
     objects,
     publicApi,
@@ -163,6 +190,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     originFaults,
     corsAllowedOrigins,
     passphraseAttempts,
+    uploadKeyPrefixes: noUploads ? [] : uploadKeyPrefixes,
+    maxUploadBytes,
   };
 }
 

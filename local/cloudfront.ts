@@ -1,9 +1,10 @@
 // A local CloudFront: runs the real viewer-request handler on the documented event
 // shape, answers generated responses as CloudFront does, and forwards allowed
 // requests to the origin exactly as the synthesized distribution would (the viewer's
-// Range on a GET included: see rangeToForward).
+// Range on a GET included: see rangeToForward; the headers the origin request policy
+// allowlists; a PUT's or POST's whole body, streamed: see readViewerBody).
 import { randomBytes } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { type ClientRequest, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type {
   CloudFrontHeaders,
   CloudFrontOrigin,
@@ -80,6 +81,14 @@ export interface LocalCloudFrontOptions {
    * @default false
    */
   readonly includeBody?: boolean;
+  /**
+   * The origin request policy's header allowlist (lower or any case): these viewer headers, as
+   * the viewer-request function left them (it may add or change them, all but the read-only
+   * Content-Length, Host, Transfer-Encoding and Via), go to the origin and appear in the
+   * origin-request event. Expect never goes (see handle).
+   * @default none: no viewer header reaches the origin (Range on a GET aside, see rangeToForward)
+   */
+  readonly originRequestHeaders?: readonly string[];
 }
 
 export interface LocalCloudFront {
@@ -99,6 +108,13 @@ const DISALLOWED_RESPONSE_HEADERS = ['connection', 'content-length', 'transfer-e
  * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-at-edge-function-restrictions.html#lambda-at-edge-restrictions-request-body).
  */
 const MAX_EXPOSED_VIEWER_BODY = 40 * 1024;
+/**
+ * Viewer headers CloudFront never sends to the origin, allowlisted or not: Expect ("CloudFront
+ * removes the header", "HTTP request headers and CloudFront behavior (custom and Amazon S3
+ * origins)", https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorCustomOrigin.html#request-custom-headers-behavior),
+ * the hop-by-hop ones, and the body's framing, which CloudFront sets for the body it sends.
+ */
+const NEVER_FORWARDED_VIEWER_HEADERS = new Set([...HOP_BY_HOP_HEADERS, 'expect', 'host', 'content-length', 'transfer-encoding', 'via']);
 /** Methods whose body CloudFront exposes: the "writable HTTP methods (POST, PUT, DELETE, and so on)". */
 const BODY_METHODS = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
 /** Viewer-request triggers cap a generated body at 40 KB. */
@@ -158,6 +174,8 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     throw new Error(`originConnectionAttempts must be 1, 2 or 3 (as in CloudFront), got ${originAttempts}`);
   }
   let domainName = '';
+  const allowlisted = [...new Set((opts.originRequestHeaders ?? []).map((h) => h.toLowerCase()))]
+    .filter((h) => !NEVER_FORWARDED_VIEWER_HEADERS.has(h));
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: Error) => {
@@ -178,7 +196,12 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
       querystring: q < 0 ? '' : rawUrl.slice(q + 1),
       uri: q < 0 ? rawUrl : rawUrl.slice(0, q),
     };
-    if (opts.includeBody && BODY_METHODS.has(request.method)) request.body = await exposedBody(req);
+    // A viewer's `Expect: 100-continue` is answered here: Node's server sends 100 Continue as soon
+    // as the headers arrive (no 'checkContinue' listener), as CloudFront must before it can read
+    // the body its function sees; Expect itself never reaches the origin (NEVER_FORWARDED_VIEWER_HEADERS).
+    const exposable = opts.includeBody ? MAX_EXPOSED_VIEWER_BODY : 0;
+    const viewerBody = BODY_METHODS.has(request.method) ? await readViewerBody(req, exposable) : undefined;
+    if (opts.includeBody && viewerBody) request.body = exposedBody(viewerBody);
     const before = JSON.parse(JSON.stringify(request)) as CloudFrontRequest;
     const event: CloudFrontRequestEvent = {
       Records: [{
@@ -209,13 +232,16 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     const forwarded = result as CloudFrontRequest | undefined;
     const invalid = validateForwardedRequest(before, forwarded);
     if (invalid) return sendError(res, 502, `The Lambda function returned an invalid request: ${invalid}`);
-    await forwardToOrigin(forwarded!, res, event.Records[0].cf.config);
+    const body = originBody(viewerBody, forwarded!.body);
+    if (typeof body === 'string') return sendError(res, 502, `The Lambda function returned an invalid request: ${body}`);
+    await forwardToOrigin(forwarded!, res, event.Records[0].cf.config, body);
   }
 
   async function forwardToOrigin(
     request: CloudFrontRequest,
     res: ServerResponse,
     config: CloudFrontRequestEvent['Records'][0]['cf']['config'],
+    toOrigin: OriginBody | undefined,
   ): Promise<void> {
     // The custom origin request policy forwards no viewer headers and no cookies (the viewer's
     // Cookie reaches the viewer-request function, never the origin): only the origin host, the
@@ -229,6 +255,11 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     let headers: Record<string, string | string[]> = { ...ownHeaders, ...opts.originCustomHeaders };
     const range = rangeToForward(request);
     if (range) ownHeaders.range = headers.range = range;
+    for (const name of allowlisted) {
+      const values = (request.headers?.[name] ?? []).map((h) => h.value).filter((v): v is string => typeof v === 'string');
+      if (values.length > 0) ownHeaders[name] = headers[name] = values.length === 1 ? values[0] : values;
+    }
+    if (toOrigin?.length !== undefined) ownHeaders['content-length'] = headers['content-length'] = String(toOrigin.length);
     let path = request.uri + (request.querystring ? `?${request.querystring}` : '');
     // The request the origin-response event shows: the one sent to the origin.
     let sentRequest: CloudFrontRequest | undefined;
@@ -245,7 +276,7 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     const attempts = request.method === 'GET' || request.method === 'HEAD' ? originAttempts : 1;
     let originRes: IncomingMessage | undefined;
     for (let attempt = 1; originRes === undefined; attempt++) {
-      const outcome = await requestOrigin(request.method, path, headers, res);
+      const outcome = await requestOrigin(request.method, path, headers, res, toOrigin);
       if (res.destroyed) return;
       if (outcome === 'timeout' && attempt < attempts) continue;
       // No response at all: CloudFront answers with its own error page, and the origin-response
@@ -403,21 +434,28 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
     path: string,
     headers: Record<string, string | string[]>,
     viewer: ServerResponse,
+    originBodyToSend: OriginBody | undefined,
   ): Promise<IncomingMessage | 'timeout' | 'unreachable'> {
     return new Promise((resolve) => {
       const upstream = httpRequest({ host: origin.hostname, port: origin.port, method, path, headers });
       const abandon = (): void => {
         upstream.destroy();
       };
+      let timer: NodeJS.Timeout | undefined;
       const settle = (outcome: IncomingMessage | 'timeout' | 'unreachable'): void => {
         clearTimeout(timer);
         viewer.off('close', abandon);
         resolve(outcome);
       };
-      const timer = setTimeout(() => {
-        settle('timeout');
-        upstream.destroy();
-      }, originResponseTimeoutMs);
+      // The response timeout is how long CloudFront "waits for a response after forwarding a
+      // request" ("Origin response timeout", same page as ORIGIN_RESPONSE_TIMEOUT_MS): it starts
+      // once the request, body included, has been sent, so a long upload is not cut by it.
+      upstream.once('finish', () => {
+        timer = setTimeout(() => {
+          settle('timeout');
+          upstream.destroy();
+        }, originResponseTimeoutMs);
+      });
       viewer.once('close', abandon);
       upstream.once('response', (originRes) => {
         settle(originRes);
@@ -425,7 +463,7 @@ export async function startLocalCloudFront(opts: LocalCloudFrontOptions): Promis
         viewer.once('close', () => originRes.destroy());
       });
       upstream.on('error', () => settle('unreachable'));
-      upstream.end();
+      sendBody(upstream, originBodyToSend);
     });
   }
 
@@ -521,27 +559,109 @@ function rangeToForward(request: CloudFrontRequest): string | string[] | undefin
 }
 
 /**
+ * A viewer request's body as CloudFront holds it: the first bytes read (enough to show the
+ * function), and the rest still on the viewer's connection, sent on to the origin as it arrives.
+ */
+interface ViewerBody {
+  /** What was read so far: up to the exposed size and one chunk more, or the whole body. */
+  readonly prefix: Buffer;
+  /** The whole body was read (the rest of `stream` is empty). */
+  readonly complete: boolean;
+  readonly stream: IncomingMessage;
+  /** The viewer's Content-Length, if it sent one (else the body is chunked). */
+  readonly length: number | undefined;
+}
+
+/** The body CloudFront sends the origin: the viewer's, whole, or the function's replacement. */
+type OriginBody =
+  | { readonly kind: 'viewer'; readonly viewer: ViewerBody; readonly length: number | undefined }
+  | { readonly kind: 'replaced'; readonly data: Buffer; readonly length: number };
+
+/**
+ * Reads the start of a viewer's body, at least `limit` bytes (or all of it, if shorter), and
+ * leaves the rest unread on the connection: a 100 MB upload is streamed to the origin, never
+ * held here. Nothing is read when `limit` is 0.
+ */
+function readViewerBody(req: IncomingMessage, limit: number): Promise<ViewerBody> {
+  const declared = req.headers['content-length'];
+  const length = declared === undefined ? undefined : Number(declared);
+  if (limit === 0 || req.readableEnded) return Promise.resolve({ prefix: Buffer.alloc(0), complete: req.readableEnded, stream: req, length });
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (complete: boolean): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      if (!complete) req.pause();
+      resolve({ prefix: Buffer.concat(chunks), complete, stream: req, length });
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > limit) finish(false);
+    };
+    const onEnd = (): void => finish(true);
+    const onError = (err: Error): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      reject(err);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+/**
  * The `body` of a viewer-request event with Include Body: "The body is always base64 encoded
  * by Lambda@Edge before it is exposed", cut at 40 KB with `inputTruncated` set, and
  * `action: 'read-only'` ("Lambda@Edge event structure", request event fields `body`,
  * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-event-structure.html).
- * The rest of a large body is read and dropped, never held. Forwarding a body to the origin
- * ("the full original request body is sent to the origin" when read-only) is not emulated:
- * the construct's function never forwards a request that has one.
  */
-async function exposedBody(req: IncomingMessage): Promise<NonNullable<CloudFrontRequest['body']>> {
-  const kept: Buffer[] = [];
-  let size = 0;
-  let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (size < MAX_EXPOSED_VIEWER_BODY) {
-      const part = chunk.subarray(0, MAX_EXPOSED_VIEWER_BODY - size);
-      kept.push(part);
-      size += part.length;
-    }
+function exposedBody(body: ViewerBody): NonNullable<CloudFrontRequest['body']> {
+  const truncated = body.prefix.length > MAX_EXPOSED_VIEWER_BODY;
+  return { inputTruncated: truncated, action: 'read-only', encoding: 'base64', data: body.prefix.subarray(0, MAX_EXPOSED_VIEWER_BODY).toString('base64') };
+}
+
+/**
+ * What goes to the origin after the viewer-request function ("Lambda@Edge event structure",
+ * request `body` fields): with `action: 'read-only'` (or no body in the returned request)
+ * "the full original request body is sent to the origin", whatever part of it the function
+ * saw; with `action: 'replace'` the function's `data`, decoded per `encoding` (`base64` or
+ * `text`), is sent instead, and the rest of the viewer's body is read and dropped. A string is
+ * the reason the returned body is invalid.
+ */
+function originBody(viewer: ViewerBody | undefined, returned: CloudFrontRequest['body'] | undefined): OriginBody | string | undefined {
+  if (returned?.action === 'replace') {
+    if (typeof returned.data !== 'string') return 'body.data is not a string';
+    if (returned.encoding !== 'base64' && returned.encoding !== 'text') return `body.encoding must be base64 or text, got ${String(returned.encoding)}`;
+    if (viewer && !viewer.complete) viewer.stream.resume();
+    const data = returned.encoding === 'base64' ? Buffer.from(returned.data, 'base64') : Buffer.from(returned.data, 'utf8');
+    return { kind: 'replaced', data, length: data.length };
   }
-  return { inputTruncated: total > MAX_EXPOSED_VIEWER_BODY, action: 'read-only', encoding: 'base64', data: Buffer.concat(kept).toString('base64') };
+  if (!viewer) return undefined;
+  return { kind: 'viewer', viewer, length: viewer.length };
+}
+
+/** Sends the body on the origin request (the viewer's streamed as it arrives) and ends it. */
+function sendBody(upstream: ClientRequest, body: OriginBody | undefined): void {
+  if (!body) {
+    upstream.end();
+  } else if (body.kind === 'replaced') {
+    upstream.end(body.data);
+  } else {
+    const { prefix, complete, stream } = body.viewer;
+    if (complete) {
+      upstream.end(prefix);
+      return;
+    }
+    if (prefix.length > 0) upstream.write(prefix);
+    // A viewer that goes away mid-body cuts the origin request too: the origin never gets a short body as a whole one.
+    stream.once('aborted', () => upstream.destroy());
+    stream.once('error', () => upstream.destroy());
+    stream.pipe(upstream);
+  }
 }
 
 /** Raw header pairs without hop-by-hop ones, except Transfer-Encoding, which CloudFront shows to origin-response functions. */

@@ -22,7 +22,7 @@ import {
 } from './servers';
 import {
   DEFAULT_LANDING_PAGE_TITLE, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, EventsEnv, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv,
-  EDGE_OPERATOR_REFRESH_SECONDS, DEFAULT_PASSPHRASE_ATTEMPTS,
+  EDGE_OPERATOR_REFRESH_SECONDS, DEFAULT_PASSPHRASE_ATTEMPTS, DEFAULT_MAX_UPLOAD_BYTES,
 } from '../src/shared/config';
 import { LINKS_API_CORS } from '../src/shared/cors';
 import { downloadMetricsId } from '../src/shared/download-metrics';
@@ -55,6 +55,14 @@ export interface LocalDeploymentOptions {
   readonly landingPageShowsFileName?: boolean;
   /** Key prefixes links may be minted for. @default [''] (the whole bucket) */
   readonly allowedKeyPrefixes?: string[];
+  /**
+   * Key prefixes upload links may be minted for (the construct's upload prefixes): the edge
+   * role may s3:PutObject under them and nowhere else. `[]` turns upload links off.
+   * @default ['uploads/']
+   */
+  readonly uploadKeyPrefixes?: string[];
+  /** Largest body an upload link takes, in bytes. @default DEFAULT_MAX_UPLOAD_BYTES (100 MiB) */
+  readonly maxUploadBytes?: number;
   /** Refuse link-preview agents without consuming a use. @default true */
   readonly previewProtection?: boolean;
   /** Extra preview agent patterns, staged with the edge function. @default [] */
@@ -245,15 +253,20 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     const sessionSeconds = opts.sessionSeconds ?? 3600;
     const allowedKeyPrefixes = opts.allowedKeyPrefixes ?? [''];
     const owned = (opts.bucketOwnership ?? 'owned') === 'owned';
-    const mintRoleArn = identities.createRole('otp-local-mint', { readPrefixes: [] });
+    const uploadKeyPrefixes = opts.uploadKeyPrefixes ?? ['uploads/'];
+    // The mint reads and writes no object.
+    const mintRoleArn = identities.createRole('otp-local-mint', { readPrefixes: [], writePrefixes: [] });
     // A bucket the construct owns grants the edge role in its bucket policy; a bucket the user
-    // brings is read through the role's identity policy (the construct grants both ways).
-    const edgeRoleArn = identities.createRole('otp-local-edge', { readPrefixes: owned ? [] : allowedKeyPrefixes });
+    // brings is read through the role's identity policy (the construct grants both ways). The
+    // edge role writes (an upload link's one PUT, signed by the origin-request trigger) only
+    // under the upload prefixes.
+    const edgeRoleArn = identities.createRole('otp-local-edge', { readPrefixes: owned ? [] : allowedKeyPrefixes, writePrefixes: uploadKeyPrefixes });
     const s3 = await startS3({
       region,
       bucket,
       credentials: (id) => identities.find(id),
       mayRead: (principalArn, key) => identities.mayRead(principalArn, key),
+      mayWrite: (principalArn, key) => identities.mayWrite(principalArn, key),
       // As the construct writes it for a bucket it owns (EdgeFunctionReadsLinkedObjects and
       // NoOneElseReadsLinkedObjects): the edge role reads the allowed prefixes, nobody else does.
       bucketPolicy: owned ? {
@@ -355,6 +368,9 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       viewerAddress: opts.viewerAddress,
       // The construct associates the viewer-request trigger with includeBody (passphrase forms).
       includeBody: true,
+      // With uploads on, the construct's origin request policy allowlists exactly these two: the
+      // upload's media type, and the If-None-Match: * the edge sets so S3 refuses an overwrite.
+      originRequestHeaders: uploadKeyPrefixes.length > 0 ? ['content-type', 'if-none-match'] : [],
     });
     closers.push(() => cloudfront.close());
 
@@ -372,6 +388,8 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       [MintEnv.defaultWindowSeconds]: String(opts.downloadWindowSeconds ?? 1800),
       [MintEnv.defaultLandingPage]: String(opts.landingPage ?? false),
       [MintEnv.passphraseAttempts]: String(opts.passphraseAttempts ?? DEFAULT_PASSPHRASE_ATTEMPTS),
+      [MintEnv.uploadKeyPrefixes]: JSON.stringify(uploadKeyPrefixes),
+      [MintEnv.maxUploadBytes]: String(opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES),
     });
     const mint = new LocalLambdaFunction<HttpApiHandler>({
       bundle: join(assetsDir, 'mint', 'index.js'), dir: edgeDir, name: 'mint', identities, roleArn: mintRoleArn, sessionSeconds,

@@ -160,6 +160,17 @@ describe('npm run local -- --public-api', () => {
     expect(() => parseArgs(['--cors-origin', '*'])).toThrow(/--cors-origin .*; got \* \(wildcards are not allowed/);
   });
 
+  it('takes the upload links settings as flags', () => {
+    expect(parseArgs([])).toMatchObject({ uploadKeyPrefixes: undefined, maxUploadBytes: undefined });
+    expect(parseArgs(['--upload-prefix', 'inbox/', '--upload-prefix', 'drop/', '--max-upload-bytes', '1048576']))
+      .toMatchObject({ uploadKeyPrefixes: ['inbox/', 'drop/'], maxUploadBytes: 1_048_576 });
+    expect(parseArgs(['--no-uploads'])).toMatchObject({ uploadKeyPrefixes: [] });
+    expect(() => parseArgs(['--upload-prefix', ''])).toThrow(/--upload-prefix expects a non-empty key prefix .*--no-uploads turns upload links off/);
+    expect(() => parseArgs(['--no-uploads', '--upload-prefix', 'inbox/'])).toThrow(/--no-uploads and --upload-prefix contradict each other/);
+    expect(() => parseArgs(['--max-upload-bytes', '0'])).toThrow(/--max-upload-bytes expects an integer between 1 and 5368709120; got 0/);
+    expect(() => parseArgs(['--max-upload-bytes', '5368709121'])).toThrow(/--max-upload-bytes expects an integer between 1 and 5368709120/);
+  });
+
   it('refuses unknown arguments with usage', async () => {
     const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin'), '--transpile-only', '-P', join(ROOT, 'tsconfig.dev.json'), join(ROOT, 'local', 'cli.ts'), '--bogus'], { cwd: ROOT });
     let stderr = '';
@@ -167,6 +178,7 @@ describe('npm run local -- --public-api', () => {
     const [code] = (await once(child, 'exit')) as [number];
     expect(code).toBe(1);
     expect(stderr).toMatch(/unknown argument --bogus[\s\S]*usage: npm run local/);
+    expect(stderr).toMatch(/\[--upload-prefix PREFIX\]\.\.\. \[--no-uploads\] \[--max-upload-bytes N\]/);
   });
 });
 

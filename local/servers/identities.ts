@@ -14,6 +14,8 @@ export interface LocalCredentials extends SigV4Credentials {
 interface Principal {
   /** Key prefixes the principal's identity policy lets it read (s3:GetObject); undefined: any object (an administrator). */
   readonly readPrefixes?: readonly string[];
+  /** Key prefixes its identity policy lets it write (s3:PutObject); undefined: any object (an administrator). */
+  readonly writePrefixes?: readonly string[];
 }
 
 const keyId = (prefix: 'AKIA' | 'ASIA') => prefix + randomBytes(8).toString('hex').toUpperCase();
@@ -32,10 +34,13 @@ export class LocalIdentities {
     return arn;
   }
 
-  /** Creates a role (a Lambda function's execution role); `readPrefixes` is its identity policy's s3:GetObject scope. */
-  createRole(name: string, opts: { readPrefixes?: readonly string[] } = {}): string {
+  /**
+   * Creates a role (a Lambda function's execution role); `readPrefixes` is its identity
+   * policy's s3:GetObject scope, `writePrefixes` its s3:PutObject scope.
+   */
+  createRole(name: string, opts: { readPrefixes?: readonly string[]; writePrefixes?: readonly string[] } = {}): string {
     const arn = `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/${name}`;
-    this.principals.set(arn, { readPrefixes: opts.readPrefixes });
+    this.principals.set(arn, { readPrefixes: opts.readPrefixes, writePrefixes: opts.writePrefixes });
     return arn;
   }
 
@@ -77,6 +82,12 @@ export class LocalIdentities {
   /** Whether the principal's identity policy allows s3:GetObject on `key`. */
   mayRead(principalArn: string, key: string): boolean {
     const prefixes = this.principals.get(principalArn)?.readPrefixes;
+    return prefixes === undefined || prefixes.some((p) => key.startsWith(p));
+  }
+
+  /** Whether the principal's identity policy allows s3:PutObject on `key`. */
+  mayWrite(principalArn: string, key: string): boolean {
+    const prefixes = this.principals.get(principalArn)?.writePrefixes;
     return prefixes === undefined || prefixes.some((p) => key.startsWith(p));
   }
 

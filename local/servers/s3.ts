@@ -1,5 +1,6 @@
 /// <reference path="./vendor.d.ts" />
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import {
   Agent,
@@ -12,7 +13,8 @@ import {
 } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import S3rver from 's3rver';
 import { evaluateBucketPolicy, type LocalBucketPolicy, s3Action, validateBucketPolicy } from './bucket-policy';
 import {
@@ -56,6 +58,11 @@ export interface StartS3Options {
    * included). Unset: every known key may read everything.
    */
   readonly mayRead?: (principalArn: string, key: string) => boolean;
+  /**
+   * The signer's identity policy for writes: whether the principal may s3:PutObject this key
+   * (PutObject, CopyObject and the multipart operations). Unset: every known key may write everything.
+   */
+  readonly mayWrite?: (principalArn: string, key: string) => boolean;
   /** Clock for expiry and skew checks (ms since the epoch); defaults to Date.now. */
   readonly now?: () => number;
   /**
@@ -132,6 +139,13 @@ const RESPONSE_OVERRIDES: Readonly<Record<string, string>> = {
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
+/**
+ * S3's largest single PUT: "Upload an object in a single operation by using the AWS SDKs, REST
+ * API, or AWS CLI – With a single PUT operation, you can upload a single object up to 5 GB in
+ * size" ("Uploading objects", https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html).
+ */
+const MAX_PUT_BYTES = 5 * 1024 ** 3;
+
 interface Route {
   /** The bucket the request addresses (undefined for the service root, ListBuckets). */
   readonly bucket: string | undefined;
@@ -184,6 +198,11 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
     throw err;
   }
   const agent = new Agent({ keepAlive: true });
+  const spoolDirectory = await mkdtemp(join(tmpdir(), 'local-s3-spool-'));
+  /** Writes of a key (PutObject commits, DeleteObject), one at a time. */
+  const writes = new KeyQueue();
+  /** Conditional PutObjects of a key whose body is still arriving or waiting to commit. */
+  const conditionalWrites = new Map<string, Set<{ conflicted: boolean }>>();
 
   const calls = new CallCounter();
   const forwarded = new CallCounter();
@@ -293,7 +312,10 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
         secureTransport: true,
       })
       : 'none';
-    const identityAllows = !(opts.mayRead && principalArn && isRead) || opts.mayRead(principalArn, objectKey);
+    // s3:PutObject (PutObject, CopyObject, the multipart operations) is scoped by mayWrite alike.
+    const isWrite = s3Action(operation) === 's3:PutObject';
+    const identityPolicy = isRead ? opts.mayRead : isWrite ? opts.mayWrite : undefined;
+    const identityAllows = !(identityPolicy && principalArn) || identityPolicy(principalArn, objectKey);
     if (decision === 'deny' || (!identityAllows && decision !== 'allow')) {
       sendXmlError(req, res, 403, 'AccessDenied', 'Access Denied');
       return;
@@ -302,6 +324,32 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
       sendXmlError(req, res, 501, 'NotImplemented',
         `The local S3 does not decode aws-chunked bodies (x-amz-content-sha256: ${payloadHash}); sign UNSIGNED-PAYLOAD or the body's sha256.`);
       return;
+    }
+    let conditional = false;
+    if (operation === 'PutObject') {
+      // PutObject's If-None-Match "Expects the '*' (asterisk) character" (PutObject API reference,
+      // https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html); S3 answers any other
+      // value with 501 NotImplemented, "A header you provided implies functionality that is not
+      // implemented" (aws/aws-sdk-ruby#3144, an ETag sent as If-None-Match on put_object).
+      const ifNoneMatch = req.headers['if-none-match'];
+      if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
+        sendXmlError(req, res, 501, 'NotImplemented', 'A header you provided implies functionality that is not implemented', { Header: 'If-None-Match' });
+        return;
+      }
+      conditional = ifNoneMatch !== undefined;
+      // A PUT must say how long its body is (chunked transfer encoding is not accepted either):
+      // MissingContentLength, 411, "You must provide the Content-Length HTTP header." (S3 error
+      // codes, https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+      const declared = req.headers['content-length'];
+      if (declared === undefined) {
+        sendXmlError(req, res, 411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.');
+        return;
+      }
+      if (Number(declared) > MAX_PUT_BYTES) {
+        sendXmlError(req, res, 400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size',
+          { ProposedSize: declared, MaxSizeAllowed: String(MAX_PUT_BYTES) });
+        return;
+      }
     }
     let body: Buffer | undefined;
     if (HEX_SHA256.test(payloadHash)) {
@@ -338,34 +386,157 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
       }
     }
 
+    if (operation === 'PutObject') {
+      await putObject(req, res, route, rawQuery, body, conditional);
+      return;
+    }
+    if (operation === 'DeleteObject') {
+      // A delete that succeeds while a conditional write of the key is in flight makes that
+      // write fail with 409 (see putObject).
+      await writes.run(route.upstreamPath, async () => {
+        forwarded.record(operation);
+        const status = await forward(req, res, route, rawQuery, query, body, undefined);
+        if (status >= 200 && status < 300) {
+          for (const flight of conditionalWrites.get(route.upstreamPath) ?? []) flight.conflicted = true;
+        }
+      });
+      return;
+    }
+    // A read never sees an object while the store is writing it.
+    if (isRead) await writes.settled(route.upstreamPath);
     forwarded.record(operation);
-    const ranged = (operation === 'GetObject' || operation === 'HeadObject') && req.headers.range !== undefined;
-    forward(req, res, route, rawQuery, query, body, ranged ? { header: req.headers.range ?? '', range: parseRange(req.headers.range ?? '') } : undefined);
+    const ranged = isRead && req.headers.range !== undefined;
+    await forward(req, res, route, rawQuery, query, body, ranged ? { header: req.headers.range ?? '', range: parseRange(req.headers.range ?? '') } : undefined);
   };
 
-  const forward = (
+  /**
+   * PutObject as S3 does it: the object appears whole or not at all. The body is received
+   * first (buffered when its sha256 was signed, else spooled to a file, never held in
+   * memory); a body that ends before its Content-Length stores nothing (IncompleteBody, 400,
+   * "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html). Then, one write of
+   * a key at a time, the condition is checked and the object handed to the store; reads of
+   * the key wait for that (s3rver writes an object in place).
+   *
+   * `If-None-Match: *` follows "How to prevent object overwrites with conditional writes"
+   * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html): "If
+   * there's an existing object, the write operation fails, resulting in a 412 Precondition
+   * Failed response"; "If multiple conditional writes or copies occur for the same object
+   * name, the first write operation to finish succeeds. Amazon S3 then fails subsequent
+   * writes with a 412 Precondition Failed response. You can also receive a 409 Conflict
+   * response in the case of concurrent requests if a delete request to an object succeeds
+   * before a conditional write operation on that object completes." So the condition is
+   * checked when the body has arrived, not when the request starts, and a conditional write
+   * that a successful DeleteObject overtook answers 409 ConditionalRequestConflict (the
+   * PutObject API reference: "If a conflicting operation occurs during the upload S3 returns
+   * a 409 ConditionalRequestConflict response. On a 409 failure you should retry the upload.").
+   */
+  const putObject = async (
     req: IncomingMessage,
     res: ServerResponse,
     route: Route,
     rawQuery: string,
-    query: ReadonlyArray<readonly [string, string]>,
-    body: Buffer | undefined,
-    ranged: { readonly header: string; readonly range: ByteRange | undefined } | undefined,
-  ): void => {
+    buffered: Buffer | undefined,
+    conditional: boolean,
+  ): Promise<void> => {
+    const key = route.upstreamPath;
+    const flight = { conflicted: false };
+    if (conditional) conditionalWrites.set(key, new Set([...conditionalWrites.get(key) ?? [], flight]));
+    let spool: string | undefined;
+    try {
+      const declared = Number(req.headers['content-length']);
+      let size = buffered?.length ?? 0;
+      if (!buffered) {
+        spool = join(spoolDirectory, randomBytes(12).toString('hex'));
+        const counter = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            size += chunk.length;
+            done(null, chunk);
+          },
+        });
+        const arrived = await pipeline(req, counter, createWriteStream(spool)).then(() => true, () => false);
+        if (!arrived || size !== declared) {
+          if (req.socket.destroyed) res.destroy();
+          else sendXmlError(req, res, 400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.');
+          return;
+        }
+      }
+      const file = spool;
+      await writes.run(key, async () => {
+        if (conditional && flight.conflicted) {
+          sendXmlError(req, res, 409, 'ConditionalRequestConflict', 'A conflicting conditional operation is currently in progress against this resource. Please try again.');
+          return;
+        }
+        if (conditional && await storeHas(route)) {
+          sendXmlError(req, res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
+          return;
+        }
+        forwarded.record('PutObject');
+        // The front has checked the condition; s3rver gets a plain PUT.
+        const answer = await storeRequest('PUT', route, rawQuery, storeHeaders(req, { 'content-length': String(size) }, new Set(['if-none-match', 'transfer-encoding'])),
+          buffered ?? createReadStream(file!));
+        if (answer.status === 200) await untilStored(route, size);
+        const outHeaders = copyResponseHeaders(answer.headers);
+        for (const [name, value] of Object.entries(amzRequestIds())) outHeaders[name] ??= value;
+        outHeaders['content-length'] = String(answer.body.length);
+        res.writeHead(answer.status, outHeaders);
+        res.end(answer.body);
+      });
+    } finally {
+      conditionalWrites.get(key)?.delete(flight);
+      if (conditionalWrites.get(key)?.size === 0) conditionalWrites.delete(key);
+      if (spool) await rm(spool, { force: true });
+    }
+  };
+
+  /** One request to the store, its answer read whole (only for small answers: PUT and HEAD). */
+  const storeRequest = (
+    method: string,
+    route: Route,
+    rawQuery: string,
+    headers: OutgoingHttpHeaders,
+    body?: Buffer | Readable,
+  ): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> => new Promise((resolve, reject) => {
+    const upstream = httpRequest({ host: LOCAL_HOST, port: storePort, method, path: upstreamTarget(route, rawQuery), headers, agent });
+    upstream.on('response', (upRes) => {
+      const chunks: Buffer[] = [];
+      upRes.on('data', (c: Buffer) => chunks.push(c));
+      upRes.on('end', () => resolve({ status: upRes.statusCode ?? 502, headers: upRes.headers, body: Buffer.concat(chunks) }));
+      upRes.on('error', reject);
+    });
+    upstream.on('error', reject);
+    if (body instanceof Readable) {
+      body.on('error', (err) => upstream.destroy(err));
+      body.pipe(upstream);
+    } else {
+      upstream.end(body);
+    }
+  });
+  const storeHas = async (route: Route): Promise<boolean> => (await storeRequest('HEAD', route, '', { host: `${LOCAL_HOST}:${storePort}` })).status === 200;
+  /** s3rver answers a PUT before its file is flushed: wait until the store holds all of it. */
+  const untilStored = async (route: Route, size: number): Promise<void> => {
+    for (let i = 0; i < 200; i++) {
+      const head = await storeRequest('HEAD', route, '', { host: `${LOCAL_HOST}:${storePort}` });
+      if (head.status === 200 && Number(head.headers['content-length']) === size) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+
+  /** The client's headers as the store gets them: authentication, Expect, framing and `skip` left out. */
+  const storeHeaders = (req: IncomingMessage, overrides: OutgoingHttpHeaders, skip: ReadonlySet<string> = new Set()): OutgoingHttpHeaders => {
     const headers: OutgoingHttpHeaders = {};
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
       const name = req.rawHeaders[i].toLowerCase();
-      if (DROPPED_REQUEST_HEADERS.has(name)) continue;
-      // The front serves ranges itself (s3rver gets suffix, 0-0 and multiple ranges wrong): the store sends the whole object.
-      if (ranged && name === 'range') continue;
+      if (DROPPED_REQUEST_HEADERS.has(name) || skip.has(name) || name === 'content-length') continue;
       const previous = headers[name];
       headers[name] = previous === undefined ? req.rawHeaders[i + 1] : `${String(previous)}, ${req.rawHeaders[i + 1]}`;
     }
     headers.host = `${LOCAL_HOST}:${storePort}`;
-    if (body) headers['content-length'] = String(body.length);
-    else if (req.headers['transfer-encoding']) headers['transfer-encoding'] = req.headers['transfer-encoding'];
+    return { ...headers, ...overrides };
+  };
 
-    // Each parameter re-encoded from what S3 reads ('+' a space), so the store reads the same values.
+  /** Path and query for the store: each parameter re-encoded from what S3 reads ('+' a space), authentication and response overrides left out. */
+  const upstreamTarget = (route: Route, rawQuery: string): string => {
     const upstreamQuery = rawQuery
       .split('&')
       .filter((piece) => piece !== '')
@@ -377,6 +548,23 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
       .filter(({ name }) => !AUTH_QUERY_PARAMS.has(name.toLowerCase()) && RESPONSE_OVERRIDES[name.toLowerCase()] === undefined)
       .map(({ encoded }) => encoded)
       .join('&');
+    return upstreamQuery ? `${route.upstreamPath}?${upstreamQuery}` : route.upstreamPath;
+  };
+
+  const forward = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    rawQuery: string,
+    query: ReadonlyArray<readonly [string, string]>,
+    body: Buffer | undefined,
+    ranged: { readonly header: string; readonly range: ByteRange | undefined } | undefined,
+  ): Promise<number> => {
+    // The front serves ranges itself (s3rver gets suffix, 0-0 and multiple ranges wrong): the store sends the whole object.
+    const headers = storeHeaders(req, {}, ranged ? new Set(['range']) : new Set());
+    if (body) headers['content-length'] = String(body.length);
+    else if (req.headers['content-length'] !== undefined) headers['content-length'] = req.headers['content-length'];
+    else if (req.headers['transfer-encoding']) headers['transfer-encoding'] = req.headers['transfer-encoding'];
     const overrides = new Map<string, string>();
     for (const [name, value] of query) {
       const header = RESPONSE_OVERRIDES[name.toLowerCase()];
@@ -387,10 +575,11 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
       host: LOCAL_HOST,
       port: storePort,
       method: req.method,
-      path: upstreamQuery ? `${route.upstreamPath}?${upstreamQuery}` : route.upstreamPath,
+      path: upstreamTarget(route, rawQuery),
       headers,
       agent,
     });
+    const answered = new Promise<number>((resolve) => res.once('close', () => resolve(res.statusCode)));
     upstream.on('response', (upRes) => {
       let status = upRes.statusCode ?? 502;
       const outHeaders = copyResponseHeaders(upRes.headers);
@@ -440,6 +629,7 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
     });
     if (body) upstream.end(body);
     else req.pipe(upstream);
+    return answered;
   };
 
   front.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -470,6 +660,7 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
       store.httpServer?.closeAllConnections();
       await closing;
       await rm(directory, { recursive: true, force: true });
+      await rm(spoolDirectory, { recursive: true, force: true });
     },
   };
 }
@@ -505,6 +696,31 @@ export function resolveRange(range: ByteRange, size: number): { first: number; l
   }
   if (range.first >= size) return 'unsatisfiable';
   return { first: range.first, last: Math.min(range.last ?? size - 1, size - 1) };
+}
+
+/** Runs tasks per key one at a time, in arrival order. */
+class KeyQueue {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  public async run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => { release = resolve; });
+    const tail = previous.then(() => done);
+    this.tails.set(key, tail);
+    await previous;
+    try {
+      return await task();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+
+  /** Resolves once the tasks of `key` queued so far have run. */
+  public async settled(key: string): Promise<void> {
+    await this.tails.get(key);
+  }
 }
 
 /** Passes on only bytes first..last (inclusive) of the stream. */
