@@ -27,7 +27,8 @@ describe('upload links over the local deployment', () => {
       maxUploadBytes: 8 * 1024 * 1024,
     });
     // Only the edge role reads linked objects (the bucket policy): read what was stored as it.
-    s3 = new S3Client({ region: d.region, endpoint: d.originUrl, forcePathStyle: true, credentials: d.identities.createSession(d.edgeRoleArn, 3600) });
+    const credentials = d.identities.createSession(d.edgeRoleArn, 3600);
+    s3 = new S3Client({ region: d.region, endpoint: d.originUrl, forcePathStyle: true, credentials });
   });
   afterAll(async () => {
     s3?.destroy();
