@@ -37,7 +37,7 @@ describe('the upload page as rendered', () => {
 
   it('says how much, until when, and has a file input, a Send button, a progress bar and a live status line', () => {
     expect(page.html).toContain('<h1>Send us your file</h1>');
-    expect(page.html).toContain('Choose a file to send. The link takes one file of at most 104.9 MB, until <span class="when">2026-12-01 09:30 UTC</span>.');
+    expect(page.html).toContain('Choose a file to send. The link takes one file of at most <span class="max">104.9 MB</span>, until <span class="when">2026-12-01 09:30 UTC</span>.');
     expect(page.html).toContain('<label for="file">File</label><input id="file" type="file" name="file" required>');
     expect(page.html).toContain('<button id="send" type="submit">Send</button>');
     expect(page.html).toContain('<p id="status" class="status" role="status" aria-live="polite"></p>');
@@ -65,7 +65,7 @@ describe('the upload page as rendered', () => {
     expect(typed.html).toContain('<p>The file must be of type <span class="type">application/pdf</span>.</p>');
     expect(typed.html).toContain('<form id="upload" hidden data-max="5000000" data-type="application/pdf">');
     expect(typed.html).toContain('<code id="curl">curl -T FILE -H \'Content-Type: application/pdf\' \'URL\'</code>');
-    expect(typed.html).toContain('at most 5.0 MB');
+    expect(typed.html).toContain('at most <span class="max">5.0 MB</span>');
     // The script is the same on every page: the CSP's hash does not depend on the link.
     expect(typed.headers['content-security-policy']).toBe(page.headers['content-security-policy']);
   });
@@ -73,7 +73,7 @@ describe('the upload page as rendered', () => {
   it('escapes the title, the media type and the notice', () => {
     const evil = '<script>alert(1)</script>';
     const hostile = renderUploadPage({
-      title: `${evil} & "friends"`, maxBytes: 10, expiresAt: EXPIRES, contentType: `text/plain"><script>alert(2)</script>`, notice: `${evil}'`,
+      title: `${evil} & "friends"`, maxBytes: 10, expiresAt: EXPIRES, contentType: 'text/plain"><script>alert(2)</script>', notice: `${evil}'`,
     });
     expect(scriptsOf(hostile.html)).toHaveLength(1);
     expect(hostile.html).not.toContain('alert(1)</script>');
@@ -85,7 +85,7 @@ describe('the upload page as rendered', () => {
     expect(hostile.html).toContain('data-type="text/plain&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;"');
     expect(hostile.html).toContain('<span class="type">text/plain&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;</span>');
     expect(hostile.html).toContain('<p class="notice" role="alert">&lt;script&gt;alert(1)&lt;/script&gt;&#39;</p>');
-    expect(hostile.html).toContain('at most 10 bytes');
+    expect(hostile.html).toContain('at most <span class="max">10 bytes</span>');
   });
 
   it('writes sizes as the landing page does', () => {

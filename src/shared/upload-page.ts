@@ -28,8 +28,8 @@ const STYLE = PAGE_STYLE + [
   'button:disabled,input:disabled{opacity:.55;cursor:default}',
   'progress{display:block;width:100%;height:.6rem;margin:1rem 0 0;accent-color:var(--accent)}',
   '.status{color:var(--fg);min-height:1.5em;word-break:break-word}',
-  '.type{color:var(--fg);font-weight:600}',
-  'code{font:.85rem/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all;color:var(--fg)}',
+  '.type{color:var(--fg);font-weight:600}.max{white-space:nowrap}',
+  'code{font:.85rem/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;overflow-wrap:anywhere;color:var(--fg)}',
   '.cli{margin-top:1.5rem;font-size:.9rem}',
 ].join('');
 
@@ -64,6 +64,8 @@ const SCRIPT = `(function () {
     if (!file) { say('Choose a file first.'); return; }
     if (file.size > max) { say('Not sent: this file is ' + size(file.size) + '; the link takes at most ' + size(max) + '.'); return; }
     var type = (file.type || '').split(';')[0].trim().toLowerCase();
+    // A type the browser does not know is "" or application/octet-stream: it goes as the required one.
+    if (type === 'application/octet-stream' && required) type = '';
     if (required && type && type !== required) { say('Not sent: this file is ' + type + '; the link takes only ' + required + '.'); return; }
     var xhr = new XMLHttpRequest();
     xhr.open('PUT', location.href);
@@ -131,7 +133,7 @@ export function renderUploadPage(content: UploadPageContent): Page {
   const typeLine = type === undefined ? '' : `<p>The file must be of type <span class="type">${escapeHtml(type)}</span>.</p>`;
   const typeFlag = type === undefined ? '' : `-H 'Content-Type: ${escapeHtml(type)}' `;
   const body = `<h1>${escapeHtml(content.title)}</h1>`
-    + `<p>Choose a file to send. The link takes one file of at most ${humanBytes(content.maxBytes)}, `
+    + `<p>Choose a file to send. The link takes one file of at most <span class="max">${humanBytes(content.maxBytes)}</span>, `
     + `until <span class="when">${formatExpiry(content.expiresAt)}</span>.</p>${typeLine}`
     + (content.notice === undefined ? '' : `<p class="notice" role="alert">${escapeHtml(content.notice)}</p>`)
     + `<form id="upload" hidden data-max="${content.maxBytes}"${type === undefined ? '' : ` data-type="${escapeHtml(type)}"`}>`
@@ -141,7 +143,7 @@ export function renderUploadPage(content: UploadPageContent): Page {
     + '<progress id="progress" max="1" value="0" hidden aria-label="Upload progress"></progress>'
     + '</form>'
     + '<p id="status" class="status" role="status" aria-live="polite"></p>'
-    + `<p class="cli">From a terminal<span id="where">, with this link's address for URL</span>: `
+    + '<p class="cli">From a terminal<span id="where">, with this link\'s address for URL</span>: '
     + `<code id="curl">curl -T FILE ${typeFlag}'URL'</code></p>`;
   return {
     html: htmlDocument(content.title, body, { description: 'A link that takes one file.', style: STYLE, script: SCRIPT }),
