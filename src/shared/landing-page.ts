@@ -1,6 +1,7 @@
 // The landing page a link shows in landing-page mode, and the refusal pages browsers see.
 // One function per page, returning a string: inline CSS only, no script, no external
-// resource, and a Content-Security-Policy that allows exactly the inlined style.
+// resource, and a Content-Security-Policy that allows exactly the inlined style. The frame,
+// style and escaping are exported for the upload page (upload-page.ts), which looks the same.
 import { createHash } from 'crypto';
 
 /** What the page says. */
