@@ -148,7 +148,7 @@ describe('cdk-otp --help', () => {
   it('documents every command, option, environment variable and exit code', async () => {
     const run = await cdkOtp(['--help'], cleanEnv());
     expect([run.code, run.stderr]).toEqual([0, '']);
-    for (const text of ['mint <key>', 'status <id>', 'revoke <id>', 'POST /urls', 'GET /urls/{id}', 'DELETE /urls/{id}',
+    for (const text of ['mint <key>', 'upload-link <key>', 'status <id>', 'revoke <id>', 'POST /urls', 'POST /uploads', 'GET /urls/{id}', 'DELETE /urls/{id}',
       '--api URL', '--region REGION', '--profile NAME', 'OTP_API_URL', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE',
       'AWS_ACCESS_KEY_ID', 'AWS_EC2_METADATA_DISABLED', 'plain http only to a loopback host: 127.0.0.0/8']) {
       expect([text, run.stdout.includes(text)]).toEqual([text, true]);
@@ -173,6 +173,11 @@ describe('cdk-otp --help', () => {
     expect(status.stdout).toContain('An id that begins\nwith - (as some minted by earlier versions do) is taken as the id, not as an option;');
     expect((await cdkOtp(['help', 'status'], cleanEnv())).stdout).toBe(status.stdout);
     expect((await cdkOtp(['revoke', '-h'], cleanEnv())).stdout).toMatch(/^usage: cdk-otp revoke <id>[\s\S]*\{"id","revoked":true\}/);
+    const upload = await cdkOtp(['help', 'upload-link'], cleanEnv());
+    expect(upload.stdout).toMatch(/^usage: cdk-otp upload-link <key> \[--max-bytes N\] \[--content-type TYPE\] \[--expires SECONDS\]\n {31}\[--landing-page \| --no-landing-page\] \[options\]\n/);
+    for (const text of ['POST /uploads', 'curl -T FILE URL', '--max-bytes N', '--content-type TYPE', '--expires SECONDS', '--no-landing-page', '4  refused']) {
+      expect([text, upload.stdout.includes(text)]).toEqual([text, true]);
+    }
   });
 
   it('is an executable file that starts with a node shebang', () => {
@@ -457,8 +462,8 @@ describe('cdk-otp sends nothing', () => {
   });
 
   it.each([
-    [['frobnicate', 'x'], 'unknown command "frobnicate": the commands are mint, status, revoke'],
-    [[], 'no command given: cdk-otp mint|status|revoke'],
+    [['frobnicate', 'x'], 'unknown command "frobnicate": the commands are mint, upload-link, status, revoke'],
+    [[], 'no command given: cdk-otp mint|upload-link|status|revoke'],
     [['mint'], 'mint needs the link\'s object key: cdk-otp mint <key>'],
     [['mint', 'a', 'b'], 'mint takes one key; got 2 arguments: a b'],
     [['mint', 'reports/q4.pdf', '--expires', '-1'], '--expires expects a whole number of seconds, at least 1; got "-1"'],
@@ -472,11 +477,27 @@ describe('cdk-otp sends nothing', () => {
     [['status'], 'status needs the link\'s id: cdk-otp status <id>'],
     [['status', '../get-url'], '"../get-url" is not a link id (22 characters of A-Z a-z 0-9 _ -, the "id" mint printed)'],
     [['revoke', UNKNOWN_ID, '--max-uses', '2'], '--max-uses is an option of mint, not of revoke'],
+    [['upload-link'], 'upload-link needs the link\'s object key: cdk-otp upload-link <key>'],
+    [['upload-link', 'inbox/a.pdf', 'inbox/b.pdf'], 'upload-link takes one key; got 2 arguments: inbox/a.pdf inbox/b.pdf'],
+    [['upload-link', 'inbox/a.pdf', '--max-bytes', '0'], '--max-bytes expects a whole number of bytes, at least 1; got "0"'],
+    [['upload-link', 'inbox/a.pdf', '--max-bytes', '-5'], '--max-bytes expects a whole number of bytes, at least 1; got "-5"'],
+    [['upload-link', 'inbox/a.pdf', '--max-bytes', '10MB'], '--max-bytes expects a whole number of bytes, at least 1; got "10MB"'],
+    [['upload-link', 'inbox/a.pdf', '--max-bytes', '1e6'], '--max-bytes expects a whole number of bytes, at least 1; got "1e6"'],
+    [['upload-link', 'inbox/a.pdf', '--max-bytes'], 'Option \'--max-bytes <value>\' argument missing'],
+    [['upload-link', 'inbox/a.pdf', '--expires', '0'], '--expires expects a whole number of seconds, at least 1; got "0"'],
+    [['upload-link', 'inbox/a.pdf', '--content-type', 'pdf'], '--content-type expects a media type, type/subtype without parameters (such as application/pdf); got "pdf"'],
+    [['upload-link', 'inbox/a.pdf', '--content-type', 'text/plain; charset=utf-8'],
+      '--content-type expects a media type, type/subtype without parameters (such as application/pdf); got "text/plain; charset=utf-8"'],
+    [['upload-link', 'inbox/a.pdf', '--landing-page', '--no-landing-page'], '--landing-page and --no-landing-page contradict each other'],
+    [['upload-link', 'inbox/a.pdf', '--max-uses', '2'], '--max-uses is an option of mint, not of upload-link'],
+    [['upload-link', 'inbox/a.pdf', '--generate-passphrase'], '--generate-passphrase is an option of mint, not of upload-link'],
+    [['mint', 'reports/q4.pdf', '--max-bytes', '10'], '--max-bytes is an option of upload-link, not of mint'],
+    [['status', UNKNOWN_ID, '--expires', '10'], '--expires is an option of mint and upload-link, not of status'],
   ])('on bad usage %j: exit code 2 and the reason', async (args, reason) => {
     const run = await cdkOtp(args, localEnv({ OTP_API_URL: counterUrl }));
     expect([run.code, run.stdout]).toEqual([2, '']);
     expect(run.stderr.split('\n')[0]).toBe(`cdk-otp: ${reason}`);
-    expect(run.stderr).toMatch(/Run `cdk-otp (\w+ )?--help` for usage\.\n$/);
+    expect(run.stderr).toMatch(/Run `cdk-otp ([\w-]+ )?--help` for usage\.\n$/);
     expect(counted).toEqual([]);
   });
 
@@ -635,5 +656,96 @@ describe('cdk-otp region', () => {
     expect(target([], { OTP_API_URL: 'https://links.example.com', AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'us-east-1' }).region).toBe('eu-west-1');
     expect(target([], { OTP_API_URL: 'https://links.example.com', AWS_REGION: '', AWS_DEFAULT_REGION: 'us-east-1' }).region).toBe('us-east-1');
     expect(target([], { OTP_API_URL: 'https://x.execute-api.cn-north-1.amazonaws.com.cn' }).region).toBe('cn-north-1');
+  });
+});
+
+describe('cdk-otp upload-link', () => {
+  // A stand-in for the links API's POST /uploads (the mint's own route is tested with the
+  // mint): it records each request whole and answers as the route does.
+  interface Recorded { method?: string; url?: string; contentType?: string; authorization?: string; body: string }
+  const recorded: Recorded[] = [];
+  let api: Server;
+  let apiUrl: string;
+  let reply: (body: Record<string, unknown>) => { status: number; body: unknown };
+  const EXPIRES_AT = '2026-12-01T09:30:00.000Z';
+  const linkFor = (key: string) => `https://d111111abcdef8.cloudfront.net/${key}?x-link-id=${UNKNOWN_ID}&x-link-upload=1&x-link-sig=abc`;
+
+  beforeAll(async () => {
+    api = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => { body += c.toString(); });
+      req.on('end', () => {
+        recorded.push({ method: req.method, url: req.url, contentType: req.headers['content-type'], authorization: req.headers.authorization, body });
+        const answer = reply(JSON.parse(body || '{}') as Record<string, unknown>);
+        res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
+      });
+    });
+    api.listen(0, '127.0.0.1');
+    await once(api, 'listening');
+    apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+  });
+  afterAll(() => { api?.close(); });
+  beforeEach(() => {
+    recorded.length = 0;
+    reply = (body) => ({
+      status: 201,
+      body: {
+        url: linkFor(String(body.key)),
+        id: UNKNOWN_ID,
+        expiresAt: EXPIRES_AT,
+        maxBytes: body.maxBytes ?? 104857600,
+        ...(body.contentType === undefined ? {} : { contentType: body.contentType }),
+      },
+    });
+  });
+  const env = (extra: Record<string, string> = {}) => localEnv({ OTP_API_URL: apiUrl, ...extra });
+
+  it('POSTs the key and every limit given to /uploads, signed, and prints the API\'s answer with the link on stdout', async () => {
+    const run = await cdkOtp(['upload-link', 'inbox/q4.pdf', '--max-bytes', '5000000', '--content-type', 'application/pdf', '--expires', '900', '--no-landing-page'], env());
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    expect(run.stdout.endsWith('\n')).toBe(true);
+    expect(jsonOf(run)).toEqual({ url: linkFor('inbox/q4.pdf'), id: UNKNOWN_ID, expiresAt: EXPIRES_AT, maxBytes: 5000000, contentType: 'application/pdf' });
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]).toEqual({
+      method: 'POST',
+      url: '/uploads',
+      contentType: 'application/json',
+      authorization: expect.stringMatching(new RegExp(`^AWS4-HMAC-SHA256 Credential=${d.accessKeyId}/\\d{8}/eu-west-1/execute-api/aws4_request, SignedHeaders=content-type;host;`)),
+      body: expect.any(String),
+    });
+    // Exactly the API's fields, nothing else.
+    expect(JSON.parse(recorded[0].body)).toEqual({ key: 'inbox/q4.pdf', maxBytes: 5000000, contentType: 'application/pdf', expiresInSeconds: 900, landingPage: false });
+  });
+
+  it('sends only the key when no limit is given (the API applies its defaults), and keeps a base path of --api', async () => {
+    const run = await cdkOtp(['upload-link', 'inbox/any file.bin', '--api', `${apiUrl}/prod/`], env({ OTP_API_URL: 'http://127.0.0.1:1' }));
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    expect(jsonOf(run)).toEqual({ url: linkFor('inbox/any file.bin'), id: UNKNOWN_ID, expiresAt: EXPIRES_AT, maxBytes: 104857600 });
+    expect(recorded.map((r) => [r.method, r.url, JSON.parse(r.body)])).toEqual([['POST', '/prod/uploads', { key: 'inbox/any file.bin' }]]);
+    const page = await cdkOtp(['upload-link', '--landing-page', '--', '-draft.pdf'], env());
+    expect(page.code).toBe(0);
+    expect(JSON.parse(recorded[1].body)).toEqual({ key: '-draft.pdf', landingPage: true });
+  });
+
+  it('passes the API\'s refusals on with the CLI\'s exit codes: 400 is 2, 403 is 4', async () => {
+    reply = () => ({ status: 400, body: { error: 'maxBytes must be an integer between 1 and 104857600', field: 'maxBytes' } });
+    const tooBig = await cdkOtp(['upload-link', 'inbox/q4.pdf', '--max-bytes', '999999999999'], env());
+    expect([tooBig.code, tooBig.stdout, tooBig.stderr]).toEqual([2, '', 'cdk-otp: bad input (400): maxBytes must be an integer between 1 and 104857600 (field maxBytes)\n']);
+    reply = () => ({ status: 403, body: { message: 'Forbidden' } });
+    const refused = await cdkOtp(['upload-link', 'inbox/q4.pdf'], env());
+    expect([refused.code, refused.stderr.split('\n')[0]]).toEqual([4, 'cdk-otp: refused (403): Forbidden']);
+    expect(refused.stderr).toContain('granted grantMint');
+  });
+
+  it('reads its options wherever they stand, as mint does', () => {
+    const bodyOf = (args: string[]) => {
+      const invocation = parseInvocation(args, { OTP_API_URL: 'https://abc123.execute-api.eu-west-1.amazonaws.com' });
+      if (invocation.kind !== 'call') throw new Error('not a call');
+      return [invocation.request.method, invocation.request.path, JSON.parse(invocation.request.body!)];
+    };
+    const expected = ['POST', '/uploads', { key: 'inbox/x.csv', maxBytes: 1, contentType: 'text/csv' }];
+    expect(bodyOf(['upload-link', 'inbox/x.csv', '--max-bytes', '1', '--content-type', 'text/csv'])).toEqual(expected);
+    expect(bodyOf(['--content-type', 'text/csv', 'upload-link', '--max-bytes=1', 'inbox/x.csv'])).toEqual(expected);
+    expect(bodyOf(['upload-link', '--max-bytes', '1', '--content-type=text/csv', '--', 'inbox/x.csv'])).toEqual(expected);
   });
 });

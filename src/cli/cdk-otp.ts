@@ -1,4 +1,4 @@
-// `cdk-otp`: the links API from the command line (mint, status, revoke).
+// `cdk-otp`: the links API from the command line (mint, upload-link, status, revoke).
 //
 // Shipped pre-bundled as assets/cli/cdk-otp/index.js (the package's `bin`), outside the
 // jsii API: src/index.ts does not export it. Requests are signed with the AWS SDK's own
@@ -9,7 +9,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { isLinkId } from '../shared/link';
+import { isLinkId, isMediaType } from '../shared/link';
 
 /** Exit codes, one per kind of failure (documented in `--help`). */
 export const EXIT = {
@@ -54,23 +54,24 @@ AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), then the profile's entry in the share
 (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE; static keys, assumed roles, IAM Identity
 Center (SSO), credential_process), web identity (AWS_WEB_IDENTITY_TOKEN_FILE), container
 credentials, EC2 instance metadata (AWS_EC2_METADATA_DISABLED=true skips it).
-mint needs the construct's grantMint; status and revoke need grantManage.`;
+mint and upload-link need the construct's grantMint; status and revoke need grantManage.`;
 
 const ID_HELP = `<id> is the "id" mint printed: 22 characters of A-Z a-z 0-9 _ -. An id that begins
 with - (as some minted by earlier versions do) is taken as the id, not as an option;
 after -- every argument is.`;
 
 const HELP: Record<'main' | Command, string> = {
-  main: `usage: cdk-otp <command> [arguments] [options]
+  'main': `usage: cdk-otp <command> [arguments] [options]
 
 Calls the links API of a OneTimePresignedDistribution (cdk-one-time-presigned-url),
 signing each request with SigV4 (service execute-api). Prints the API's JSON on stdout;
 explains failures on stderr.
 
 commands:
-  mint <key>     issue a link to the object <key>                       POST /urls
-  status <id>    a link's uses, expiry, revocation and downloads        GET /urls/{id}
-  revoke <id>    revoke a link at once                                  DELETE /urls/{id}
+  mint <key>         issue a link to the object <key>                  POST /urls
+  upload-link <key>  issue a link that takes one file, stored as <key> POST /uploads
+  status <id>        a link's uses, expiry, revocation and downloads   GET /urls/{id}
+  revoke <id>        revoke a link at once                             DELETE /urls/{id}
 
 Run \`cdk-otp <command> --help\` for a command's options.
 
@@ -78,7 +79,7 @@ ${COMMON_HELP}
 
 ${EXIT_CODES_HELP}
 `,
-  mint: `usage: cdk-otp mint <key> [--expires SECONDS] [--max-uses N] [--download-window SECONDS]
+  'mint': `usage: cdk-otp mint <key> [--expires SECONDS] [--max-uses N] [--download-window SECONDS]
                         [--landing-page | --no-landing-page]
                         [--passphrase VALUE | --generate-passphrase] [options]
 
@@ -104,7 +105,27 @@ ${COMMON_HELP}
 
 ${EXIT_CODES_HELP}
 `,
-  status: `usage: cdk-otp status <id> [options]
+  'upload-link': `usage: cdk-otp upload-link <key> [--max-bytes N] [--content-type TYPE] [--expires SECONDS]
+                               [--landing-page | --no-landing-page] [options]
+
+Issues an upload link (POST /uploads): whoever holds it may send one file, stored as the
+object <key>, with \`curl -T FILE URL\` or from the upload page a browser opens. Prints
+{"url","id","expiresAt","maxBytes"} (and "contentType" when one is required).
+
+  --max-bytes N          the largest file the link takes, in bytes, at least 1 (default
+                         and maximum: the construct's upload limit)
+  --content-type TYPE    the media type the file must be sent as, type/subtype without
+                         parameters (such as application/pdf); default: any
+  --expires SECONDS      lifetime of the link, at least 1 (default and maximum: the
+                         construct's defaultLinkLifetime and maxLinkLifetime)
+  --landing-page         a browser opening the link gets the upload page
+  --no-landing-page      no upload page: only a PUT of the file (curl -T) uploads
+
+${COMMON_HELP}
+
+${EXIT_CODES_HELP}
+`,
+  'status': `usage: cdk-otp status <id> [options]
        cdk-otp status [options] -- <id>
 
 Prints a link's status (GET /urls/{id}):
@@ -116,7 +137,7 @@ ${COMMON_HELP}
 
 ${EXIT_CODES_HELP}
 `,
-  revoke: `usage: cdk-otp revoke <id> [options]
+  'revoke': `usage: cdk-otp revoke <id> [options]
        cdk-otp revoke [options] -- <id>
 
 Revokes a link at once (DELETE /urls/{id}); every later download is refused. The API
@@ -130,8 +151,8 @@ ${EXIT_CODES_HELP}
 `,
 };
 
-type Command = 'mint' | 'status' | 'revoke';
-const COMMANDS: readonly Command[] = ['mint', 'status', 'revoke'];
+type Command = 'mint' | 'upload-link' | 'status' | 'revoke';
+const COMMANDS: readonly Command[] = ['mint', 'upload-link', 'status', 'revoke'];
 
 const OPTIONS = {
   'api': { type: 'string' },
@@ -145,8 +166,17 @@ const OPTIONS = {
   'no-landing-page': { type: 'boolean' },
   'passphrase': { type: 'string' },
   'generate-passphrase': { type: 'boolean' },
+  'max-bytes': { type: 'string' },
+  'content-type': { type: 'string' },
 } as const;
-const MINT_ONLY = ['expires', 'max-uses', 'download-window', 'landing-page', 'no-landing-page', 'passphrase', 'generate-passphrase'] as const;
+type Option = keyof typeof OPTIONS;
+/** The options only some commands take; every command takes the others (--api, --region, ...). */
+const OPTIONS_OF: Record<Command, readonly Option[]> = {
+  'mint': ['expires', 'max-uses', 'download-window', 'landing-page', 'no-landing-page', 'passphrase', 'generate-passphrase'],
+  'upload-link': ['expires', 'max-bytes', 'content-type', 'landing-page', 'no-landing-page'],
+  'status': [],
+  'revoke': [],
+};
 
 /** A failure with its exit code; the message goes to stderr. */
 class CliError extends Error {
@@ -192,19 +222,26 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
   }
   if (name === undefined) {
     if (values.help) return { kind: 'help', text: HELP.main };
-    throw usageError('no command given: cdk-otp mint|status|revoke');
+    throw usageError(`no command given: cdk-otp ${COMMANDS.join('|')}`);
   }
   if (!isCommand(name)) throw usageError(`unknown command "${name}": the commands are ${COMMANDS.join(', ')}`);
   const command = name;
   if (values.help) return { kind: 'help', text: HELP[command] };
 
-  const argument = command === 'mint' ? 'key' : 'id';
+  const misplaced = optionsOutside(command, values);
+  if (misplaced) {
+    const owners = COMMANDS.filter((c) => OPTIONS_OF[c].includes(misplaced));
+    throw usageError(`--${misplaced} is an option of ${owners.join(' and ')}, not of ${command}`, command);
+  }
+  const argument = command === 'mint' || command === 'upload-link' ? 'key' : 'id';
   if (rest.length === 0) throw usageError(`${command} needs the link's ${argument === 'key' ? 'object key' : 'id'}: cdk-otp ${command} <${argument}>`, command);
   if (rest.length > 1) throw usageError(`${command} takes one ${argument}; got ${rest.length} arguments: ${rest.join(' ')}`, command);
   const [subject] = rest;
 
   let request: ApiCall;
-  if (command === 'mint') {
+  if (command === 'upload-link') {
+    request = { method: 'POST', path: '/uploads', body: JSON.stringify(uploadLinkBody(subject, values)) };
+  } else if (command === 'mint') {
     if (values['landing-page'] && values['no-landing-page']) throw usageError('--landing-page and --no-landing-page contradict each other', command);
     const body: Record<string, unknown> = { key: subject };
     if (values.expires !== undefined) body.expiresInSeconds = integer('--expires', values.expires, 1, command);
@@ -220,14 +257,36 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     if (values['generate-passphrase']) body.generatePassphrase = true;
     request = { method: 'POST', path: '/urls', body: JSON.stringify(body) };
   } else {
-    const misplaced = MINT_ONLY.find((option) => values[option] !== undefined);
-    if (misplaced) throw usageError(`--${misplaced} is an option of mint, not of ${command}`, command);
     // Link ids are 22 base64url characters: anything else cannot name a link (and must not
     // become another path of the API).
     if (!isLinkId(subject)) throw usageError(`"${subject}" is not a link id (22 characters of A-Z a-z 0-9 _ -, the "id" mint printed)`, command);
     request = { method: command === 'status' ? 'GET' : 'DELETE', path: `/urls/${subject}`, linkId: subject };
   }
   return { kind: 'call', command, request, target: targetOf(values, env, command) };
+}
+
+/** The first option given that `command` does not take. */
+function optionsOutside(command: Command, values: Partial<Record<Option, unknown>>): Option | undefined {
+  const specific = new Set(Object.values(OPTIONS_OF).flat());
+  return (Object.keys(OPTIONS) as Option[]).find((o) => specific.has(o) && !OPTIONS_OF[command].includes(o) && values[o] !== undefined);
+}
+
+/** The body of POST /uploads: the key, and only the limits the caller set (the API defaults the rest). */
+function uploadLinkBody(key: string, values: Partial<Record<Option, string | boolean>>): Record<string, unknown> {
+  const command = 'upload-link';
+  if (values['landing-page'] && values['no-landing-page']) throw usageError('--landing-page and --no-landing-page contradict each other', command);
+  const body: Record<string, unknown> = { key };
+  if (values['max-bytes'] !== undefined) body.maxBytes = integer('--max-bytes', String(values['max-bytes']), 1, command);
+  if (values['content-type'] !== undefined) {
+    const type = String(values['content-type']);
+    // The same rule as the link's x-link-type: one media type, which the edge compares with the PUT's.
+    if (!isMediaType(type)) throw usageError(`--content-type expects a media type, type/subtype without parameters (such as application/pdf); got "${type}"`, command);
+    body.contentType = type;
+  }
+  if (values.expires !== undefined) body.expiresInSeconds = integer('--expires', String(values.expires), 1, command);
+  if (values['landing-page']) body.landingPage = true;
+  if (values['no-landing-page']) body.landingPage = false;
+  return body;
 }
 
 function parseCommandLine(argv: readonly string[]) {
@@ -243,7 +302,7 @@ const OPTION_NAMES = new Set(Object.keys(OPTIONS).map((name) => `--${name}`));
 /** Options that take a value (`--api URL`): the argument after one is its value, whatever it looks like. */
 const VALUED = new Set(Object.entries(OPTIONS).filter(([, o]) => o.type === 'string').map(([name]) => `--${name}`));
 /** Options whose value is a number, which may be negative (and is refused, as a value). */
-const NUMERIC = new Set(['--expires', '--max-uses', '--download-window']);
+const NUMERIC = new Set(['--expires', '--max-uses', '--download-window', '--max-bytes']);
 
 /**
  * Hands parseArgs the options first and every positional after a `--`, so that:
@@ -322,10 +381,13 @@ function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
+/** What a numeric option counts, as its refusal says it. */
+const UNIT_OF: Record<string, string> = { '--max-uses': '', '--max-bytes': ' of bytes' };
+
 function integer(flag: string, value: string, min: number, command: Command): number {
   const n = /^\d{1,15}$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < min) {
-    throw usageError(`${flag} expects a whole number${flag === '--max-uses' ? '' : ' of seconds'}, at least ${min}; got "${value}"`, command);
+    throw usageError(`${flag} expects a whole number${UNIT_OF[flag] ?? ' of seconds'}, at least ${min}; got "${value}"`, command);
   }
   return n;
 }

@@ -1,6 +1,7 @@
 // The landing page a link shows in landing-page mode, and the refusal pages browsers see.
 // One function per page, returning a string: inline CSS only, no script, no external
-// resource, and a Content-Security-Policy that allows exactly the inlined style.
+// resource, and a Content-Security-Policy that allows exactly the inlined style. The frame,
+// style and escaping are exported for the upload page (upload-page.ts), which looks the same.
 import { createHash } from 'crypto';
 
 /** What the page says. */
@@ -33,7 +34,8 @@ export interface Page {
   readonly headers: Record<string, string>;
 }
 
-const STYLE = [
+/** The pages' shared look (the upload page adds its own rules after it). */
+export const PAGE_STYLE = [
   ':root{color-scheme:light dark;--bg:#f6f7f9;--fg:#1b1f24;--muted:#57606a;--card:#fff;--accent:#0b57d0;--accent-fg:#fff;--border:#d0d7de}',
   '@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9da7b3;--card:#161b22;--accent:#4c8dff;--accent-fg:#0d1117;--border:#30363d}}',
   '*{box-sizing:border-box}',
@@ -60,7 +62,7 @@ const STYLE = [
  */
 const CSP = [
   "default-src 'none'",
-  `style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`,
+  `style-src ${sha256Source(PAGE_STYLE)}`,
   "form-action 'self'",
   "base-uri 'none'",
   "frame-ancestors 'none'",
@@ -76,19 +78,42 @@ const HEADERS: Record<string, string> = {
   'x-robots-tag': 'noindex, nofollow',
 };
 
-function escapeHtml(s: string): string {
+/** A CSP hash source for an inline style or script: exactly that text is allowed. */
+export function sha256Source(text: string): string {
+  return `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+}
+
+export function escapeHtml(s: string): string {
   const entities: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
   return s.replace(/[&<>"']/g, (c) => entities[c]);
 }
 
-function htmlDocument(title: string, body: string): string {
+/** How a page differs from the landing page's frame: its preview text, style and script. */
+export interface DocumentOptions {
+  /** What a chat preview shows under the title. */
+  readonly description?: string;
+  /** The inline style, which the page's CSP must pin. */
+  readonly style?: string;
+  /** One inline script at the end of the body, which the page's CSP must pin. */
+  readonly script?: string;
+}
+
+export function htmlDocument(title: string, body: string, options: DocumentOptions = {}): string {
   const t = escapeHtml(title);
+  const description = escapeHtml(options.description ?? 'A download link that works a limited number of times.');
   return '<!doctype html><html lang="en"><head><meta charset="utf-8">'
     + '<meta name="viewport" content="width=device-width,initial-scale=1">'
     + '<meta name="robots" content="noindex,nofollow">'
     + `<title>${t}</title><meta property="og:title" content="${t}"><meta property="og:type" content="website">`
-    + '<meta property="og:description" content="A download link that works a limited number of times.">'
-    + `<style>${STYLE}</style></head><body><main>${body}</main></body></html>`;
+    + `<meta property="og:description" content="${description}">`
+    + `<style>${options.style ?? PAGE_STYLE}</style></head><body><main>${body}</main>`
+    + (options.script === undefined ? '' : `<script>${options.script}</script>`)
+    + '</body></html>';
+}
+
+/** When a link stops working, to the minute: `2026-12-01 09:30 UTC`. */
+export function formatExpiry(expiresAt: Date): string {
+  return expiresAt.toISOString().replace('T', ' ').replace(/:\d\d\.\d{3}Z$/, ' UTC');
 }
 
 /**
@@ -97,7 +122,7 @@ function htmlDocument(title: string, body: string): string {
  * also has a password field named `passphrase`, posted in the body, never in the URL.
  */
 export function renderLandingPage(content: LandingPageContent): Page {
-  const expires = content.expiresAt.toISOString().replace('T', ' ').replace(/:\d\d\.\d{3}Z$/, ' UTC');
+  const expires = formatExpiry(content.expiresAt);
   const size = content.fileSize === undefined ? '' : ` <span class="size">(${formatBytes(content.fileSize)})</span>`;
   const file = content.fileName === undefined ? '' : `<p class="file">${escapeHtml(content.fileName)}${size}</p>`;
   const uses = content.usesLeft === 1 ? 'one more time' : `${content.usesLeft} more times`;
