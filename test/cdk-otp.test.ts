@@ -244,6 +244,19 @@ describe('cdk-otp against the local links API', () => {
     expect((await cdkOtp(['revoke', link.id, '--api', d.apiUrl], env)).code).toBe(0);
   });
 
+  it('mints an upload link with SigV4 whose URL takes one file through the local CloudFront', async () => {
+    const minted = await cdkOtp(['upload-link', 'uploads/from-cli.txt', '--max-bytes', '100', '--content-type', 'text/plain'], localEnv());
+    expect([minted.code, minted.stderr]).toEqual([0, '']);
+    const link = jsonOf<{ url: string; id: string; kind: string; maxBytes: number; contentType: string }>(minted);
+    expect(link).toMatchObject({ kind: 'upload', maxBytes: 100, contentType: 'text/plain' });
+    expect(link.url.startsWith(`${d.distributionUrl}/uploads/from-cli.txt?x-link-id=${link.id}&`)).toBe(true);
+    const put = (body: string) => http(link.url, { method: 'PUT', headers: { 'content-type': 'text/plain', 'content-length': String(body.length) }, body });
+    expect((await put('hello from the cli')).status).toBe(201);
+    expect((await put('again')).status).toBe(403);
+    const status = await cdkOtp(['status', link.id], localEnv());
+    expect(jsonOf<Record<string, unknown>>(status)).toMatchObject({ kind: 'upload', uploaded: true, receivedBytes: 18 });
+  });
+
   it('sends the mint options as the API\'s fields', async () => {
     const run = await cdkOtp(['mint', 'reports/q4.pdf', '--download-window', '0', '--landing-page', '--max-uses', '2'], localEnv());
     expect(run.code).toBe(0);
