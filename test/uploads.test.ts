@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
 import { describeWithTools } from './util/clients';
@@ -18,6 +19,7 @@ const NAVIGATE = { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0
 describe('upload links over the local deployment', () => {
   let d: LocalDeployment;
   let s3: S3Client;
+  let ledger: DynamoDBClient;
   beforeAll(async () => {
     d = await startLocalDeployment({
       objects: { 'uploads/taken.txt': 'already here', 'reports/q4.pdf': 'report' },
@@ -29,9 +31,11 @@ describe('upload links over the local deployment', () => {
     // Only the edge role reads linked objects (the bucket policy): read what was stored as it.
     const credentials = d.identities.createSession(d.edgeRoleArn, 3600);
     s3 = new S3Client({ region: d.region, endpoint: d.originUrl, forcePathStyle: true, credentials });
+    ledger = new DynamoDBClient({ region: d.region, endpoint: d.services.dynamodb.endpoint });
   });
   afterAll(async () => {
     s3?.destroy();
+    ledger?.destroy();
     await d?.close();
   });
 
@@ -208,6 +212,35 @@ describe('upload links over the local deployment', () => {
     const retried = await put(link.url, 'try two');
     expect(retried.status).toBe(201);
     expect((await stored('uploads/retry.bin'))?.toString()).toBe('try two');
+  });
+
+  it('an upload whose sender went away mid-body holds the link until its deadline, then it opens again', async () => {
+    const link = await mintUpload({ key: 'uploads/dropped.bin' });
+    // Half the declared bytes, then the connection is gone: S3 stores nothing, and no
+    // origin-response trigger runs for a request that got no answer.
+    await new Promise<void>((resolve) => {
+      const u = new URL(link.url);
+      const req = httpRequest({ host: u.hostname, port: u.port, method: 'PUT', path: u.pathname + u.search, headers: { 'content-type': 'application/octet-stream', 'content-length': '100000' } });
+      req.on('error', () => resolve());
+      req.write(randomBytes(50_000), () => setTimeout(() => { req.destroy(); resolve(); }, 300));
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await stored('uploads/dropped.bin')).toBeUndefined();
+    const item = await ledger.send(new GetItemCommand({ TableName: d.tableName, Key: { id: { S: link.id } }, ConsistentRead: true }));
+    expect(item.Item?.uploadState?.S).toBe('uploading');
+    // 15 minutes plus 100000 bytes at 64 KiB/s from the take.
+    const until = Number(item.Item?.uploadUntil?.N);
+    expect(until - Math.floor(Date.now() / 1000)).toBeGreaterThanOrEqual(900);
+    expect(until - Math.floor(Date.now() / 1000)).toBeLessThanOrEqual(903);
+    const retry = await put(link.url, 'second try');
+    expect([retry.status, retry.text()]).toEqual([403, 'A file is being uploaded through this link right now. Try again later if it does not arrive.']);
+    // The deadline passes (moved into the past rather than waited for).
+    await ledger.send(new UpdateItemCommand({
+      TableName: d.tableName, Key: { id: { S: link.id } }, UpdateExpression: 'SET uploadUntil = :past', ExpressionAttributeValues: { ':past': { N: String(Math.floor(Date.now() / 1000) - 1) } },
+    }));
+    const late = await put(link.url, 'third try');
+    expect(late.status).toBe(201);
+    expect((await stored('uploads/dropped.bin'))?.toString()).toBe('third try');
   });
 
   describeWithTools(['curl'], 'with curl', () => {
