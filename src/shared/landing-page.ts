@@ -68,15 +68,20 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const HEADERS: Record<string, string> = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-store',
-  'content-security-policy': CSP,
-  'referrer-policy': 'no-referrer',
-  'x-content-type-options': 'nosniff',
-  // Search engines and scanners that honour it: this page is not content.
-  'x-robots-tag': 'noindex, nofollow',
-};
+/** The headers of a page the edge generates, with its own Content-Security-Policy. */
+export function pageHeaders(csp: string): Record<string, string> {
+  return {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': csp,
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+    // Search engines and scanners that honour it: this page is not content.
+    'x-robots-tag': 'noindex, nofollow',
+  };
+}
+
+const HEADERS = pageHeaders(CSP);
 
 /** A CSP hash source for an inline style or script: exactly that text is allowed. */
 export function sha256Source(text: string): string {

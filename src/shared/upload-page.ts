@@ -5,7 +5,7 @@
 // shows the edge's answer. The CSP pins that script and the style by their hashes and allows
 // connections only to the page's own origin. Without script the form stays hidden (it could
 // not send the file as a PUT) and the page says how to upload with curl.
-import { escapeHtml, formatBytes, formatExpiry, htmlDocument, PAGE_STYLE, sha256Source, type Page } from './landing-page';
+import { escapeHtml, formatBytes, formatExpiry, htmlDocument, PAGE_STYLE, pageHeaders, sha256Source, type Page } from './landing-page';
 
 /** What the upload page says; the edge takes it from the link and its ledger item. */
 export interface UploadPageContent {
@@ -111,14 +111,7 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const HEADERS: Record<string, string> = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-store',
-  'content-security-policy': CSP,
-  'referrer-policy': 'no-referrer',
-  'x-content-type-options': 'nosniff',
-  'x-robots-tag': 'noindex, nofollow',
-};
+const HEADERS = pageHeaders(CSP);
 
 /** A size as people read it, as the landing page shows sizes. */
 export const humanBytes = formatBytes;
