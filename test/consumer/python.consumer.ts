@@ -36,6 +36,8 @@ class DownloadsStack(Stack):
             default_link_lifetime=Duration.minutes(5),
             price_class=cloudfront.PriceClass.PRICE_CLASS_200,
             create_outputs=True,
+            upload_key_prefixes=["inbox/"],
+            max_upload_bytes=cdk.Size.mebibytes(20),
         )
 
 
@@ -218,6 +220,12 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
       expect(mintFunction(stack.template).Properties.Environment.Variables).toMatchObject({
         OTP_DEFAULT_EXPIRES_SECONDS: '300',
         OTP_MAX_EXPIRES_SECONDS: '2592000',
+        // Upload links: a list of strings and a Size, through the jsii runtime.
+        OTP_UPLOAD_KEY_PREFIXES: '["inbox/"]',
+        OTP_MAX_UPLOAD_BYTES: '20971520',
+      });
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'EdgeFunctionWritesUploads', Action: 's3:PutObject' })]) },
       });
       expect(Object.keys(stack.template.Outputs ?? {})).toHaveLength(4);
     });
