@@ -796,7 +796,8 @@ function render(r: Results): string {
   p();
   p('Assumptions:');
   p(`- One download per link (one-time links). Lambda@Edge at ${MEMORY_GB * 1024} MB; each request billed at its duration rounded up to 1 ms;`);
-  p('  ours is invoked twice per download (viewer request, and origin response to replace origin errors, billed at the 1 ms minimum); warm');
+  p('  ours is invoked three times per download (viewer request; origin request, which signs for S3, and origin response, which replaces');
+  p('  origin errors, each billed at the 1 ms minimum); warm');
   p('  requests only (a cold start adds the same initialization to both designs, and ours one background SSM read per container per minute).');
   p('- Durations: the measured warm durations above. Locally every AWS call is a loopback call to an emulator; in AWS each call crosses');
   p('  from the edge location to the table\'s region, so real durations are dominated by that round trip: the second scenario adds an assumed');
