@@ -27,6 +27,7 @@ import {
 import { LINKS_API_CORS } from '../src/shared/cors';
 import { downloadMetricsId } from '../src/shared/download-metrics';
 import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
+import { NO_THREATS_FOUND, SCAN_STATUS_CONDITION_KEY } from '../src/shared/scan-status';
 
 export interface LocalDeploymentOptions {
   /** @default 'eu-west-1' */
@@ -63,6 +64,13 @@ export interface LocalDeploymentOptions {
   readonly uploadKeyPrefixes?: string[];
   /** Largest body an upload link takes, in bytes. @default DEFAULT_MAX_UPLOAD_BYTES (100 MiB) */
   readonly maxUploadBytes?: number;
+  /**
+   * The construct's `scanUploads`, as far as it can be emulated: the bucket policy's Deny of
+   * s3:GetObject under the upload prefixes for objects not tagged `GuardDutyMalwareScanStatus:
+   * NO_THREATS_FOUND`. GuardDuty itself is not emulated: nothing scans or tags; a test tags
+   * objects (PutObjectTagging) as GuardDuty would. Only with an owned bucket. @default false
+   */
+  readonly scanUploads?: boolean;
   /** Refuse link-preview agents without consuming a use. @default true */
   readonly previewProtection?: boolean;
   /** Extra preview agent patterns, staged with the edge function. @default [] */
@@ -260,6 +268,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     // brings is read through the role's identity policy (the construct grants both ways). The
     // edge role writes (an upload link's one PUT, signed by the origin-request trigger) only
     // under the upload prefixes.
+    if (opts.scanUploads && !owned) throw new Error('scanUploads is emulated only for a bucket the construct owns (bucketOwnership: owned)');
     const edgeRoleArn = identities.createRole('otp-local-edge', { readPrefixes: owned ? [] : allowedKeyPrefixes, writePrefixes: uploadKeyPrefixes });
     const s3 = await startS3({
       region,
@@ -280,6 +289,14 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
             Resource: allowedKeyPrefixes.map((p) => `arn:aws:s3:::${bucket}/${p}*`),
             Condition: { ArnNotEquals: { 'aws:PrincipalArn': edgeRoleArn } },
           },
+          // EdgeReadsOnlyCleanUploads (scanUploads).
+          ...(opts.scanUploads && uploadKeyPrefixes.length > 0 ? [{
+            Effect: 'Deny' as const,
+            Principal: { AWS: edgeRoleArn },
+            Action: 's3:GetObject',
+            Resource: uploadKeyPrefixes.map((p) => `arn:aws:s3:::${bucket}/${p}*`),
+            Condition: { StringNotEquals: { [SCAN_STATUS_CONDITION_KEY]: NO_THREATS_FOUND } },
+          }] : []),
         ],
       } : undefined,
       originFaults: opts.originFaults,

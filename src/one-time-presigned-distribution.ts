@@ -37,6 +37,7 @@ import { LINKS_API_CORS } from './shared/cors';
 import { DownloadMetric, downloadMetricsId, REASON_DIMENSION, REFUSAL_REASONS } from './shared/download-metrics';
 import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './shared/ledger';
 import { LinkEventType } from './shared/link-events';
+import { NO_THREATS_FOUND, SCAN_STATUS_CONDITION_KEY } from './shared/scan-status';
 import { UploadScanning } from './upload-scanning';
 
 /** Every status an origin error can have for which CloudFront allows an error-caching TTL. */
@@ -261,8 +262,11 @@ export interface OneTimePresignedDistributionProps {
    * Scan what upload links receive with GuardDuty Malware Protection for S3: a protection plan
    * on the bucket, limited to `uploadKeyPrefixes` (at most 5), which tags each object with
    * its result (`GuardDutyMalwareScanStatus`), and the role GuardDuty uses. Results arrive on
-   * the default event bus: subscribe with `onUploadScanned()`. Needs `uploadKeyPrefixes`, and
-   * the bucket in the stack's account and Region. GuardDuty charges per GB scanned.
+   * the default event bus: subscribe with `onUploadScanned()`. The edge then reads an object
+   * under the upload prefixes only once it is tagged `NO_THREATS_FOUND`: a download link to an
+   * upload that is not scanned yet, or was found infected, is refused without spending its use.
+   * Needs `uploadKeyPrefixes`, and the bucket in the stack's account and Region. GuardDuty
+   * charges per GB scanned.
    *
    * @default false
    * @stability experimental
@@ -581,6 +585,7 @@ export class OneTimePresignedDistribution extends Construct {
     }
     this.grantEdgeRead(edge.role, edge.roleName, settings.allowedKeyPrefixes, ownedBucket);
     this.grantEdgeUpload(edge.role, edge.roleName, settings.uploadKeyPrefixes, ownedBucket);
+    if (this.uploadScanning) this.denyUnscannedUploads(edge.role, settings.uploadKeyPrefixes, ownedBucket);
 
     this.distribution = this.createDistribution(props, settings);
     this.distributionDomainName = settings.publicDomain ?? this.distribution.distributionDomainName;
@@ -1003,29 +1008,54 @@ export class OneTimePresignedDistribution extends Construct {
    */
   private grantEdgeUpload(role: iam.Role, roleName: string, prefixes: string[], ownedBucket: s3.Bucket | undefined): void {
     if (prefixes.length === 0) return;
-    const sameStack = Stack.of(role) === Stack.of(this);
-    const write = (objectArns: string[], principals?: iam.IPrincipal[]) => new iam.PolicyStatement({
+    this.addEdgeObjectStatement(role, prefixes, ownedBucket, (objectArns, principals) => new iam.PolicyStatement({
       sid: principals ? 'EdgeFunctionWritesUploads' : undefined,
       principals,
       actions: ['s3:PutObject'],
       resources: objectArns,
-    });
+    }), 'Writes are scoped to uploadKeyPrefixes (prefix*): an upload link writes one new key under them, chosen at mint, and S3 refuses to overwrite (If-None-Match: *).');
+    // A bucket that took neither was refused by grantEdgeRead already.
+    this.grantEdgeKey(role, roleName, this.bucket.encryptionKey, Stack.of(role) === Stack.of(this), ['kms:GenerateDataKey']);
+  }
+
+  /**
+   * With `scanUploads`, the edge reads an object under the upload prefixes only once GuardDuty
+   * tagged it `NO_THREATS_FOUND`: an explicit Deny of `s3:GetObject` for any other (or no) scan
+   * status, GuardDuty's tag-based access control ("Using tag-based access control (TBAC) with
+   * Malware Protection for S3", GuardDuty User Guide). A download link to an upload that is not
+   * scanned yet, or was found infected, gets S3's 403, which gives its use back (origin-failure.ts).
+   */
+  private denyUnscannedUploads(role: iam.Role, prefixes: string[], ownedBucket: s3.Bucket | undefined): void {
+    this.addEdgeObjectStatement(role, prefixes, ownedBucket, (objectArns, principals) => new iam.PolicyStatement({
+      sid: principals ? 'EdgeReadsOnlyCleanUploads' : undefined,
+      effect: iam.Effect.DENY,
+      principals,
+      actions: ['s3:GetObject'],
+      resources: objectArns,
+      conditions: { StringNotEquals: { [SCAN_STATUS_CONDITION_KEY]: NO_THREATS_FOUND } },
+    }));
+  }
+
+  /**
+   * Adds a statement about the edge role and the objects under `prefixes` where it takes effect:
+   * the bucket policy of a bucket this construct creates; the role's own policy when the edge
+   * stack can name the objects; otherwise the bucket policy of a bucket from another stack.
+   */
+  private addEdgeObjectStatement(
+    role: iam.Role, prefixes: string[], ownedBucket: s3.Bucket | undefined,
+    statement: (objectArns: string[], principals?: iam.IPrincipal[]) => iam.PolicyStatement, nagReason?: string,
+  ): void {
+    const sameStack = Stack.of(role) === Stack.of(this);
     const principal = new iam.ArnPrincipal(this.edgeRoleArn);
     if (ownedBucket) {
-      // The bucket policy of a bucket this construct creates denies no writes.
-      ownedBucket.addToResourcePolicy(write(prefixes.map((prefix) => ownedBucket.arnForObjects(`${prefix}*`)), [principal]));
+      ownedBucket.addToResourcePolicy(statement(prefixes.map((prefix) => ownedBucket.arnForObjects(`${prefix}*`)), [principal]));
     } else if (sameStack || !Token.isUnresolved(this.bucket.bucketName)) {
       const objectArns = this.edgeObjectArns(prefixes, sameStack);
-      role.addToPrincipalPolicy(write(objectArns));
-      for (const arn of objectArns) {
-        acknowledge(role, `AwsSolutions-IAM5[Resource::${nagResource(Stack.of(role), arn)}]`,
-          'Writes are scoped to uploadKeyPrefixes (prefix*): an upload link writes one new key under them, chosen at mint, and S3 refuses to overwrite (If-None-Match: *).');
-      }
-    } else if (this.bucket.addToResourcePolicy(write(prefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)), [principal])).statementAdded) {
+      role.addToPrincipalPolicy(statement(objectArns));
+      if (nagReason) for (const arn of objectArns) acknowledge(role, `AwsSolutions-IAM5[Resource::${nagResource(Stack.of(role), arn)}]`, nagReason);
+    } else if (this.bucket.addToResourcePolicy(statement(prefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)), [principal])).statementAdded) {
       this.deployAfterEdgeRole(this.bucket, role);
     }
-    // A bucket that took neither was refused by grantEdgeRead already.
-    this.grantEdgeKey(role, roleName, this.bucket.encryptionKey, sameStack, ['kms:GenerateDataKey']);
   }
 
   /** ARNs of the objects under each prefix, as the edge stack can name them. */

@@ -141,7 +141,7 @@ describe('local S3 bucket policy', () => {
     expect(() => validateBucketPolicy({ Statement: [{ Effect: 'Deny', NotPrincipal: { AWS: 'x' } } as never] })).toThrow(/NotPrincipal is not supported/);
     expect(() => validateBucketPolicy({
       Statement: [{ Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: '*', Condition: { StringNotEquals: { 'aws:Referer': 'x' } } as never }],
-    })).toThrow(/only Bool aws:SecureTransport and ArnNotEquals aws:PrincipalArn conditions/);
+    })).toThrow(/only Bool aws:SecureTransport, ArnNotEquals aws:PrincipalArn and StringNotEquals s3:ExistingObjectTag\/\* conditions/);
     expect(() => s3.setBucketPolicy({ Statement: [{ Effect: 'Allow', Principal: { Service: 'x' } as never, Action: '*', Resource: '*' }] })).toThrow(/Principal/);
 
     const request = { principalArn: edgeRoleArn, action: 's3:GetObject', resource: `arn:aws:s3:::${bucket}/a/b.txt`, secureTransport: true };

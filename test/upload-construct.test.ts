@@ -218,6 +218,31 @@ describe('scanUploads', () => {
     expect(deny.Condition).toEqual({ ArnNotEquals: { 'aws:PrincipalArn': [built.stack.resolve(built.otp.edgeRoleArn), { 'Fn::GetAtt': [planRole()[0], 'Arn'] }] } });
   });
 
+  it('lets the edge read an upload only once GuardDuty tagged it NO_THREATS_FOUND (tag-based access control)', () => {
+    const clean = statementsOf(template, 'AWS::S3::BucketPolicy').find((st) => st.Sid === 'EdgeReadsOnlyCleanUploads')!;
+    expect(clean).toEqual({
+      Sid: 'EdgeReadsOnlyCleanUploads',
+      Effect: 'Deny',
+      Principal: { AWS: built.stack.resolve(built.otp.edgeRoleArn) },
+      Action: 's3:GetObject',
+      Resource: [objects('inbox/'), objects('drop/')],
+      Condition: { StringNotEquals: { 's3:ExistingObjectTag/GuardDutyMalwareScanStatus': 'NO_THREATS_FOUND' } },
+    });
+    // Without scanning, nothing is denied on tags.
+    const plain = synth(() => ({ uploadKeyPrefixes: ['inbox/'] })).template();
+    expect(JSON.stringify(plain.toJSON())).not.toContain('ExistingObjectTag');
+  });
+
+  it('denies unscanned uploads in the edge role\'s own policy for a bucket it does not own', () => {
+    const t = synth((s) => ({ bucket: s3.Bucket.fromBucketName(s, 'Existing', 'existing-bucket'), uploadKeyPrefixes: ['inbox/'], scanUploads: true }));
+    const deny = policyOfRole(t.edgeTemplate(), '').find((st) => st.Effect === 'Deny');
+    expect(deny).toMatchObject({
+      Action: 's3:GetObject',
+      Condition: { StringNotEquals: { 's3:ExistingObjectTag/GuardDutyMalwareScanStatus': 'NO_THREATS_FOUND' } },
+    });
+    expect(JSON.stringify(deny!.Resource)).toContain('existing-bucket/inbox/*');
+  });
+
   it('lets GuardDuty use the bucket\'s KMS key through S3 only', () => {
     const t = synth((s) => ({
       bucket: s3.Bucket.fromBucketAttributes(s, 'Existing', { bucketName: 'existing-bucket', encryptionKey: kms.Key.fromKeyArn(s, 'Key', KEY_ARN) }),

@@ -3,7 +3,8 @@
 // ARNs with `*`/`?` wildcards, and the two conditions the construct's policy uses: the one
 // CDK's `enforceSSL` adds (`Bool: { aws:SecureTransport: 'false' }`) and the deny for every
 // reader but the edge role (`ArnNotEquals: { aws:PrincipalArn: ... }`; "IAM JSON policy
-// elements: Condition operators", ARN condition operators). Anything else (NotPrincipal,
+// elements: Condition operators", ARN condition operators), and GuardDuty's tag-based access
+// control of scanned uploads (`StringNotEquals: { s3:ExistingObjectTag/<key>: value }`). Anything else (NotPrincipal,
 // NotAction, NotResource, other conditions) is refused when the policy is set, rather than misread.
 //
 // Evaluation follows the IAM User Guide, "Policy evaluation logic"
@@ -25,7 +26,17 @@ export interface LocalPolicyStatement {
   readonly Condition?: {
     readonly Bool?: { readonly 'aws:SecureTransport': 'true' | 'false' | boolean };
     readonly ArnNotEquals?: { readonly 'aws:PrincipalArn': string | readonly string[] };
+    /** Only `s3:ExistingObjectTag/<key>` keys. */
+    readonly StringNotEquals?: Readonly<Record<string, string | readonly string[]>>;
   };
+}
+
+/** The condition key prefix of an object's existing tags ("Amazon S3 condition keys", Service Authorization Reference). */
+export const EXISTING_OBJECT_TAG = 's3:ExistingObjectTag/';
+
+/** Whether any statement of the policy reads the object's tags (the front then fetches them). */
+export function readsObjectTags(policy: LocalBucketPolicy): boolean {
+  return policy.Statement.some((st) => Object.keys(st.Condition?.StringNotEquals ?? {}).some((k) => k.startsWith(EXISTING_OBJECT_TAG)));
 }
 
 export interface LocalBucketPolicy {
@@ -43,6 +54,8 @@ export interface PolicyRequest {
   readonly resource: string;
   /** Whether the request came over TLS (aws:SecureTransport). */
   readonly secureTransport: boolean;
+  /** The object's tags, for `s3:ExistingObjectTag/<key>` (absent: the request addresses no existing object). */
+  readonly objectTags?: Readonly<Record<string, string>>;
 }
 
 /** What the bucket policy says about a request: an explicit deny, an allow, or nothing. */
@@ -61,11 +74,15 @@ export function validateBucketPolicy(policy: LocalBucketPolicy): void {
       throw new Error(`${where}: Principal must be '*' or { AWS: ... }`);
     }
     if (st.Condition !== undefined) {
-      const { Bool, ArnNotEquals, ...others } = st.Condition;
-      const ok = Object.keys(others).length === 0 && (Bool !== undefined || ArnNotEquals !== undefined)
+      const { Bool, ArnNotEquals, StringNotEquals, ...others } = st.Condition;
+      const ok = Object.keys(others).length === 0 && (Bool !== undefined || ArnNotEquals !== undefined || StringNotEquals !== undefined)
         && (Bool === undefined || (Object.keys(Bool).length === 1 && ['true', 'false'].includes(String(Bool['aws:SecureTransport']))))
-        && (ArnNotEquals === undefined || Object.keys(ArnNotEquals).length === 1 && ArnNotEquals['aws:PrincipalArn'] !== undefined);
-      if (!ok) throw new Error(`${where}: only Bool aws:SecureTransport and ArnNotEquals aws:PrincipalArn conditions are supported by the local S3`);
+        && (ArnNotEquals === undefined || Object.keys(ArnNotEquals).length === 1 && ArnNotEquals['aws:PrincipalArn'] !== undefined)
+        && (StringNotEquals === undefined || Object.keys(StringNotEquals).length > 0
+          && Object.keys(StringNotEquals).every((k) => k.startsWith(EXISTING_OBJECT_TAG)));
+      if (!ok) {
+        throw new Error(`${where}: only Bool aws:SecureTransport, ArnNotEquals aws:PrincipalArn and StringNotEquals ${EXISTING_OBJECT_TAG}* conditions are supported by the local S3`);
+      }
     }
   }
 }
@@ -80,6 +97,11 @@ export function evaluateBucketPolicy(policy: LocalBucketPolicy, req: PolicyReque
     if (bool && String(bool['aws:SecureTransport']) !== String(req.secureTransport)) continue;
     const notArns = st.Condition?.ArnNotEquals?.['aws:PrincipalArn'];
     if (notArns !== undefined && listOf(notArns).some((arn) => wildcard(arn, req.principalArn, false))) continue;
+    // A negated operator matches a request that lacks the key (IAM User Guide, "IAM JSON policy
+    // elements: Condition operators", negated matching operators), so an untagged object matches
+    // StringNotEquals: GuardDuty's tag-based access control denies it until a scan tags it.
+    const notTags = Object.entries(st.Condition?.StringNotEquals ?? {});
+    if (notTags.some(([key, values]) => listOf(values).includes(req.objectTags?.[key.slice(EXISTING_OBJECT_TAG.length)] ?? '\u0000absent'))) continue;
     const principals = st.Principal === '*' ? ['*'] : listOf(st.Principal.AWS);
     if (st.Effect === 'Deny') {
       if (principals.some((p) => p === '*' || p === req.principalArn || isAccount(p))) return 'deny';

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import S3rver from 's3rver';
-import { evaluateBucketPolicy, type LocalBucketPolicy, s3Action, validateBucketPolicy } from './bucket-policy';
+import { evaluateBucketPolicy, type LocalBucketPolicy, readsObjectTags, s3Action, validateBucketPolicy } from './bucket-policy';
 import {
   applyFault,
   BodyTooLargeError,
@@ -304,12 +304,15 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
     const principalArn = lookup(accessKeyId)?.principalArn;
     const objectKey = (decodeS3Path(route.keyPath) ?? '').slice(1);
     const isRead = operation === 'GetObject' || operation === 'HeadObject';
+    // A policy that reads the object's tags (s3:ExistingObjectTag) sees them as stored.
+    const objectTags = bucketPolicy && principalArn && isRead && readsObjectTags(bucketPolicy) ? await storedTags(route.upstreamPath) : undefined;
     const decision = bucketPolicy && principalArn
       ? evaluateBucketPolicy(bucketPolicy, {
         principalArn,
         action: s3Action(operation),
         resource: route.keyPath === '' || route.keyPath === '/' ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${objectKey}`,
         secureTransport: true,
+        ...(objectTags === undefined ? {} : { objectTags }),
       })
       : 'none';
     // s3:PutObject (PutObject, CopyObject, the multipart operations) is scoped by mayWrite alike.
@@ -550,6 +553,24 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
       .join('&');
     return upstreamQuery ? `${route.upstreamPath}?${upstreamQuery}` : route.upstreamPath;
   };
+
+  /** An object's tags as the store holds them (GetObjectTagging), or undefined when there is no such object. */
+  const storedTags = (upstreamPath: string): Promise<Record<string, string> | undefined> => new Promise((resolve, reject) => {
+    const tagReq = httpRequest({ host: LOCAL_HOST, port: storePort, method: 'GET', path: `${upstreamPath}?tagging`, agent }, (tagRes) => {
+      const chunks: Buffer[] = [];
+      tagRes.on('data', (c: Buffer) => chunks.push(c));
+      tagRes.on('end', () => {
+        if (tagRes.statusCode !== 200) return resolve(undefined);
+        const xml = Buffer.concat(chunks).toString('utf8');
+        const tags: Record<string, string> = {};
+        for (const m of xml.matchAll(/<Tag>\s*<Key>([^<]*)<\/Key>\s*<Value>([^<]*)<\/Value>\s*<\/Tag>/g)) tags[m[1]] = m[2];
+        resolve(tags);
+      });
+      tagRes.on('error', reject);
+    });
+    tagReq.on('error', reject);
+    tagReq.end();
+  });
 
   const forward = (
     req: IncomingMessage,

@@ -499,7 +499,7 @@ async function giveBack(request: CloudFrontRequest, requestId: string): Promise<
  */
 function scrubOriginError(response: CloudFrontResponse): CloudFrontResultResponse {
   const status = Number(response.status);
-  const [code, description, body] = ORIGIN_ERRORS[status] ?? (status >= 500 ? ORIGIN_ERRORS[503] : ORIGIN_ERRORS[403]);
+  const [code, description, body] = ORIGIN_ERRORS[status] ?? (status >= 500 ? ORIGIN_ERRORS[503] : REFUSED_BY_ORIGIN);
   const headers = plainHeaders();
   // CloudFront forbids removing these read-only headers in origin-response triggers.
   for (const name of ['transfer-encoding', 'via']) {
@@ -511,8 +511,12 @@ function scrubOriginError(response: CloudFrontResponse): CloudFrontResultRespons
   return { status: String(code), statusDescription: description, headers, body };
 }
 
+/** Any other answer of the origin (a 4xx the viewer's request caused). */
+const REFUSED_BY_ORIGIN: [number, string, string] = [403, 'Forbidden', 'The file could not be delivered. Ask the sender for a new link.'];
+
 const ORIGIN_ERRORS: Record<number, [number, string, string]> = {
-  403: [403, 'Forbidden', 'The file could not be delivered. Ask the sender for a new link.'],
+  // Given back (isOriginFailure): with scanUploads, S3 refuses an upload until GuardDuty tags it clean.
+  403: [403, 'Forbidden', 'The file cannot be delivered right now (it may still be being checked). Your link was not used up: try again later, or ask the sender.'],
   404: [404, 'Not Found', 'The file is no longer available.'],
   416: [416, 'Range Not Satisfiable', 'The requested range is not available.'],
   503: [503, 'Service Unavailable', 'The file service is temporarily unavailable. Try again shortly.'],

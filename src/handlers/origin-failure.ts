@@ -1,6 +1,7 @@
 // Origin failures never cost a use. When S3 answers a request the edge let through with an
 // error the viewer did not cause (5xx: S3 asks callers to retry InternalError and SlowDown;
-// 404: the object was deleted after the link was minted), the origin-response trigger gives
+// 404: the object was deleted after the link was minted; 403: S3 refused the edge's own
+// request, e.g. an upload not yet scanned clean), the origin-response trigger gives
 // back what that request took from its session: the whole use if the request opened it, or
 // its bytes and request count if it continued one. Successful downloads never come here,
 // so they cost no extra call.
@@ -13,9 +14,13 @@ import type { AttributeValue, GetItemCommandInput, UpdateItemCommandInput } from
 import { Attr } from '../shared/ledger';
 import { LINK_ID_PARAM, isLinkId, parseQuery } from '../shared/link';
 
-/** Whether the origin's answer means the viewer got nothing, through no fault of its own. */
+/**
+ * Whether the origin's answer means the viewer got nothing, through no fault of its own: 5xx,
+ * 404, and 403 (S3 refused the edge's own signed request: with `scanUploads`, an upload GuardDuty
+ * has not tagged clean yet; otherwise a policy or key the operator changed).
+ */
 export function isOriginFailure(status: number): boolean {
-  return status >= 500 || status === 404;
+  return status >= 500 || status === 404 || status === 403;
 }
 
 /** The link id of a forwarded request (its query string carries it), if any. */
