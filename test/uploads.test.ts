@@ -58,6 +58,10 @@ describe('upload links over the local deployment', () => {
   };
   const statusOf = async (id: string) => JSON.parse((await http(`${d.apiUrl}/urls/${id}`)).text()) as Record<string, unknown>;
   const updates = () => d.services.dynamodb.calls.get('UpdateItem') ?? 0;
+  /** What the clock does to a take that never heard back: its deadline passes (moved, not waited for). */
+  const expireTake = (id: string) => ledger.send(new UpdateItemCommand({
+    TableName: d.tableName, Key: { id: { S: id } }, UpdateExpression: 'SET uploadUntil = :past', ExpressionAttributeValues: { ':past': { N: String(Math.floor(Date.now() / 1000) - 1) } },
+  }));
   const puts = () => d.services.s3.forwarded.get('PutObject') ?? 0;
 
   it('mints an upload link that says what it takes, and shows it through the links API', async () => {
@@ -149,8 +153,57 @@ describe('upload links over the local deployment', () => {
     const res = await put(link.url, 'second');
     expect([res.status, res.text()]).toEqual([409, 'A file is already stored under this name; nothing was replaced. Ask the sender for a new link.']);
     expect((await stored('uploads/late.txt'))?.toString()).toBe('first');
-    // The refused link was given back: it is not "uploaded".
-    expect(await statusOf(link.id)).toMatchObject({ uploaded: false, uses: 0 });
+    // Closed, not given back: another try would only meet the same refusal.
+    expect(await statusOf(link.id)).toMatchObject({ uploaded: false, uploadState: 'conflict', uses: 0 });
+    const again = await put(link.url, 'third');
+    expect([again.status, again.text()]).toEqual([403, 'A file is already stored under this name; nothing was replaced. Ask the sender for a new link.']);
+    expect((await stored('uploads/late.txt'))?.toString()).toBe('first');
+  });
+
+  it('a PUT that outlived its take still marks the link uploaded; the PUT that took it again meets 412 and changes nothing', async () => {
+    const link = await mintUpload({ key: 'uploads/slow.bin' });
+    const slow = randomBytes(300_000);
+    // A sends half its body and stalls; its take's deadline passes; B takes the link and stalls too.
+    const a = stalledPut(link.url, slow);
+    await a.sentHalf;
+    await expireTake(link.id);
+    const b = stalledPut(link.url, randomBytes(200_000));
+    await b.sentHalf;
+    // A finishes first: S3 stores A's bytes, and the link is uploaded although B holds the take.
+    const aAnswer = await a.finish();
+    expect([aAnswer.status, aAnswer.text()]).toEqual([201, 'Upload received: 300000 bytes. You can close this page.']);
+    const bAnswer = await b.finish();
+    expect(bAnswer.status).toBe(409);
+    expect((await stored('uploads/slow.bin'))?.equals(slow)).toBe(true);
+    expect(await statusOf(link.id)).toMatchObject({ uploaded: true, uploadState: 'uploaded', receivedBytes: 300_000, uses: 1 });
+    await d.linkEventsSettled();
+    expect(d.linkEvents().filter((e) => (e.detail as { id: string }).id === link.id).map((e) => e.detailType)).toEqual(['Link Issued', 'Upload Received']);
+  });
+
+  it('refuses web pages and scripts on a link that names no type (they would run on this domain when downloaded)', async () => {
+    const link = await mintUpload({ key: 'uploads/invoice.pdf' });
+    for (const type of ['text/html', 'text/html; charset=utf-8', 'image/svg+xml', 'application/xhtml+xml', 'text/xml', 'text/javascript']) {
+      const res = await put(link.url, '<script>alert(1)</script>', { 'content-type': type });
+      expect([type, res.status]).toEqual([type, 415]);
+    }
+    expect(await stored('uploads/invoice.pdf')).toBeUndefined();
+    expect((await put(link.url, '%PDF-1.7', { 'content-type': 'application/pdf' })).status).toBe(201);
+    // A sender who asks for HTML gets it.
+    const html = await mintUpload({ key: 'uploads/page.html', contentType: 'text/html' });
+    expect((await put(html.url, '<p>hi</p>', { 'content-type': 'text/html' })).status).toBe(201);
+  });
+
+  it('the file is stored even when the ledger fails after S3\'s 200; the link then holds until its take\'s deadline', async () => {
+    const link = await mintUpload({ key: 'uploads/unmarked.bin' });
+    const body = randomBytes(100_000);
+    const put1 = stalledPut(link.url, body);
+    await put1.sentHalf;
+    // The take is in the ledger; the write after S3's answer meets errors on both of the client's tries.
+    d.services.dynamodb.fault.set({ mode: 'error', status: 500, code: 'InternalServerError', operations: ['UpdateItem'], times: 2 });
+    const res = await put1.finish();
+    expect([res.status, res.text()]).toEqual([201, 'Upload received: all bytes. You can close this page.']);
+    expect((await stored('uploads/unmarked.bin'))?.equals(body)).toBe(true);
+    expect(await statusOf(link.id)).toMatchObject({ uploadState: 'uploading', uploaded: false });
   });
 
   it('refuses expired, revoked, tampered and reused-as-download links', async () => {
@@ -235,10 +288,7 @@ describe('upload links over the local deployment', () => {
     expect(until - Math.floor(Date.now() / 1000)).toBeLessThanOrEqual(903);
     const retry = await put(link.url, 'second try');
     expect([retry.status, retry.text()]).toEqual([403, 'A file is being uploaded through this link right now. Try again later if it does not arrive.']);
-    // The deadline passes (moved into the past rather than waited for).
-    await ledger.send(new UpdateItemCommand({
-      TableName: d.tableName, Key: { id: { S: link.id } }, UpdateExpression: 'SET uploadUntil = :past', ExpressionAttributeValues: { ':past': { N: String(Math.floor(Date.now() / 1000) - 1) } },
-    }));
+    await expireTake(link.id);
     const late = await put(link.url, 'third try');
     expect(late.status).toBe(201);
     expect((await stored('uploads/dropped.bin'))?.toString()).toBe('third try');
@@ -264,6 +314,28 @@ describe('upload links over the local deployment', () => {
     });
   });
 });
+
+/** A PUT that sends half its body, then waits to be told to send the rest. */
+function stalledPut(url: string, body: Buffer): { sentHalf: Promise<void>; finish: () => Promise<HttpResult> } {
+  const u = new URL(url);
+  let answered!: (r: HttpResult) => void;
+  let failed!: (e: Error) => void;
+  const answer = new Promise<HttpResult>((resolve, reject) => { answered = resolve; failed = reject; });
+  const req = httpRequest({ host: u.hostname, port: u.port, method: 'PUT', path: u.pathname + u.search, headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length) } }, (res) => {
+    const parts: Buffer[] = [];
+    res.on('data', (c: Buffer) => parts.push(c));
+    res.on('end', () => {
+      const b = Buffer.concat(parts);
+      answered({ status: res.statusCode ?? 0, headers: res.headers, body: b, text: () => b.toString('utf8') });
+    });
+  });
+  req.on('error', failed);
+  const half = Math.floor(body.length / 2);
+  // The edge decides once it saw the headers and the first 40 KB (includeBody): a body over 80 KB
+  // has its take in the ledger by the time half of it is sent.
+  const sentHalf = new Promise<void>((resolve) => req.write(body.subarray(0, half), () => setTimeout(resolve, 300)));
+  return { sentHalf, finish: () => { req.end(body.subarray(half)); return answer; } };
+}
 
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {

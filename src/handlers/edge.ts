@@ -37,7 +37,7 @@ import {
 } from './passphrase';
 import { boundedHttpHandler } from './sdk';
 import {
-  declaredBytes, giveBackUploadInput, takeUploadInput, uploadAnswer, uploadedInput, uploadLinkState, uploadProblem,
+  conflictInput, declaredBytes, giveBackUploadInput, isConflict, takeUploadInput, uploadAnswer, uploadedInput, uploadLinkState, uploadProblem,
 } from './upload';
 import { isSameOriginPost, newSessionSecret, sessionCookie, sessionSecretOf } from './viewer';
 import { EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, nextOperatorRead } from '../shared/config';
@@ -458,16 +458,21 @@ async function uploadResponse(request: CloudFrontRequest, status: number, reques
   const { tableName, tableRegion, metricsId } = stagedConfig().config;
   let bytes: number | undefined;
   if (id !== undefined) {
-    const input = status === 200
-      ? uploadedInput(tableName, id, requestId, Math.floor(Date.now() / 1000))
-      : giveBackUploadInput(tableName, id, requestId);
+    const sent = request.headers['content-length']?.[0]?.value;
+    const [input, done, stage] = status === 200
+      ? [uploadedInput(tableName, id, sent === undefined ? undefined : Number(sent), Math.floor(Date.now() / 1000)), 'upload-stored', 'upload-mark']
+      : isConflict(status)
+        ? [conflictInput(tableName, id, requestId), 'upload-conflict', 'upload-conflict']
+        : [giveBackUploadInput(tableName, id, requestId), 'upload-given-back', 'upload-give-back'];
     try {
       const out = await ledgerClient(tableRegion).send(new UpdateItemCommand(input), { abortSignal: AbortSignal.timeout(BUDGET_MS) });
       bytes = out.Attributes?.[Attr.uploadedSize]?.N === undefined ? undefined : Number(out.Attributes[Attr.uploadedSize].N);
-      log('info', { event: status === 200 ? 'upload-stored' : 'upload-given-back', id, status });
+      log('info', { event: done, id, status });
     } catch (err) {
-      // The file is stored (or not) whatever the ledger says: a failure here only logs.
-      logFailure(status === 200 ? 'upload-mark' : 'upload-give-back', err);
+      // The file is stored (or not) whatever the ledger says. A stored file this write failed to
+      // record leaves the link uploading until its deadline; a later PUT then meets S3's 412 and
+      // closes it as a conflict. The log line (stage upload-mark) is what to alarm on.
+      if ((err as Error).name !== 'ConditionalCheckFailedException') logFailure(stage, err);
     }
   }
   if (status >= 500) publish(metricsId, { kind: 'origin-failure' });

@@ -140,6 +140,7 @@ function uploadStatus(item: Record<string, AttributeValue>): LinkStatus {
     revoked: item[Attr.revoked]?.BOOL === true,
     ...(owner === undefined ? {} : { owner }),
     uploaded,
+    uploadState: (state ?? UploadState.open) as LinkStatus['uploadState'],
     maxBytes: Number(item[Attr.objectSize]?.N ?? 0),
     ...(contentType === undefined ? {} : { contentType }),
     ...(uploaded ? { receivedBytes: Number(item[Attr.uploadedSize]?.N ?? 0), uploadedAt: item[Attr.uploadedAt]?.S ?? '' } : {}),

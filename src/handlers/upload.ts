@@ -7,15 +7,17 @@
 //   mint recorded; the PUT goes on for that key only, with `If-None-Match: *`, so S3 itself
 //   refuses to replace an object ("Conditional writes", Amazon S3 User Guide,
 //   https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html: 412
-//   Precondition Failed when the key exists, 409 ConditionalRequestConflict for a concurrent
-//   conditional write). The origin-request trigger signs the header (origin-signing.ts), so a
+//   Precondition Failed when the key exists or another conditional write of it finished first,
+//   409 ConditionalRequestConflict when a delete overtook it). The origin-request trigger signs
+//   the header (origin-signing.ts), so a
 //   PUT that lost it on the way fails at S3 instead of overwriting.
 // - The body is never touched: the function sees at most its first 40 KB, and CloudFront sends
 //   the viewer's whole body to the origin unless the function replaces it (`body.action`
 //   "read-only", "Lambda@Edge event structure", CloudFront Developer Guide,
 //   https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-event-structure.html).
-// - The origin-response trigger marks the link uploaded when S3 stored the file (200), and gives
-//   it back (uploading -> open) when S3 did not, so the recipient can try again.
+// - The origin-response trigger marks the link uploaded when S3 stored the file (200), closes it
+//   (conflict) when the key holds an object it did not write (412/409), and otherwise gives it
+//   back (uploading -> open), so the recipient can try again.
 // - A PUT is never a CORS-simple request: another site's page cannot send one to a link without a
 //   preflight, which the edge refuses (only GET, POST and PUT pass), so no page but the link's
 //   own can upload through it.
@@ -33,12 +35,26 @@ export interface UploadProblem {
   readonly message: string;
 }
 
+/** Longest a take holds a link that never heard back from S3: 3 hours. */
+export const MAX_UPLOAD_HOLD_SECONDS = 3 * 3600;
+
 /**
  * How long a take waits for S3's answer before another PUT may take the link again: 15 minutes,
- * plus the time the declared bytes need at 64 KiB/s (a slow mobile upload).
+ * plus the time the declared bytes need at 64 KiB/s (a slow mobile upload), at most 3 hours.
  */
 export function uploadDeadline(nowSeconds: number, bytes: number): number {
-  return nowSeconds + 900 + Math.ceil(bytes / 65_536);
+  return nowSeconds + Math.min(900 + Math.ceil(bytes / 65_536), MAX_UPLOAD_HOLD_SECONDS);
+}
+
+/**
+ * Media types a browser runs rather than shows or saves: HTML, XML and its dialects (SVG,
+ * XHTML, XSLT), scripts. Stored from a stranger's upload and later downloaded from the
+ * distribution's own domain, they would run there (stored XSS), so a link that names no type
+ * refuses them; a sender who wants such files names the type at mint.
+ */
+export function isActiveMediaType(type: string): boolean {
+  return type === 'text/html' || type === 'text/xml' || type === 'application/xml' || type === 'text/xsl' || type.endsWith('+xml')
+    || type.includes('javascript') || type.includes('ecmascript') || type === 'multipart/x-mixed-replace';
 }
 
 /** What keeps a PUT from being taken, judged from its headers alone; undefined when it may be. */
@@ -57,6 +73,9 @@ export function uploadProblem(request: CloudFrontRequest, link: PresentedLink): 
   const type = mediaTypeOf(header('content-type'));
   if (link.contentType !== undefined && type !== link.contentType) {
     return { status: '415', message: `This link takes only ${link.contentType} files (Content-Type: ${link.contentType}); the upload said ${type ?? 'nothing'}. Nothing was uploaded.` };
+  }
+  if (link.contentType === undefined && type !== undefined && isActiveMediaType(type)) {
+    return { status: '415', message: `This link does not take web pages or scripts (${type}). Send it in an archive, or ask the sender for a link that names the type. Nothing was uploaded.` };
   }
   return undefined;
 }
@@ -129,6 +148,7 @@ export function uploadLinkState(item: Record<string, AttributeValue> | undefined
   if (Number(item[Attr.expiresAt]?.N) <= nowSeconds) return { reason: 'expired', message: 'This upload link has expired.' };
   const state = item[Attr.uploadState]?.S;
   if (state === UploadState.uploaded) return { reason: 'used', message: 'This upload link has already received its file.' };
+  if (state === UploadState.conflict) return { reason: 'used', message: CONFLICT_MESSAGE };
   if (state === UploadState.uploading && Number(item[Attr.uploadUntil]?.N ?? 0) >= nowSeconds) {
     return { reason: 'used', message: 'A file is being uploaded through this link right now. Try again later if it does not arrive.' };
   }
@@ -136,33 +156,58 @@ export function uploadLinkState(item: Record<string, AttributeValue> | undefined
 }
 
 /**
- * The write that records S3's 200 for the PUT `requestId` took: uploaded, with the bytes it
- * declared (S3 stores exactly Content-Length bytes or refuses). Conditional on that PUT still
- * holding the link, so a late answer never marks another take's upload.
+ * The write that records S3's 200: uploaded, with the bytes this PUT sent (`bytes`, its
+ * Content-Length, or the bytes its take declared). Any 200 for the link is the link's file: S3
+ * lets one conditional PUT of a key succeed (If-None-Match: *), and only takes of this link send
+ * it there. So no request-id condition: a PUT that outlived its take's deadline, while another
+ * took the link, still marks it, and that later take then meets S3's 412.
  */
-export function uploadedInput(tableName: string, id: string, requestId: string, nowSeconds: number): UpdateItemCommandInput {
+export function uploadedInput(tableName: string, id: string, bytes: number | undefined, nowSeconds: number): UpdateItemCommandInput {
   return {
     TableName: tableName,
     Key: { [Attr.id]: { S: id } },
-    UpdateExpression: 'SET #state = :uploaded, #at = :at, #size = #who.#bytes REMOVE #until',
-    ConditionExpression: '#who.#rid = :rid AND #state = :uploading',
+    UpdateExpression: `SET #state = :uploaded, #at = :at, #size = ${bytes === undefined ? '#who.#bytes' : ':size'} REMOVE #until`,
+    ConditionExpression: 'attribute_exists(#state) AND #state <> :uploaded',
     ExpressionAttributeNames: {
       '#state': Attr.uploadState,
       '#at': Attr.uploadedAt,
       '#size': Attr.uploadedSize,
-      '#who': Attr.uploader,
-      '#bytes': 'bytes',
-      '#rid': 'requestId',
       '#until': Attr.uploadUntil,
+      ...(bytes === undefined ? { '#who': Attr.uploader, '#bytes': 'bytes' } : {}),
     },
     ExpressionAttributeValues: {
       ':uploaded': { S: UploadState.uploaded },
-      ':uploading': { S: UploadState.uploading },
       ':at': { S: new Date(nowSeconds * 1000).toISOString() },
-      ':rid': { S: requestId },
+      ...(bytes === undefined ? {} : { ':size': { N: String(bytes) } }),
     },
     ReturnValues: 'UPDATED_NEW',
   };
+}
+
+/**
+ * The write that closes the link when S3 refused its PUT because the key holds an object this
+ * link did not write (412, or 409 when a delete overtook the write): giving it back would only
+ * invite the recipient to send the file again into the same refusal.
+ */
+export function conflictInput(tableName: string, id: string, requestId: string): UpdateItemCommandInput {
+  return {
+    TableName: tableName,
+    Key: { [Attr.id]: { S: id } },
+    UpdateExpression: 'SET #state = :conflict REMOVE #until',
+    ConditionExpression: '#who.#rid = :rid AND #state = :uploading',
+    ExpressionAttributeNames: { '#state': Attr.uploadState, '#who': Attr.uploader, '#rid': 'requestId', '#until': Attr.uploadUntil },
+    ExpressionAttributeValues: { ':conflict': { S: UploadState.conflict }, ':uploading': { S: UploadState.uploading }, ':rid': { S: requestId } },
+  };
+}
+
+/**
+ * Whether S3 refused a PUT because of what the key holds: 412 when an object exists (If-None-Match:
+ * *; of overlapping conditional writes the first to finish wins and the later get 412), 409
+ * ConditionalRequestConflict when a delete of the key overtook the write ("How to prevent object
+ * overwrites with conditional writes", Amazon S3 User Guide).
+ */
+export function isConflict(status: number): boolean {
+  return status === 412 || status === 409;
 }
 
 /** The write that gives the link back when S3 did not store the PUT `requestId` took. */
@@ -177,15 +222,14 @@ export function giveBackUploadInput(tableName: string, id: string, requestId: st
   };
 }
 
+const CONFLICT_MESSAGE = 'A file is already stored under this name; nothing was replaced. Ask the sender for a new link.';
+
 /** What the uploader is told of S3's answer to its PUT (origin-response). */
 export function uploadAnswer(status: number, bytes: number | undefined): { status: string; description: string; message: string } {
   if (status === 200) {
     return { status: '201', description: 'Created', message: `Upload received: ${bytes ?? 'all'} bytes. You can close this page.` };
   }
-  // 412: the key holds an object (If-None-Match: *); 409: another conditional write of it is in flight.
-  if (status === 412 || status === 409) {
-    return { status: '409', description: 'Conflict', message: 'A file is already stored under this name; nothing was replaced. Ask the sender for a new link.' };
-  }
+  if (isConflict(status)) return { status: '409', description: 'Conflict', message: CONFLICT_MESSAGE };
   if (status === 400) return { status: '400', description: 'Bad Request', message: 'The upload did not arrive whole. Nothing was stored; try again.' };
   return { status: '503', description: 'Service Unavailable', message: 'The file service is temporarily unavailable. Nothing was stored; try again shortly.' };
 }

@@ -46,7 +46,10 @@ export const Attr = {
   passphraseTriesLeft: 'passphraseTriesLeft',
   /** `upload` for an upload link; absent for a download link. */
   kind: 'kind',
-  /** An upload link's state: `open` (waiting), `uploading` (one PUT took it) or `uploaded`. */
+  /**
+   * An upload link's state: `open` (waiting), `uploading` (one PUT took it), `uploaded`, or
+   * `conflict` (S3 refused its PUT because the key holds an object it did not write).
+   */
   uploadState: 'uploadState',
   /** Epoch seconds after which an `uploading` link that never heard back may be taken again. */
   uploadUntil: 'uploadUntil',
@@ -61,7 +64,7 @@ export const Attr = {
 } as const;
 
 /** States of an upload link (Attr.uploadState). */
-export const UploadState = { open: 'open', uploading: 'uploading', uploaded: 'uploaded' } as const;
+export const UploadState = { open: 'open', uploading: 'uploading', uploaded: 'uploaded', conflict: 'conflict' } as const;
 
 /**
  * The most uses one link may have. Every successful redemption appends one audit
@@ -131,6 +134,11 @@ export interface LinkStatus {
   readonly kind?: 'download' | 'upload';
   /** An upload link: whether S3 stored its file. */
   readonly uploaded?: boolean;
+  /**
+   * An upload link: `open`, `uploading` (a PUT is on its way to S3), `uploaded`, or `conflict`
+   * (the key held an object this link did not write: nothing was replaced, the link is closed).
+   */
+  readonly uploadState?: 'open' | 'uploading' | 'uploaded' | 'conflict';
   /** An upload link: the most bytes it takes. */
   readonly maxBytes?: number;
   /** An upload link: the media type it requires, if any. */
