@@ -59,13 +59,14 @@ function localEnv(extra: Record<string, string> = {}): Record<string, string> {
   });
 }
 
-async function cdkOtp(args: string[], env: Record<string, string>, nodeArgs: string[] = []): Promise<Run> {
+async function cdkOtp(args: string[], env: Record<string, string>, nodeArgs: string[] = [], input?: string): Promise<Run> {
   const started = Date.now();
-  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (input !== undefined) child.stdin!.end(input);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  child.stdout!.on('data', (c: Buffer) => { stdout += c.toString(); });
+  child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
   const [code] = (await once(child, 'close')) as [number | null];
   return { code, stdout, stderr, ms: Date.now() - started };
 }
@@ -257,6 +258,32 @@ describe('cdk-otp against the local links API', () => {
     expect(jsonOf<Record<string, unknown>>(status)).toMatchObject({ kind: 'upload', uploaded: true, receivedBytes: 18 });
   });
 
+  it('reads the passphrase from a file or standard input with --passphrase-file, without its line break, and prints none of it', async () => {
+    const file = join(tmp, 'passphrase.txt');
+    writeFileSync(file, 'correct horse battery staple\n');
+    const press = (url: string, passphrase: string) =>
+      http(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `passphrase=${encodeURIComponent(passphrase)}` });
+    const fromFile = await cdkOtp(['mint', 'reports/q4.pdf', '--passphrase-file', file], localEnv());
+    expect([fromFile.code, fromFile.stderr]).toEqual([0, '']);
+    expect(jsonOf(fromFile)).toMatchObject({ passphraseProtected: true });
+    expect(fromFile.stdout).not.toContain('horse');
+    // The line break is not part of it: the passphrase as typed opens the link.
+    expect((await press(jsonOf<{ url: string }>(fromFile).url, 'correct horse battery staple')).status).toBe(303);
+
+    const fromStdin = await cdkOtp(['mint', 'reports/q4.pdf', '--passphrase-file', '-'], localEnv(), [], 'tr0ub4dor&3 passphrase\r\n');
+    expect([fromStdin.code, fromStdin.stderr]).toEqual([0, '']);
+    expect((await press(jsonOf<{ url: string }>(fromStdin).url, 'tr0ub4dor&3 passphrase')).status).toBe(303);
+
+    writeFileSync(file, 'two\nlines\n');
+    const twoLines = await cdkOtp(['mint', 'reports/q4.pdf', '--passphrase-file', file], localEnv());
+    expect([twoLines.code, twoLines.stderr.split('\n')[0]]).toEqual([2, `cdk-otp: --passphrase-file ${file} holds more than one line: put the passphrase alone on its line`]);
+    expect(twoLines.stderr).not.toContain('lines\n');
+    const missing = await cdkOtp(['mint', 'reports/q4.pdf', '--passphrase-file', join(tmp, 'nope')], localEnv());
+    expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([2, `cdk-otp: cannot read --passphrase-file ${join(tmp, 'nope')}: ENOENT`]);
+    const both = await cdkOtp(['mint', 'reports/q4.pdf', '--passphrase', 'x'.repeat(10), '--passphrase-file', file], localEnv());
+    expect([both.code, both.stderr.split('\n')[0]]).toEqual([2, 'cdk-otp: --passphrase and --passphrase-file contradict each other']);
+  });
+
   it('sends the mint options as the API\'s fields', async () => {
     const run = await cdkOtp(['mint', 'reports/q4.pdf', '--download-window', '0', '--landing-page', '--max-uses', '2'], localEnv());
     expect(run.code).toBe(0);
@@ -351,7 +378,10 @@ describe('cdk-otp against the local links API', () => {
 
 describe('cdk-otp and link ids that begin with `-` or `_`', () => {
   it('status and revoke take them as the id (in the id\'s place, after options, after `--`), against links in the ledger', async () => {
-    const link = await mintLink();
+    // `-` + the last 21 characters is `-p` (`-h`, `--`) + the last 20 when the id's second
+    // character is p (h, -): mint until the six ids are distinct (1 in 21 ids is not).
+    let link = await mintLink();
+    while (new Set(edgeIds(link.id)).size < 6) link = await mintLink();
     const ids = edgeIds(link.id);
     for (const id of ids) await ledgerCopy(link.id, id);
     for (const id of ids) {

@@ -4,6 +4,7 @@
 // jsii API: src/index.ts does not export it. Requests are signed with the AWS SDK's own
 // SigV4 signer (service execute-api) and credentials from the SDK's default chain, the
 // whole chain (unlike the handler bundles, whose alias keeps only the environment).
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
@@ -81,7 +82,7 @@ ${EXIT_CODES_HELP}
 `,
   'mint': `usage: cdk-otp mint <key> [--expires SECONDS] [--max-uses N] [--download-window SECONDS]
                         [--landing-page | --no-landing-page]
-                        [--passphrase VALUE | --generate-passphrase] [options]
+                        [--passphrase VALUE | --passphrase-file PATH | --generate-passphrase] [options]
 
 Issues a link to the object <key> (POST /urls) and prints
 {"url","id","expiresAt","maxUses","downloadWindowSeconds","landingPage","passphraseProtected"}
@@ -98,7 +99,10 @@ Issues a link to the object <key> (POST /urls) and prints
   --passphrase VALUE         protect the link with this passphrase (8 to 128 characters):
                              its landing page asks for it, and only the right one downloads;
                              pass it on another channel than the link. Other users of this
-                             machine may see command lines: prefer --generate-passphrase
+                             machine may see command lines: prefer --passphrase-file or
+                             --generate-passphrase
+  --passphrase-file PATH     the same, read from a file (- for standard input) without its
+                             trailing line break: nothing shows it in a command line
   --generate-passphrase      protect the link with a new random passphrase, printed once
 
 ${COMMON_HELP}
@@ -165,6 +169,7 @@ const OPTIONS = {
   'landing-page': { type: 'boolean' },
   'no-landing-page': { type: 'boolean' },
   'passphrase': { type: 'string' },
+  'passphrase-file': { type: 'string' },
   'generate-passphrase': { type: 'boolean' },
   'max-bytes': { type: 'string' },
   'content-type': { type: 'string' },
@@ -172,7 +177,7 @@ const OPTIONS = {
 type Option = keyof typeof OPTIONS;
 /** The options only some commands take; every command takes the others (--api, --region, ...). */
 const OPTIONS_OF: Record<Command, readonly Option[]> = {
-  'mint': ['expires', 'max-uses', 'download-window', 'landing-page', 'no-landing-page', 'passphrase', 'generate-passphrase'],
+  'mint': ['expires', 'max-uses', 'download-window', 'landing-page', 'no-landing-page', 'passphrase', 'passphrase-file', 'generate-passphrase'],
   'upload-link': ['expires', 'max-bytes', 'content-type', 'landing-page', 'no-landing-page'],
   'status': [],
   'revoke': [],
@@ -183,6 +188,22 @@ class CliError extends Error {
   constructor(message: string, readonly exitCode: number) {
     super(message);
   }
+}
+
+/**
+ * The passphrase in a file (`-`: standard input): its content without one trailing line break,
+ * so `echo`, an editor or a secrets manager can write it. Nothing of it is ever printed.
+ */
+function passphraseFromFile(path: string, command: Command): string {
+  let text: string;
+  try {
+    text = readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (err) {
+    throw usageError(`cannot read --passphrase-file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, command);
+  }
+  const passphrase = text.replace(/\r?\n$/, '');
+  if (/[\r\n]/.test(passphrase)) throw usageError(`--passphrase-file ${path} holds more than one line: put the passphrase alone on its line`, command);
+  return passphrase;
 }
 
 const usageError = (message: string, command?: Command): CliError =>
@@ -249,11 +270,11 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     if (values['download-window'] !== undefined) body.downloadWindowSeconds = integer('--download-window', values['download-window'], 0, command);
     if (values['landing-page']) body.landingPage = true;
     if (values['no-landing-page']) body.landingPage = false;
-    if (values.passphrase !== undefined && values['generate-passphrase']) {
-      throw usageError('--passphrase and --generate-passphrase contradict each other', command);
-    }
+    const given = (['passphrase', 'passphrase-file', 'generate-passphrase'] as const).filter((option) => values[option] !== undefined);
+    if (given.length > 1) throw usageError(`--${given[0]} and --${given[1]} contradict each other`, command);
     // Checked by the API (8 to 128 characters), whose message never repeats the value.
     if (values.passphrase !== undefined) body.passphrase = values.passphrase;
+    if (values['passphrase-file'] !== undefined) body.passphrase = passphraseFromFile(String(values['passphrase-file']), command);
     if (values['generate-passphrase']) body.generatePassphrase = true;
     request = { method: 'POST', path: '/urls', body: JSON.stringify(body) };
   } else {
