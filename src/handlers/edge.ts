@@ -37,7 +37,7 @@ import {
 } from './passphrase';
 import { boundedHttpHandler } from './sdk';
 import {
-  conflictInput, declaredBytes, giveBackUploadInput, isConflict, takeUploadInput, uploadAnswer, uploadedInput, uploadLinkState, uploadProblem,
+  declaredBytes, endTakeInput, isConflict, takeUploadInput, uploadAnswer, uploadedInput, uploadLinkState, uploadProblem,
 } from './upload';
 import { isSameOriginPost, newSessionSecret, sessionCookie, sessionSecretOf } from './viewer';
 import { EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, nextOperatorRead } from '../shared/config';
@@ -462,8 +462,8 @@ async function uploadResponse(request: CloudFrontRequest, status: number, reques
     const [input, done, stage] = status === 200
       ? [uploadedInput(tableName, id, sent === undefined ? undefined : Number(sent), Math.floor(Date.now() / 1000)), 'upload-stored', 'upload-mark']
       : isConflict(status)
-        ? [conflictInput(tableName, id, requestId), 'upload-conflict', 'upload-conflict']
-        : [giveBackUploadInput(tableName, id, requestId), 'upload-given-back', 'upload-give-back'];
+        ? [endTakeInput(tableName, id, requestId, 'conflict'), 'upload-conflict', 'upload-conflict']
+        : [endTakeInput(tableName, id, requestId, 'open'), 'upload-given-back', 'upload-give-back'];
     try {
       const out = await ledgerClient(tableRegion).send(new UpdateItemCommand(input), { abortSignal: AbortSignal.timeout(BUDGET_MS) });
       bytes = out.Attributes?.[Attr.uploadedSize]?.N === undefined ? undefined : Number(out.Attributes[Attr.uploadedSize].N);

@@ -185,22 +185,6 @@ export function uploadedInput(tableName: string, id: string, bytes: number | und
 }
 
 /**
- * The write that closes the link when S3 refused its PUT because the key holds an object this
- * link did not write (412, or 409 when a delete overtook the write): giving it back would only
- * invite the recipient to send the file again into the same refusal.
- */
-export function conflictInput(tableName: string, id: string, requestId: string): UpdateItemCommandInput {
-  return {
-    TableName: tableName,
-    Key: { [Attr.id]: { S: id } },
-    UpdateExpression: 'SET #state = :conflict REMOVE #until',
-    ConditionExpression: '#who.#rid = :rid AND #state = :uploading',
-    ExpressionAttributeNames: { '#state': Attr.uploadState, '#who': Attr.uploader, '#rid': 'requestId', '#until': Attr.uploadUntil },
-    ExpressionAttributeValues: { ':conflict': { S: UploadState.conflict }, ':uploading': { S: UploadState.uploading }, ':rid': { S: requestId } },
-  };
-}
-
-/**
  * Whether S3 refused a PUT because of what the key holds: 412 when an object exists (If-None-Match:
  * *; of overlapping conditional writes the first to finish wins and the later get 412), 409
  * ConditionalRequestConflict when a delete of the key overtook the write ("How to prevent object
@@ -210,15 +194,20 @@ export function isConflict(status: number): boolean {
   return status === 412 || status === 409;
 }
 
-/** The write that gives the link back when S3 did not store the PUT `requestId` took. */
-export function giveBackUploadInput(tableName: string, id: string, requestId: string): UpdateItemCommandInput {
+/**
+ * The write that ends the take of the PUT `requestId` when S3 did not store it: `open` gives the
+ * link back, so the recipient can try again; `conflict` closes it when S3 refused because the key
+ * holds an object this link did not write (isConflict), since another try would meet the same
+ * refusal. Conditional on that PUT still holding the link.
+ */
+export function endTakeInput(tableName: string, id: string, requestId: string, to: 'open' | 'conflict'): UpdateItemCommandInput {
   return {
     TableName: tableName,
     Key: { [Attr.id]: { S: id } },
-    UpdateExpression: 'SET #state = :open REMOVE #until, #who',
+    UpdateExpression: to === 'open' ? 'SET #state = :to REMOVE #until, #who' : 'SET #state = :to REMOVE #until',
     ConditionExpression: '#who.#rid = :rid AND #state = :uploading',
     ExpressionAttributeNames: { '#state': Attr.uploadState, '#who': Attr.uploader, '#rid': 'requestId', '#until': Attr.uploadUntil },
-    ExpressionAttributeValues: { ':open': { S: UploadState.open }, ':uploading': { S: UploadState.uploading }, ':rid': { S: requestId } },
+    ExpressionAttributeValues: { ':to': { S: UploadState[to] }, ':uploading': { S: UploadState.uploading }, ':rid': { S: requestId } },
   };
 }
 
