@@ -1,8 +1,9 @@
 // Write units per request (issue 23 item 2), measured with ReturnConsumedCapacity: the edge's
 // own UpdateItem inputs (download-session.ts, the functions the handler calls) sent to the
 // emulator with `ReturnConsumedCapacity: TOTAL`, which charges as DynamoDB documents: one write
-// unit per KB of the larger of the item before and after the write ("Read/write capacity mode",
-// DynamoDB Developer Guide: "For UpdateItem, ... the larger of the item sizes before and after").
+// unit per KB of the larger of the item before and after the write (DynamoDB Developer Guide,
+// "Read/write capacity mode": UpdateItem is charged for the larger of the item's sizes before and
+// after the update; a failed conditional write is charged too).
 //
 // Side by side: a fresh 1-use direct link, and a 100-use direct link after 99 uses by distinct
 // clients with 500-character user agents (the audit trail and the sessions live in the link's
