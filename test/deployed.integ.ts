@@ -35,7 +35,7 @@ const env = { region: 'eu-west-1' };
 
 const stack = new Stack(app, 'OtpIntegDeployed', { env });
 // DESTROY: the bucket (emptied first), secrets and log groups go with the stack.
-const downloads = new OneTimePresignedDistribution(stack, 'Downloads', { removalPolicy: RemovalPolicy.DESTROY });
+const downloads = new OneTimePresignedDistribution(stack, 'Downloads', { removalPolicy: RemovalPolicy.DESTROY, uploadKeyPrefixes: ['integ-uploads/'] });
 
 const assertionStack = new Stack(app, 'OtpIntegDeployedAssertions', { env });
 const client = new lambda.Function(assertionStack, 'LinkClient', {
@@ -111,6 +111,17 @@ check('WrongPassphraseIsRefused', ActualResult.fromAwsApiCall(wrong, 'Payload.re
 const right = invokeClient({ action: 'press', url: guarded.getAttString('Payload.url'), passphrase: PASSPHRASE });
 check('RightPassphraseDownloads', ActualResult.fromAwsApiCall(right, 'Payload.result'), { status: 303, download: { status: 200, body: CONTENT } });
 bare.next(wrong).next(right);
+
+// An upload link through the real CloudFront and S3: the origin request policy delivers the
+// edge's signed If-None-Match, the whole body (over the 40 KB the function sees) reaches S3, and
+// the origin-response trigger turns S3's 200 into 201; a second PUT is refused.
+const inbox = invokeClient({ action: 'upload-link', key: 'integ-uploads/received.txt' });
+check('UploadLinkMinted', ActualResult.fromAwsApiCall(inbox, 'Payload.result'), { status: 201, kind: 'upload' });
+const sent = invokeClient({ action: 'put', url: inbox.getAttString('Payload.url'), size: 100_000 });
+check('UploadIsStored', ActualResult.fromAwsApiCall(sent, 'Payload.result'), { status: 201, message: 'Upload received: 100000 bytes. You can close this page.' });
+const resent = invokeClient({ action: 'put', url: inbox.getAttString('Payload.url'), size: 10 });
+check('SecondUploadIsRefused', ActualResult.fromAwsApiCall(resent, 'Payload.result'), { status: 403, message: 'This upload link has already received its file.' });
+inbox.next(sent).next(resent);
 
 // Every assertion custom resource carries `salt: Date.now()` so that integ-runner reruns it on
 // each update; fixed, the snapshot is stable. The deploy task destroys the stacks after each

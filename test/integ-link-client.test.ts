@@ -43,6 +43,15 @@ describe('the deployed integ test\'s client function, against the local deployme
     expect((await http(minted.url!)).status).toBe(403);
   });
 
+  it('mints an upload link and PUTs a body larger than the 40 KB the edge sees: stored once, then refused', async () => {
+    const inbox = await invoke({ action: 'upload-link', key: 'uploads/received.txt' });
+    expect(inbox.parsed).toMatchObject({ status: 201, kind: 'upload' });
+    const sent = await invoke({ action: 'put', url: inbox.url, size: 100_000 });
+    expect(sent.parsed).toEqual({ status: 201, message: 'Upload received: 100000 bytes. You can close this page.' });
+    const resent = await invoke({ action: 'put', url: inbox.url, size: 10 });
+    expect(resent.parsed).toEqual({ status: 403, message: 'This upload link has already received its file.' });
+  });
+
   it('is refused by the API when its signature is wrong, and says so in its result', async () => {
     const refused = await invoke({ action: 'mint', key: KEY }, 'not-the-secret');
     expect([refused.parsed.status, refused.url, refused.directUrl]).toEqual([403, '', '']);

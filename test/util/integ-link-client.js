@@ -4,6 +4,9 @@
 //   which grantMint allows. httpApiCall sends unsigned requests only.
 // - `fetch`: GET a URL and answer a summary. A landing page or S3's SignatureDoesNotMatch body
 //   would not fit the 4 KB a custom resource may answer, which is all an httpApiCall answers.
+// - `upload-link`: POST /uploads, signed the same way: an upload link for `key`.
+// - `put`: PUT `size` bytes (a repeated line) with `contentType` to a URL, as `curl -T` does, and
+//   answer its status and message (the edge's plain text).
 // - `press`: POST a landing page's form (with `passphrase` in the body when given), as a
 //   browser or `curl -d` does, and, on a 303, follow it with the session cookie: answers the
 //   press's status and message, and the download's status and body.
@@ -84,8 +87,29 @@ async function press(event) {
   return { result: JSON.stringify(summary) };
 }
 
+async function uploadLink(event) {
+  const res = await signedFetch(`${process.env.MINT_API}/uploads`, 'POST', JSON.stringify({ key: event.key }));
+  const text = await res.text();
+  let answer;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    answer = { text: text.slice(0, 500) };
+  }
+  return { url: res.status === 201 ? answer.url : '', id: answer.id ?? '', result: JSON.stringify({ status: res.status, ...answer }) };
+}
+
+async function put(event) {
+  const line = 'These bytes were uploaded once through a one-time upload link.\n';
+  const body = line.repeat(Math.ceil(event.size / line.length)).slice(0, event.size);
+  const res = await fetch(event.url, { method: 'PUT', headers: { 'content-type': event.contentType ?? 'text/plain' }, body });
+  return { result: JSON.stringify({ status: res.status, message: (await res.text()).slice(0, 300) }) };
+}
+
 exports.handler = async (event) => {
   if (event.action === 'mint') return mint(event);
+  if (event.action === 'upload-link') return uploadLink(event);
+  if (event.action === 'put') return put(event);
   if (event.action === 'fetch') return fetchSummary(event);
   if (event.action === 'press') return press(event);
   throw new Error(`unknown action ${event.action}`);
