@@ -44,24 +44,27 @@ async function signedFetch(url, method, body) {
   return fetch(url, { method, headers: sent, body });
 }
 
+/** A signed POST to the links API: its status and its JSON answer (or the start of its text). */
+async function post(path, body) {
+  const res = await signedFetch(`${process.env.MINT_API}${path}`, 'POST', JSON.stringify(body));
+  const text = await res.text();
+  try {
+    return { status: res.status, answer: JSON.parse(text) };
+  } catch {
+    return { status: res.status, answer: { text: text.slice(0, 500) } };
+  }
+}
+
 async function mint(event) {
-  const body = JSON.stringify({
+  const { status, answer } = await post('/urls', {
     key: event.key, maxUses: 1, downloadWindowSeconds: 0,
     // A protected link is always a landing page: the API refuses landingPage false with a passphrase.
     ...(event.passphrase === undefined ? { landingPage: event.landingPage === true } : { passphrase: event.passphrase }),
   });
-  const res = await signedFetch(`${process.env.MINT_API}/urls`, 'POST', body);
-  const text = await res.text();
-  let answer;
-  try {
-    answer = JSON.parse(text);
-  } catch {
-    answer = { text: text.slice(0, 500) };
-  }
-  const url = res.status === 201 ? answer.url : '';
+  const url = status === 201 ? answer.url : '';
   // The same path and query, sent straight to the bucket instead of the distribution.
   const directUrl = url ? `${process.env.BUCKET_ORIGIN}${new URL(url).pathname}${new URL(url).search}` : '';
-  return { url, id: answer.id ?? '', directUrl, result: JSON.stringify({ status: res.status, ...answer }) };
+  return { url, id: answer.id ?? '', directUrl, result: JSON.stringify({ status, ...answer }) };
 }
 
 async function fetchSummary(event) {
@@ -88,15 +91,8 @@ async function press(event) {
 }
 
 async function uploadLink(event) {
-  const res = await signedFetch(`${process.env.MINT_API}/uploads`, 'POST', JSON.stringify({ key: event.key }));
-  const text = await res.text();
-  let answer;
-  try {
-    answer = JSON.parse(text);
-  } catch {
-    answer = { text: text.slice(0, 500) };
-  }
-  return { url: res.status === 201 ? answer.url : '', id: answer.id ?? '', result: JSON.stringify({ status: res.status, ...answer }) };
+  const { status, answer } = await post('/uploads', { key: event.key });
+  return { url: status === 201 ? answer.url : '', id: answer.id ?? '', result: JSON.stringify({ status, ...answer }) };
 }
 
 async function put(event) {
