@@ -305,7 +305,7 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
     const objectKey = (decodeS3Path(route.keyPath) ?? '').slice(1);
     const isRead = operation === 'GetObject' || operation === 'HeadObject';
     // A policy that reads the object's tags (s3:ExistingObjectTag) sees them as stored.
-    const objectTags = bucketPolicy && principalArn && isRead && readsObjectTags(bucketPolicy) ? await storedTags(route.upstreamPath) : undefined;
+    const objectTags = bucketPolicy && principalArn && isRead && readsObjectTags(bucketPolicy) ? await storedTags(route) : undefined;
     const decision = bucketPolicy && principalArn
       ? evaluateBucketPolicy(bucketPolicy, {
         principalArn,
@@ -492,7 +492,7 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
     }
   };
 
-  /** One request to the store, its answer read whole (only for small answers: PUT and HEAD). */
+  /** One request to the store, its answer read whole (only for small answers: PUT, HEAD, tags). */
   const storeRequest = (
     method: string,
     route: Route,
@@ -555,22 +555,13 @@ export async function startS3(opts: StartS3Options): Promise<LocalS3> {
   };
 
   /** An object's tags as the store holds them (GetObjectTagging), or undefined when there is no such object. */
-  const storedTags = (upstreamPath: string): Promise<Record<string, string> | undefined> => new Promise((resolve, reject) => {
-    const tagReq = httpRequest({ host: LOCAL_HOST, port: storePort, method: 'GET', path: `${upstreamPath}?tagging`, agent }, (tagRes) => {
-      const chunks: Buffer[] = [];
-      tagRes.on('data', (c: Buffer) => chunks.push(c));
-      tagRes.on('end', () => {
-        if (tagRes.statusCode !== 200) return resolve(undefined);
-        const xml = Buffer.concat(chunks).toString('utf8');
-        const tags: Record<string, string> = {};
-        for (const m of xml.matchAll(/<Tag>\s*<Key>([^<]*)<\/Key>\s*<Value>([^<]*)<\/Value>\s*<\/Tag>/g)) tags[m[1]] = m[2];
-        resolve(tags);
-      });
-      tagRes.on('error', reject);
-    });
-    tagReq.on('error', reject);
-    tagReq.end();
-  });
+  const storedTags = async (route: Route): Promise<Record<string, string> | undefined> => {
+    const answer = await storeRequest('GET', route, 'tagging', { host: `${LOCAL_HOST}:${storePort}` });
+    if (answer.status !== 200) return undefined;
+    const tags: Record<string, string> = {};
+    for (const m of answer.body.toString('utf8').matchAll(/<Tag>\s*<Key>([^<]*)<\/Key>\s*<Value>([^<]*)<\/Value>\s*<\/Tag>/g)) tags[m[1]] = m[2];
+    return tags;
+  };
 
   const forward = (
     req: IncomingMessage,

@@ -58,7 +58,8 @@ function maxRequests(link: PresentedLink): number {
   return link.landingPage && link.windowSeconds === 0 ? 1 : MAX_SESSION_REQUESTS;
 }
 
-function record(who: Redemption): AttributeValue {
+/** One use's audit record: who, when, and the request that opened it (upload links record their PUT alike). */
+export function auditRecord(who: Redemption): AttributeValue {
   return {
     M: {
       at: { S: who.at },
@@ -74,8 +75,8 @@ function last(who: ViewerRequest): AttributeValue {
   return { M: { r: { S: who.requestId }, b: { N: String(who.bytes) } } };
 }
 
-/** Conditions every redemption shares, with why each is there. */
-const LINK_IS_LIVE = [
+/** Conditions every redemption shares (an upload link's take too), with why each is there. */
+export const LINK_IS_LIVE = [
   // An unknown id writes nothing (UpdateItem would otherwise create the item).
   'attribute_exists(#id)',
   // The key and query match what was issued: a tampered URL cannot burn or continue the real link.
@@ -96,11 +97,10 @@ const CONTINUATION = '#until.#c > :now AND #n.#c < :maxRequests AND #b.#c >= :by
  * Attribute names of the session maps. DynamoDB refuses names an expression does not use,
  * so each write spreads exactly the ones it needs.
  */
+/** The attribute names LINK_IS_LIVE uses. */
+export const LIVE_NAMES = { '#id': Attr.id, '#fp': Attr.fingerprint, '#exp': Attr.expiresAt, '#rev': Attr.revoked };
 const sessionNames = (c: string): Record<string, string> => ({
-  '#id': Attr.id,
-  '#fp': Attr.fingerprint,
-  '#exp': Attr.expiresAt,
-  '#rev': Attr.revoked,
+  ...LIVE_NAMES,
   '#until': Attr.sessionUntil,
   '#n': Attr.sessionRequests,
   '#b': Attr.sessionBytes,
@@ -115,10 +115,11 @@ const LAST = { '#last': Attr.sessionLast };
  * nothing but makes UPDATED_NEW return the key with the few attributes the write set
  * (ALL_NEW would return the whole item, audit trail included).
  */
-const READ_BACK_KEY = '#key = #key';
-const KEY = { '#key': Attr.key };
-const RETURN_KEY = { ReturnValues: 'UPDATED_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } as const;
-const liveValues = (link: PresentedLink, nowSeconds: number): Record<string, AttributeValue> => ({
+export const READ_BACK_KEY = '#key = #key';
+export const KEY = { '#key': Attr.key };
+export const RETURN_KEY = { ReturnValues: 'UPDATED_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } as const;
+/** The values LINK_IS_LIVE uses. */
+export const liveValues = (link: PresentedLink, nowSeconds: number): Record<string, AttributeValue> => ({
   ':fp': { S: link.fingerprint },
   ':now': { N: String(nowSeconds) },
   ':false': { BOOL: false },
@@ -146,7 +147,7 @@ export function redeemInput(tableName: string, link: PresentedLink, c: string, w
     ExpressionAttributeNames: { ...sessionNames(c), ...SESSIONS, ...LAST, ...KEY },
     ExpressionAttributeValues: {
       ...liveValues(link, nowSeconds),
-      ':record': record(who),
+      ':record': auditRecord(who),
       ':until': num(sessionEnd(link, nowSeconds)),
       ':zero': num(0),
       ':one': num(1),
@@ -186,7 +187,7 @@ export function openInput(
     ExpressionAttributeNames: { ...sessionNames(c), ...SESSIONS, ...also?.names },
     ExpressionAttributeValues: {
       ...liveValues(link, nowSeconds),
-      ':record': record(who),
+      ':record': auditRecord(who),
       ':until': num(sessionEnd(link, nowSeconds)),
       ':zero': num(0),
       ':allowance': num(bytesPerUse(link.objectSize)),
@@ -218,12 +219,20 @@ export function continueInput(tableName: string, link: PresentedLink, c: string,
 /** Why a link or a session cannot serve a request; each has its own message for the viewer. */
 export type Refusal = 'unknown' | 'revoked' | 'expired' | 'used' | 'allowance' | 'ended';
 
+/** Which part of LINK_IS_LIVE an item (or none) fails, as the viewer is told; undefined when it is live. */
+export function liveRefusal(item: Record<string, AttributeValue> | undefined, link: PresentedLink, nowSeconds: number):
+'unknown' | 'revoked' | 'expired' | undefined {
+  if (!item || item[Attr.fingerprint]?.S !== link.fingerprint) return 'unknown';
+  if (item[Attr.revoked]?.BOOL !== false) return 'revoked';
+  if (Number(item[Attr.expiresAt]?.N) <= nowSeconds) return 'expired';
+  return undefined;
+}
+
 /** What the ledger says of a link as a whole: a refusal, or the uses it has left. */
 export function linkState(item: Record<string, AttributeValue> | undefined, link: PresentedLink, nowSeconds: number):
 { readonly refusal: Refusal } | { readonly usesLeft: number } {
-  if (!item || item[Attr.fingerprint]?.S !== link.fingerprint) return { refusal: 'unknown' };
-  if (item[Attr.revoked]?.BOOL !== false) return { refusal: 'revoked' };
-  if (Number(item[Attr.expiresAt]?.N) <= nowSeconds) return { refusal: 'expired' };
+  const dead = liveRefusal(item, link, nowSeconds);
+  if (dead || !item) return { refusal: dead ?? 'unknown' };
   const usesLeft = Number(item[Attr.cap]?.N) - Object.keys(item[Attr.sessions]?.M ?? {}).length;
   return usesLeft > 0 ? { usesLeft } : { refusal: 'used' };
 }
@@ -284,7 +293,7 @@ export function afterRefusal(
         ...liveValues(link, nowSeconds),
         ':none': { L: [] },
         ':closed': { L: [{ M: { ...session, sessionUntil: { N: until }, requests: { N: served } } }] },
-        ':record': record(who),
+        ':record': auditRecord(who),
         ':until': num(sessionEnd(link, nowSeconds)),
         ':oldUntil': { N: until },
         ':one': num(1),

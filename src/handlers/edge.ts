@@ -187,17 +187,11 @@ async function receiveUpload(
     if (state === 'open') return say.refuse('A file is being uploaded through this link right now. Try again shortly.', 'used');
     return say.refuse(state.message, state.reason);
   }
-  const key = objectKeyOf(result.attributes);
-  if (key === undefined) {
-    logFailure('ledger', new Error('the write that took an upload link returned no object key'));
-    return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
-  }
-  request.uri = keyToPath(key);
-  request.querystring = buildQuery([[LINK_ID_PARAM, link.id]]);
+  const sent = forward(request, link, result.attributes);
   // S3 refuses to replace an existing object (upload.ts); the origin request policy forwards
   // this header and Content-Type, and the origin-request trigger signs it.
-  request.headers['if-none-match'] = [{ key: 'If-None-Match', value: '*' }];
-  return withOutcome(request, REDEEMED);
+  if (sent === request) request.headers['if-none-match'] = [{ key: 'If-None-Match', value: '*' }];
+  return withOutcome(sent, REDEEMED);
 }
 
 const STATUS_TEXT: Record<string, string> = {
@@ -216,11 +210,12 @@ function uploadPage(link: PresentedLink, item: Record<string, AttributeValue>): 
 }
 
 /**
- * Sends the request on for the object the ledger recorded at mint (read back by the write
- * that let it through), never for a key the viewer wrote: the URL's path is only a file
- * name. The query keeps only the link id, for the origin triggers; the origin-request
- * trigger signs the request. Cookies and other viewer headers never go (the origin
- * request policy forwards none; CloudFront adds Range).
+ * Sends the request on (a download, or an upload's PUT) for the object the ledger recorded
+ * at mint (read back by the write that let it through), never for a key the viewer wrote:
+ * the URL's path is only a file name. The query keeps only the link id, for the origin
+ * triggers; the origin-request trigger signs the request. Cookies and other viewer headers
+ * never go (the origin request policy forwards none but an upload's Content-Type and
+ * If-None-Match; CloudFront adds Range).
  */
 function forward(request: CloudFrontRequest, link: PresentedLink, attributes: Record<string, AttributeValue> | undefined): CloudFrontRequestResult {
   const key = objectKeyOf(attributes);
@@ -450,7 +445,8 @@ async function originResponse(request: CloudFrontRequest, response: CloudFrontRe
 }
 
 /**
- * S3's answer to an upload: a 200 marks the link uploaded; anything else gives it back, so the
+ * S3's answer to an upload: a 200 marks the link uploaded; a 412 or 409 (the key holds an
+ * object this link did not write) closes it as a conflict; anything else gives it back, so the
  * recipient may try again. The viewer gets a short plain answer, never S3's.
  */
 async function uploadResponse(request: CloudFrontRequest, status: number, requestId: string): Promise<CloudFrontResultResponse> {

@@ -145,8 +145,7 @@ async function postUploads(event: APIGatewayProxyEventV2): Promise<Result> {
     log('refused', { reason: 'prefix-not-allowed' });
     return json(403, { error: 'key is outside the prefixes this API may mint upload links for', field: 'key' });
   }
-  const listed = await loadClients().s3.send(new ListObjectsV2Command({ Bucket: s.bucketName, Prefix: key.value, MaxKeys: 1 }));
-  if (listed.Contents?.[0]?.Key === key.value) {
+  if (await storedObject(key.value)) {
     log('refused', { reason: 'exists' });
     return json(409, { error: 'an object already exists at key: an upload link never replaces one', field: 'key' });
   }
@@ -219,12 +218,9 @@ async function mintFor(req: MintRequest, status: number, caller: Caller): Promis
     return json(403, { error: 'key is outside the prefixes this API may mint links for', field: 'key' });
   }
 
-  // Existence and size via ListObjectsV2 (s3:ListBucket) with the function's own role, which
-  // reads no object: only the edge function's role may, for the requests it lets through.
-  const { s3 } = loadClients();
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: s.bucketName, Prefix: key.value, MaxKeys: 1 }));
-  const object = listed.Contents?.[0];
-  if (object?.Key !== key.value) {
+  // Existence and size, recorded with the link.
+  const object = await storedObject(key.value);
+  if (!object) {
     log('refused', { reason: 'not-found' });
     return json(404, { error: 'object not found', key: key.value });
   }
@@ -243,6 +239,16 @@ async function mintFor(req: MintRequest, status: number, caller: Caller): Promis
     // Only a generated passphrase comes back, and only now: nothing can show it again.
     ...(req.generated ? { passphrase: req.passphrase } : {}),
   });
+}
+
+/**
+ * The object stored at `key`, if any: ListObjectsV2 (s3:ListBucket) with the function's own
+ * role, which reads no object (only the edge function's role may, for the requests it lets through).
+ */
+async function storedObject(key: string): Promise<{ Key?: string; Size?: number } | undefined> {
+  const listed = await loadClients().s3.send(new ListObjectsV2Command({ Bucket: loadSettings().bucketName, Prefix: key, MaxKeys: 1 }));
+  const object = listed.Contents?.[0];
+  return object?.Key === key ? object : undefined;
 }
 
 async function getStatus(id: string | undefined, caller: Caller): Promise<Result> {

@@ -26,7 +26,8 @@
 //   late completion from being overwritten by the next try.
 import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import type { CloudFrontRequest } from 'aws-lambda';
-import { Attr, MAX_AUDIT_USER_AGENT, UploadState, type Redemption } from '../shared/ledger';
+import { auditRecord, KEY, LINK_IS_LIVE, LIVE_NAMES, liveRefusal, liveValues, READ_BACK_KEY, RETURN_KEY } from './download-session';
+import { Attr, UploadState, type Redemption } from '../shared/ledger';
 import { mediaTypeOf, type PresentedLink } from '../shared/link';
 
 /** A PUT refused before any I/O: the status and what the viewer is told. */
@@ -85,20 +86,10 @@ export function declaredBytes(request: CloudFrontRequest): number {
   return Number(request.headers['content-length']?.[0]?.value ?? 0);
 }
 
-const NAMES = {
-  '#fp': Attr.fingerprint,
-  '#kind': Attr.kind,
-  '#rev': Attr.revoked,
-  '#exp': Attr.expiresAt,
-  '#state': Attr.uploadState,
-  '#until': Attr.uploadUntil,
-  '#who': Attr.uploader,
-};
-
 /**
- * The write that takes an upload link for one PUT: only an open link (or one whose earlier take
- * never heard back by its deadline), never expired or revoked, and only the link the mint issued
- * (its fingerprint). Reads back the item, whose key the PUT goes on for.
+ * The write that takes an upload link for one PUT: only a live link (LINK_IS_LIVE, as for a
+ * download: issued, not expired, not revoked) that is an upload link and open (or whose earlier
+ * take never heard back by its deadline). Reads back the key the PUT goes on for.
  */
 export function takeUploadInput(
   tableName: string, link: PresentedLink, who: Redemption, bytes: number, type: string | undefined, nowSeconds: number,
@@ -106,30 +97,22 @@ export function takeUploadInput(
   return {
     TableName: tableName,
     Key: { [Attr.id]: { S: link.id } },
-    UpdateExpression: 'SET #state = :uploading, #until = :until, #who = :who',
-    ConditionExpression: '#fp = :fp AND #kind = :upload AND #rev = :false AND #exp > :now AND (#state = :open OR (#state = :uploading AND #until < :now))',
-    ExpressionAttributeNames: NAMES,
+    UpdateExpression: `SET #state = :uploading, #until = :until, #who = :who, ${READ_BACK_KEY}`,
+    // AND binds tighter than OR; DynamoDB refuses redundant parentheses.
+    ConditionExpression: `${LINK_IS_LIVE} AND #kind = :upload AND (#state = :open OR #state = :uploading AND #until < :now)`,
+    ExpressionAttributeNames: {
+      ...LIVE_NAMES, ...KEY, '#kind': Attr.kind, '#state': Attr.uploadState, '#until': Attr.uploadUntil, '#who': Attr.uploader,
+    },
     ExpressionAttributeValues: {
-      ':fp': { S: link.fingerprint },
+      ...liveValues(link, nowSeconds),
       ':upload': { S: 'upload' },
-      ':false': { BOOL: false },
-      ':now': { N: String(nowSeconds) },
       ':open': { S: UploadState.open },
       ':uploading': { S: UploadState.uploading },
       ':until': { N: String(uploadDeadline(nowSeconds, bytes)) },
-      ':who': {
-        M: {
-          at: { S: who.at },
-          ip: { S: who.ip },
-          userAgent: { S: who.userAgent.slice(0, MAX_AUDIT_USER_AGENT) },
-          requestId: { S: who.requestId },
-          bytes: { N: String(bytes) },
-          ...(type === undefined ? {} : { contentType: { S: type } }),
-        },
-      },
+      // The audit record of a use, plus what the PUT declared.
+      ':who': { M: { ...auditRecord(who).M, bytes: { N: String(bytes) }, ...(type === undefined ? {} : { contentType: { S: type } }) } },
     },
-    ReturnValues: 'ALL_NEW',
-    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    ...RETURN_KEY,
   };
 }
 
@@ -139,13 +122,16 @@ export interface UploadRefusal {
   readonly message: string;
 }
 
+const DEAD_MESSAGES = {
+  unknown: 'This link is not valid. Check that you copied all of it, or ask the sender for a new link.',
+  revoked: 'This upload link has been revoked by the sender.',
+  expired: 'This upload link has expired.',
+};
+
 /** Whether the ledger's item (or none) lets the link take a file now, or why not. */
 export function uploadLinkState(item: Record<string, AttributeValue> | undefined, link: PresentedLink, nowSeconds: number): 'open' | UploadRefusal {
-  if (!item || item[Attr.fingerprint]?.S !== link.fingerprint || item[Attr.kind]?.S !== 'upload') {
-    return { reason: 'unknown', message: 'This link is not valid. Check that you copied all of it, or ask the sender for a new link.' };
-  }
-  if (item[Attr.revoked]?.BOOL === true) return { reason: 'revoked', message: 'This upload link has been revoked by the sender.' };
-  if (Number(item[Attr.expiresAt]?.N) <= nowSeconds) return { reason: 'expired', message: 'This upload link has expired.' };
+  const dead = liveRefusal(item, link, nowSeconds) ?? (item?.[Attr.kind]?.S === 'upload' ? undefined : 'unknown');
+  if (dead || !item) return { reason: dead ?? 'unknown', message: DEAD_MESSAGES[dead ?? 'unknown'] };
   const state = item[Attr.uploadState]?.S;
   if (state === UploadState.uploaded) return { reason: 'used', message: 'This upload link has already received its file.' };
   if (state === UploadState.conflict) return { reason: 'used', message: CONFLICT_MESSAGE };
