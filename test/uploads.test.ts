@@ -63,6 +63,17 @@ describe('upload links over the local deployment', () => {
     TableName: d.tableName, Key: { id: { S: id } }, UpdateExpression: 'SET uploadUntil = :past', ExpressionAttributeValues: { ':past': { N: String(Math.floor(Date.now() / 1000) - 1) } },
   }));
   const puts = () => d.services.s3.forwarded.get('PutObject') ?? 0;
+  const ledgerItem = async (id: string) =>
+    (await ledger.send(new GetItemCommand({ TableName: d.tableName, Key: { id: { S: id } }, ConsistentRead: true }))).Item;
+  /** Waits until a PUT has taken the link with a deadline after `seconds` (the edge decides once it saw 40 KB), and returns the item. */
+  const takenSince = async (id: string, seconds: number) => {
+    for (let i = 0; i < 500; i++) {
+      const item = await ledgerItem(id);
+      if (item?.uploadState?.S === 'uploading' && Number(item.uploadUntil?.N) > seconds) return item;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no PUT took link ${id}`);
+  };
 
   it('mints an upload link that says what it takes, and shows it through the links API', async () => {
     const link = await mintUpload({ key: 'uploads/a.bin', maxBytes: 1000, contentType: 'Application/PDF', expiresInSeconds: 600 });
@@ -166,9 +177,12 @@ describe('upload links over the local deployment', () => {
     // A sends half its body and stalls; its take's deadline passes; B takes the link and stalls too.
     const a = stalledPut(link.url, slow);
     await a.sentHalf;
+    await takenSince(link.id, 0);
     await expireTake(link.id);
     const b = stalledPut(link.url, randomBytes(200_000));
     await b.sentHalf;
+    // B's take: a deadline in the future again.
+    await takenSince(link.id, Math.floor(Date.now() / 1000));
     // A finishes first: S3 stores A's bytes, and the link is uploaded although B holds the take.
     const aAnswer = await a.finish();
     expect([aAnswer.status, aAnswer.text()]).toEqual([201, 'Upload received: 300000 bytes. You can close this page.']);
@@ -198,6 +212,7 @@ describe('upload links over the local deployment', () => {
     const body = randomBytes(100_000);
     const put1 = stalledPut(link.url, body);
     await put1.sentHalf;
+    await takenSince(link.id, 0);
     // The take is in the ledger; the write after S3's answer meets errors on both of the client's tries.
     d.services.dynamodb.fault.set({ mode: 'error', status: 500, code: 'InternalServerError', operations: ['UpdateItem'], times: 2 });
     const res = await put1.finish();
@@ -272,20 +287,17 @@ describe('upload links over the local deployment', () => {
     const link = await mintUpload({ key: 'uploads/dropped.bin' });
     // Half the declared bytes, then the connection is gone: S3 stores nothing, and no
     // origin-response trigger runs for a request that got no answer.
-    await new Promise<void>((resolve) => {
-      const u = new URL(link.url);
-      const req = httpRequest({ host: u.hostname, port: u.port, method: 'PUT', path: u.pathname + u.search, headers: { 'content-type': 'application/octet-stream', 'content-length': '100000' } });
-      req.on('error', () => resolve());
-      req.write(randomBytes(50_000), () => setTimeout(() => { req.destroy(); resolve(); }, 300));
-    });
-    await new Promise((r) => setTimeout(r, 300));
+    const dropped = stalledPut(link.url, randomBytes(100_000));
+    await dropped.sentHalf;
+    const taken = await takenSince(link.id, 0);
+    dropped.abort();
     expect(await stored('uploads/dropped.bin')).toBeUndefined();
-    const item = await ledger.send(new GetItemCommand({ TableName: d.tableName, Key: { id: { S: link.id } }, ConsistentRead: true }));
-    expect(item.Item?.uploadState?.S).toBe('uploading');
-    // 15 minutes plus 100000 bytes at 64 KiB/s from the take.
-    const until = Number(item.Item?.uploadUntil?.N);
-    expect(until - Math.floor(Date.now() / 1000)).toBeGreaterThanOrEqual(900);
-    expect(until - Math.floor(Date.now() / 1000)).toBeLessThanOrEqual(903);
+    expect((await ledgerItem(link.id))?.uploadState?.S).toBe('uploading');
+    // 15 minutes plus 100000 bytes at 64 KiB/s (2 s) from the take, whose clock reading may be a
+    // second before the time it recorded.
+    const took = Math.floor(Date.parse(taken.uploader!.M!.at.S!) / 1000);
+    expect(Number(taken.uploadUntil!.N) - took).toBeGreaterThanOrEqual(901);
+    expect(Number(taken.uploadUntil!.N) - took).toBeLessThanOrEqual(902);
     const retry = await put(link.url, 'second try');
     expect([retry.status, retry.text()]).toEqual([403, 'A file is being uploaded through this link right now. Try again later if it does not arrive.']);
     await expireTake(link.id);
@@ -315,8 +327,8 @@ describe('upload links over the local deployment', () => {
   });
 });
 
-/** A PUT that sends half its body, then waits to be told to send the rest. */
-function stalledPut(url: string, body: Buffer): { sentHalf: Promise<void>; finish: () => Promise<HttpResult> } {
+/** A PUT that sends half its body, then waits to be told to send the rest (or to go away). */
+function stalledPut(url: string, body: Buffer): { sentHalf: Promise<void>; finish: () => Promise<HttpResult>; abort: () => void } {
   const u = new URL(url);
   let answered!: (r: HttpResult) => void;
   let failed!: (e: Error) => void;
@@ -330,11 +342,15 @@ function stalledPut(url: string, body: Buffer): { sentHalf: Promise<void>; finis
     });
   });
   req.on('error', failed);
-  const half = Math.floor(body.length / 2);
-  // The edge decides once it saw the headers and the first 40 KB (includeBody): a body over 80 KB
-  // has its take in the ledger by the time half of it is sent.
-  const sentHalf = new Promise<void>((resolve) => req.write(body.subarray(0, half), () => setTimeout(resolve, 300)));
-  return { sentHalf, finish: () => { req.end(body.subarray(half)); return answer; } };
+  // Over 40 KB, so the edge decides on what was sent (includeBody shows it the first 40 KB).
+  const half = body.subarray(0, Math.floor(body.length / 2));
+  if (half.length <= 40 * 1024) throw new Error('a stalled PUT must send over 40 KB before it stalls');
+  const sentHalf = new Promise<void>((resolve) => req.write(half, () => resolve()));
+  return {
+    sentHalf,
+    finish: () => { req.end(body.subarray(half.length)); return answer; },
+    abort: () => { answer.catch(() => undefined); req.destroy(); },
+  };
 }
 
 function run(cmd: string, args: string[]): Promise<string> {
