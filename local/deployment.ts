@@ -26,7 +26,7 @@ import {
 } from '../src/shared/config';
 import { LINKS_API_CORS } from '../src/shared/cors';
 import { downloadMetricsId } from '../src/shared/download-metrics';
-import { LEDGER_PARTITION_KEY } from '../src/shared/ledger';
+import { LEDGER_PARTITION_KEY, SESSIONS_PARTITION_KEY, SESSIONS_SORT_KEY, sessionsTableNameFor } from '../src/shared/ledger';
 import { NO_THREATS_FOUND, SCAN_STATUS_CONDITION_KEY } from '../src/shared/scan-status';
 
 export interface LocalDeploymentOptions {
@@ -92,11 +92,11 @@ export interface LocalDeploymentOptions {
    */
   readonly sessionSeconds?: number;
   /**
-   * Publish link events as the construct's `linkEvents: true` does: the ledger gets a
-   * stream, the real events bundle consumes it like Lambda's event source mapping (batches
-   * of 100, in order, partial batch failures retried 10 times, then discarded into
-   * {@link LocalDeployment.linkEventFailures}), and its PutEvents calls reach the local
-   * EventBridge. @default false, or true with eventsFile
+   * Publish link events as the construct's `linkEvents: true` does: the ledger and the
+   * sessions table get streams, the real events bundle consumes each like one of Lambda's
+   * event source mappings (batches of 100, in order, partial batch failures retried 10 times,
+   * then discarded into {@link LocalDeployment.linkEventFailures}), and its PutEvents calls
+   * reach the local EventBridge. @default false, or true with eventsFile
    */
   readonly linkEvents?: boolean;
   /** Append one JSON line per published event (`{"source","detail-type","detail"}`) to this file. */
@@ -173,7 +173,13 @@ export interface LocalDeployment {
   readonly secretAccessKey: string;
   /** Signs tokens the `jwt` authorizers accept (issuer and audience of the local JWT authorizer). */
   readonly jwtIssuer: LocalJwtIssuer;
+  /** The ledger table: one item per link. */
   readonly tableName: string;
+  /**
+   * The sessions table beside it (`<tableName>-sessions`, as the construct names it): one item
+   * per download session of a link with more than one use (shared/ledger.ts SessionAttr).
+   */
+  readonly sessionsTableName: string;
   /** The edge function's staged config.json, as the construct writes it. */
   readonly edgeConfig: EdgeStagedConfig;
   /** The operator parameter (SSM): `{ paused, previewAgents }`. */
@@ -198,7 +204,10 @@ export interface LocalDeployment {
   edgeContainers(): number;
   /** Link events published so far (empty unless linkEvents), in the order EventBridge accepted them. */
   linkEvents(): LocalEvent[];
-  /** Resolves once every ledger change committed so far has been published (or given up on). */
+  /**
+   * Resolves once every change committed so far to the ledger or the sessions table has been
+   * published (or given up on).
+   */
   linkEventsSettled(): Promise<void>;
   /**
    * The next GET of `key` that S3 would serve meets `kind` instead (faults queue per key), so
@@ -240,10 +249,16 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     const accessKeyId = 'AKIA' + randomBytes(8).toString('hex').toUpperCase();
     const secretAccessKey = randomBytes(30).toString('base64');
     const tableName = 'otp-local-ledger';
+    const sessionsTableName = sessionsTableNameFor(tableName);
     const parameterName = '/cdk-one-time-presigned-url/local/edge-operator-config';
     const linkEvents = opts.linkEvents ?? opts.eventsFile !== undefined;
+    // Streams only with link events, as the construct's tables.
+    const stream = linkEvents ? { stream: 'NEW_AND_OLD_IMAGES' as const } : {};
     const dynamodb = await startDynamoDB({
-      tables: [{ name: tableName, hashKey: LEDGER_PARTITION_KEY, ...(linkEvents ? { stream: 'NEW_AND_OLD_IMAGES' as const } : {}) }],
+      tables: [
+        { name: tableName, hashKey: LEDGER_PARTITION_KEY, ...stream },
+        { name: sessionsTableName, hashKey: SESSIONS_PARTITION_KEY, rangeKey: SESSIONS_SORT_KEY, ...stream },
+      ],
     });
     closers.push(() => dynamodb.close());
     const operatorConfig: EdgeOperatorConfig = opts.operatorConfig ?? { paused: false, previewAgents: [] };
@@ -323,6 +338,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     copyFileSync(join(assetsDir, 'edge', 'index.js'), join(edgeDir, 'index.js'));
     const staged: EdgeStagedConfig = {
       tableName,
+      sessionsTableName,
       tableRegion: region,
       previewProtection: opts.previewProtection ?? true,
       previewAgents: opts.previewAgents ?? [],
@@ -396,6 +412,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       [MintEnv.bucketRegion]: region,
       [MintEnv.publicBaseUrl]: cloudfront.url,
       [MintEnv.tableName]: tableName,
+      [MintEnv.sessionsTableName]: sessionsTableName,
       [MintEnv.defaultExpiresSeconds]: String(opts.defaultExpiresSeconds ?? 900),
       // The construct's default maxLinkLifetime: 1 hour.
       [MintEnv.maxExpiresSeconds]: String(opts.maxExpiresSeconds ?? 3600),
@@ -427,22 +444,26 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
     });
     closers.push(() => api.close());
 
-    // Link events: the events bundle on the ledger's stream, configured as the construct's
-    // event source mapping is (src/link-events.ts), publishing to the local EventBridge.
-    let consumer: LocalStreamConsumer | undefined;
+    // Link events: the events bundle on the streams of the ledger and the sessions table, each
+    // consumed as the construct's event source mappings are (src/link-events.ts: alike, no
+    // filter), publishing to the local EventBridge.
+    const consumers: LocalStreamConsumer[] = [];
     const failures: unknown[] = [];
     if (linkEvents) {
       process.env[EventsEnv.eventBusName] = 'default';
       copyFileSync(join(assetsDir, 'events', 'index.js'), join(edgeDir, 'events.js'));
       const publisher = loadBundle<{ handler: LocalStreamHandler }>(join(edgeDir, 'events.js'));
-      consumer = dynamodb.stream(tableName).consume(publisher.handler, {
-        batchSize: 100,
-        startingPosition: 'TRIM_HORIZON',
-        reportBatchItemFailures: true,
-        maximumRetryAttempts: 10,
-        onDiscard: (records) => failures.push(...records),
-      });
-      closers.push(async () => consumer?.stop());
+      for (const streamed of [tableName, sessionsTableName]) {
+        const consumer = dynamodb.stream(streamed).consume(publisher.handler, {
+          batchSize: 100,
+          startingPosition: 'TRIM_HORIZON',
+          reportBatchItemFailures: true,
+          maximumRetryAttempts: 10,
+          onDiscard: (records) => failures.push(...records),
+        });
+        consumers.push(consumer);
+        closers.push(async () => consumer.stop());
+      }
       const eventsFile = opts.eventsFile;
       if (eventsFile) {
         awsJson.onEvent((e) => appendFileSync(eventsFile, JSON.stringify({ 'source': e.source, 'detail-type': e.detailType, 'detail': e.detail }) + '\n'));
@@ -476,6 +497,7 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       secretAccessKey,
       jwtIssuer,
       tableName,
+      sessionsTableName,
       parameterName,
       edgeConfig: staged,
       services: { dynamodb, awsJson, s3 },
@@ -486,7 +508,9 @@ export async function startLocalDeployment(opts: LocalDeploymentOptions = {}): P
       handlers: { edge: edgeHandler, mint: mint.handler },
       linkEvents: () => (linkEvents ? [...awsJson.events] : []),
       metrics,
-      linkEventsSettled: async () => consumer?.drain(),
+      linkEventsSettled: async () => {
+        await Promise.all(consumers.map((consumer) => consumer.drain()));
+      },
       linkEventFailures: failures,
       injectOriginFault: (key, kind) => s3.injectOriginFault(key, kind),
       s3Client,

@@ -18,14 +18,18 @@ import { EventsEnv } from './shared/config';
 import { LINK_EVENT_SOURCE } from './shared/link-events';
 
 export interface LinkEventPublisherProps {
+  /** The ledger: one item per link. */
   readonly table: dynamodb.ITable;
+  /** The sessions table: one item per download session of an N-use link; its INSERTs are redemptions. */
+  readonly sessionsTable: dynamodb.ITable;
   readonly eventBus: events.IEventBus;
   readonly runtime: lambda.Runtime;
   readonly removalPolicy: RemovalPolicy;
 }
 
 /**
- * Publishes link events from the ledger's change stream. A small regional function
+ * Publishes link events from the change streams of the ledger and of the sessions table (where
+ * a use of an N-use link opens a session item). A small regional function
  * rather than EventBridge Pipes: one change can mean several events (a redemption that
  * spends the last use is both `Link Redeemed` and `Link Used Up`), which needs the old and
  * new images compared, and a continuation of a download session changes only counters and
@@ -55,7 +59,7 @@ export class LinkEventPublisher extends Construct {
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: props.removalPolicy });
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Publishes link events from the ledger stream to EventBridge',
+      description: 'Publishes link events from the ledger and sessions streams to EventBridge',
     });
     logGroup.grantWrite(role);
     this.function = new lambda.Function(this, 'Function', {
@@ -70,17 +74,22 @@ export class LinkEventPublisher extends Construct {
       logGroup,
       environment: { [EventsEnv.eventBusName]: props.eventBus.eventBusName },
     });
-    this.function.addEventSource(new sources.DynamoEventSource(props.table, {
-      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-      batchSize: 100,
-      maxBatchingWindow: Duration.seconds(1),
-      bisectBatchOnError: true,
-      retryAttempts: 10,
-      maxRecordAge: Duration.days(1),
-      reportBatchItemFailures: true,
-      parallelizationFactor: 1,
-      onFailure: new sources.SqsDlq(this.deadLetterQueue),
-    }));
+    // One mapping per table, configured alike, with no filter: every change of either table
+    // reaches the function, which alone decides what it means (a session item's INSERT is a
+    // redemption of an N-use link; its continuations mean nothing).
+    for (const table of [props.table, props.sessionsTable]) {
+      this.function.addEventSource(new sources.DynamoEventSource(table, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        maxBatchingWindow: Duration.seconds(1),
+        bisectBatchOnError: true,
+        retryAttempts: 10,
+        maxRecordAge: Duration.days(1),
+        reportBatchItemFailures: true,
+        parallelizationFactor: 1,
+        onFailure: new sources.SqsDlq(this.deadLetterQueue),
+      }));
+    }
     // Only PutEvents with this construct's source, on this bus.
     role.addToPolicy(new iam.PolicyStatement({
       actions: ['events:PutEvents'],
@@ -88,7 +97,7 @@ export class LinkEventPublisher extends Construct {
       conditions: { StringEquals: { 'events:source': LINK_EVENT_SOURCE } },
     }));
     acknowledge(role, 'AwsSolutions-IAM5[Resource::*]',
-      'dynamodb:ListStreams, added by the DynamoDB event source, has no resource-level permissions; reading the stream itself is scoped to the ledger\'s stream.');
+      'dynamodb:ListStreams, added by the DynamoDB event source, has no resource-level permissions; reading the streams is scoped to the streams of the ledger and the sessions table.');
   }
 
   /** Messages in the dead-letter queue: link events that could not be delivered. Alarm on it above 0. */

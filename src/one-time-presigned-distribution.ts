@@ -35,7 +35,9 @@ import { resolveSettings, type Settings } from './settings';
 import { EdgeOperatorConfig, MANAGE_ROUTE_KEYS, MINT_ROUTE_KEYS, MintEnv } from './shared/config';
 import { LINKS_API_CORS } from './shared/cors';
 import { DownloadMetric, downloadMetricsId, REASON_DIMENSION, REFUSAL_REASONS } from './shared/download-metrics';
-import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './shared/ledger';
+import {
+  LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE, SESSIONS_PARTITION_KEY, SESSIONS_SORT_KEY, SESSIONS_TTL_ATTRIBUTE, sessionsTableNameFor,
+} from './shared/ledger';
 import { LinkEventType } from './shared/link-events';
 import { NO_THREATS_FOUND, SCAN_STATUS_CONDITION_KEY } from './shared/scan-status';
 import { UploadScanning } from './upload-scanning';
@@ -66,7 +68,7 @@ export interface OneTimePresignedDistributionProps {
 
   /**
    * What happens to the bucket and the log groups this construct
-   * creates when they leave the stack. The ledger table has its own
+   * creates when they leave the stack. The ledger and sessions tables have their own
    * `ledgerRemovalPolicy`.
    *
    * With `RemovalPolicy.DESTROY`, a new bucket is also emptied on deletion.
@@ -76,8 +78,8 @@ export interface OneTimePresignedDistributionProps {
   readonly removalPolicy?: RemovalPolicy;
 
   /**
-   * What happens to the ledger table when it leaves the stack (`cdk destroy`, or a
-   * change of `ledgerTableName`).
+   * What happens to the ledger table, and the sessions table beside it, when they leave
+   * the stack (`cdk destroy`, or a change of `ledgerTableName`).
    *
    * The ledger holds short-lived state: every item ends with its link, and links die
    * with the distribution anyway. Deleting it lets `cdk destroy` followed by
@@ -95,6 +97,9 @@ export interface OneTimePresignedDistributionProps {
    * is a concrete name rather than a generated one. Change it to move to a new, empty
    * table: CloudFormation cannot replace a table that keeps its custom name, and links
    * issued before the change stop working (the new table does not know them).
+   *
+   * The sessions table beside it is named `<ledgerTableName>-sessions`, so the name has
+   * at most 246 characters (DynamoDB table names have at most 255).
    *
    * @default - derived from the construct path: `<stack>-<path>-<hash>-ledger`
    */
@@ -132,7 +137,7 @@ export interface OneTimePresignedDistributionProps {
   readonly runtime?: lambda.Runtime;
 
   /**
-   * Enable point-in-time recovery on the ledger table.
+   * Enable point-in-time recovery on the ledger table and the sessions table.
    *
    * @default true
    */
@@ -163,7 +168,7 @@ export interface OneTimePresignedDistributionProps {
 
   /**
    * Write CloudFormation outputs for the distribution domain, the mint URL
-   * endpoint, the bucket and the table.
+   * endpoint, the bucket, the ledger table and the sessions table.
    *
    * @default false
    */
@@ -282,7 +287,8 @@ export interface OneTimePresignedDistributionProps {
 
   /**
    * The most downloads a caller may ask one link to allow (`maxUses` of `POST /urls`).
-   * At most 100: every download appends an audit record to the link's ledger item.
+   * At most 100: every use keeps an audit record (an N-use link's in the sessions table), and the
+   * links API lists them all.
    *
    * @default 10
    */
@@ -367,8 +373,8 @@ export interface OneTimePresignedDistributionProps {
   /**
    * Publish link events to EventBridge: `Link Issued`, `Link Redeemed`, `Link Used Up` and
    * `Link Revoked`, source `cdk-one-time-presigned-url`, with a versioned `detail` (see the
-   * README). They are built from the ledger's DynamoDB stream by a small regional function,
-   * off the download path: a download never waits for an event. Delivery is at least once
+   * README). They are built from the DynamoDB streams of the ledger and the sessions table by
+   * a small regional function, off the download path: a download never waits for an event. Delivery is at least once
    * (dedupe on `detail.eventId`); undeliverable changes land in a dead-letter queue
    * (`metricLinkEventDeliveryFailures()`). Subscribe with `onLinkRedeemed()`,
    * `onLinkUsedUp()` and `onLinkRevoked()`.
@@ -462,6 +468,16 @@ export class OneTimePresignedDistribution extends Construct {
   public readonly bucket: s3.IBucket;
   /** The ledger: one item per issued link. */
   public readonly table: dynamodb.Table;
+  /**
+   * The sessions table: one item per download session of a link with more than one use.
+   *
+   * Each request of such a link writes one small item here instead of growing the link's
+   * ledger item, so what a request costs in write units stays bounded whatever the link's
+   * history. Named `<ledger name>-sessions`, keyed by `link` (the link id) and `session`;
+   * items expire with their link (TTL attribute `ttl`). Billing, point-in-time recovery,
+   * removal policy and (with `linkEvents: true`) stream are the ledger's.
+   */
+  public readonly sessionsTable: dynamodb.Table;
   /** The CloudFront distribution links point at. */
   public readonly distribution: cloudfront.Distribution;
   /** The mint API. */
@@ -489,7 +505,7 @@ export class OneTimePresignedDistribution extends Construct {
   public readonly distributionDomainName: string;
   /** The bus link events go to, with `linkEvents: true`. */
   public readonly linkEventBus?: events.IEventBus;
-  /** Descriptions of ledger changes whose link events could not be delivered, with `linkEvents: true`. */
+  /** Descriptions of ledger and session changes whose link events could not be delivered, with `linkEvents: true`. */
   public readonly linkEventDeadLetterQueue?: sqs.IQueue;
   /**
    * Value of the `Distribution` dimension of this instance's download metrics (namespace
@@ -541,7 +557,8 @@ export class OneTimePresignedDistribution extends Construct {
     }
     if (settings.ledgerRemovalPolicy !== RemovalPolicy.DESTROY) {
       Annotations.of(this).addWarningV2('cdk-one-time-presigned-url:retainedLedger',
-        'The ledger table is kept when it leaves the stack (ledgerRemovalPolicy): after cdk destroy, deploy again with a new ledgerTableName, or delete the table first.');
+        'The ledger table is kept when it leaves the stack (ledgerRemovalPolicy), with its sessions table: after cdk destroy, deploy again with a new '
+        + 'ledgerTableName, or delete both tables first.');
     }
 
     const ownedBucket = props.bucket ? undefined : this.createBucket(props, settings.removalPolicy);
@@ -550,15 +567,30 @@ export class OneTimePresignedDistribution extends Construct {
     // A concrete name, derived from the construct path, lets the us-east-1 edge stack
     // name the table in its policy without cross-region references (even with no account set).
     const tableName = settings.ledgerTableName ?? Names.uniqueResourceName(this, { maxLength: 200, separator: '-' }) + '-ledger';
+    // Both tables hold state that ends with the links, and are kept, recovered and billed alike.
+    const tableSettings = {
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
+      removalPolicy: settings.ledgerRemovalPolicy,
+      // Link events are built from the tables' own changes.
+      stream: props.linkEvents ? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES : undefined,
+    };
     this.table = new dynamodb.Table(this, 'Ledger', {
       tableName,
       partitionKey: { name: LEDGER_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: LEDGER_TTL_ATTRIBUTE,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
-      removalPolicy: settings.ledgerRemovalPolicy,
-      // Link events are built from the ledger's own changes.
-      stream: props.linkEvents ? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES : undefined,
+      ...tableSettings,
+    });
+    // The download sessions of N-use links, one small item each, so a request writes one item
+    // of bounded size however many uses the link has had. Named from the ledger's concrete
+    // name, for the same reason.
+    const sessionsTableName = sessionsTableNameFor(tableName);
+    this.sessionsTable = new dynamodb.Table(this, 'Sessions', {
+      tableName: sessionsTableName,
+      partitionKey: { name: SESSIONS_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: SESSIONS_SORT_KEY, type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: SESSIONS_TTL_ATTRIBUTE,
+      ...tableSettings,
     });
     if (props.eventBus && !props.linkEvents) {
       throw new Error(`eventBus is only used with linkEvents: true; got eventBus ${props.eventBus.node.path} and linkEvents ${props.linkEvents}`);
@@ -566,6 +598,7 @@ export class OneTimePresignedDistribution extends Construct {
     if (props.linkEvents) {
       this.linkEventPublisher = new LinkEventPublisher(this, 'LinkEvents', {
         table: this.table,
+        sessionsTable: this.sessionsTable,
         eventBus: props.eventBus ?? events.EventBus.fromEventBusName(this, 'DefaultEventBus', 'default'),
         runtime: settings.runtime,
         removalPolicy: settings.removalPolicy,
@@ -576,7 +609,7 @@ export class OneTimePresignedDistribution extends Construct {
 
     // The region the edge signs S3 requests for: concrete at synth, as everything it stages.
     const bucketRegion = ownedBucket || Token.isUnresolved(this.bucket.env.region) ? stack.region : this.bucket.env.region;
-    const edge = this.createEdgeFunction(tableName, bucketRegion, settings, props);
+    const edge = this.createEdgeFunction(tableName, sessionsTableName, bucketRegion, settings, props);
     this.configParameter = edge.parameter;
     this.edgeFunction = edge.fn;
     this.edgeRoleArn = edge.roleArn;
@@ -630,6 +663,7 @@ export class OneTimePresignedDistribution extends Construct {
       new CfnOutput(this, 'MintUrlEndpointOutput', { value: this.mintUrlEndpoint });
       new CfnOutput(this, 'BucketNameOutput', { value: this.bucket.bucketName });
       new CfnOutput(this, 'TableNameOutput', { value: this.table.tableName });
+      new CfnOutput(this, 'SessionsTableNameOutput', { value: this.sessionsTable.tableName });
     }
   }
 
@@ -872,7 +906,9 @@ export class OneTimePresignedDistribution extends Construct {
    * everything a redemption needs is staged beside the handler (config.json); a
    * per-instance SSM parameter holds only the operator switches, read off the request path.
    */
-  private createEdgeFunction(tableName: string, bucketRegion: string, settings: Settings, props: OneTimePresignedDistributionProps) {
+  private createEdgeFunction(
+    tableName: string, sessionsTableName: string, bucketRegion: string, settings: Settings, props: OneTimePresignedDistributionProps,
+  ) {
     const stack = Stack.of(this);
     const parameterName = Token.isUnresolved(stack.stackName)
       ? `/cdk-one-time-presigned-url/${this.node.addr}/edge-operator-config`
@@ -891,6 +927,7 @@ export class OneTimePresignedDistribution extends Construct {
     const fn = new cloudfront.experimental.EdgeFunction(this, `EdgeFunction${this.node.addr.slice(0, 12)}`, {
       code: lambda.Code.fromAsset(stageEdgeCode(this, {
         tableName,
+        sessionsTableName,
         tableRegion: stack.region,
         previewProtection: props.linkPreviewProtection ?? true,
         previewAgents: settings.previewAgents,
@@ -922,11 +959,19 @@ export class OneTimePresignedDistribution extends Construct {
     const roleArn = Stack.of(role) === stack ? role.roleArn : `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/${roleName}`;
     // ARNs built from concrete names and pseudo parameters: the edge stack lives in
     // us-east-1 and cannot import the regional stack's tokens.
+    const tableArn = (name: string) => `arn:${Aws.PARTITION}:dynamodb:${stack.region}:${Aws.ACCOUNT_ID}:table/${name}`;
     // UpdateItem redeems; GetItem shows a landing page the truth and finds what a request
     // took when the origin failed it (download-session.ts, origin-failure.ts).
     fn.addToRolePolicy(new iam.PolicyStatement({
       actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
-      resources: [`arn:${Aws.PARTITION}:dynamodb:${stack.region}:${Aws.ACCOUNT_ID}:table/${tableName}`],
+      resources: [tableArn(tableName)],
+    }));
+    // The sessions of N-use links: Query finds a holder's latest session, PutItem opens a
+    // session, UpdateItem continues one, DeleteItem gives back a use an origin failed, GetItem
+    // reads a session.
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      resources: [tableArn(sessionsTableName)],
     }));
     fn.addToRolePolicy(new iam.PolicyStatement({
       actions: ['ssm:GetParameter'],
@@ -1199,6 +1244,7 @@ export class OneTimePresignedDistribution extends Construct {
         [MintEnv.bucketRegion]: this.bucket.env.region,
         [MintEnv.publicBaseUrl]: `https://${this.distributionDomainName}`,
         [MintEnv.tableName]: this.table.tableName,
+        [MintEnv.sessionsTableName]: this.sessionsTable.tableName,
         [MintEnv.defaultExpiresSeconds]: String(settings.defaultSeconds),
         [MintEnv.maxExpiresSeconds]: String(settings.maxSeconds),
         [MintEnv.defaultMaxUses]: String(settings.defaultMaxUses),
@@ -1258,6 +1304,12 @@ export class OneTimePresignedDistribution extends Construct {
     role.addToPolicy(new iam.PolicyStatement({
       actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
       resources: [this.table.tableArn],
+    }));
+    // The sessions of N-use links: a link's status lists them (Query), revoking marks its open
+    // sessions revoked (UpdateItem). The mint never opens or deletes one.
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:Query', 'dynamodb:UpdateItem'],
+      resources: [this.sessionsTable.tableArn],
     }));
   }
 }

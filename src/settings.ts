@@ -7,7 +7,7 @@ import {
   MAX_PASSPHRASE_ATTEMPTS, MAX_UPLOAD_BYTES_LIMIT,
 } from './shared/config';
 import { corsOriginProblem } from './shared/cors';
-import { MAX_USES_LIMIT } from './shared/ledger';
+import { MAX_USES_LIMIT, sessionsTableNameFor } from './shared/ledger';
 import { MAX_DOWNLOAD_WINDOW_SECONDS, MAX_KEY_BYTES } from './shared/link';
 import { previewPatternProblem } from './shared/preview';
 
@@ -183,11 +183,19 @@ function validateLedgerRemovalPolicy(policy: RemovalPolicy): RemovalPolicy {
   return policy;
 }
 
+/** DynamoDB's longest table name ("Supported data types and naming rules", DynamoDB Developer Guide). */
+const MAX_TABLE_NAME_LENGTH = 255;
+/** Longest ledgerTableName: the sessions table beside it is named with a suffix. */
+const MAX_LEDGER_TABLE_NAME_LENGTH = MAX_TABLE_NAME_LENGTH - sessionsTableNameFor('').length;
+
 function validateTableName(name: string | undefined): string | undefined {
   if (name === undefined) return undefined;
-  // The edge function's staged configuration needs the name itself, not a token.
-  if (Token.isUnresolved(name) || !/^[A-Za-z0-9_.-]{3,255}$/.test(name)) {
-    throw new Error(`ledgerTableName must be a concrete DynamoDB table name of 3 to 255 letters, digits, '_', '-' or '.'; got ${JSON.stringify(name)}`);
+  // The edge function's staged configuration needs the name itself, not a token; and the
+  // sessions table's name, `<name>-sessions`, must be a table name too.
+  if (Token.isUnresolved(name) || !new RegExp(`^[A-Za-z0-9_.-]{3,${MAX_LEDGER_TABLE_NAME_LENGTH}}$`).test(name)) {
+    throw new Error(`ledgerTableName must be a concrete DynamoDB table name of 3 to ${MAX_LEDGER_TABLE_NAME_LENGTH} letters, digits, '_', '-' or '.' `
+      + `(the sessions table beside it is named ${JSON.stringify(sessionsTableNameFor('<ledgerTableName>'))}, and table names have at most `
+      + `${MAX_TABLE_NAME_LENGTH} characters); got ${JSON.stringify(name)}`);
   }
   return name;
 }

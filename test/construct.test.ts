@@ -112,6 +112,7 @@ describe('bucket and ledger', () => {
 
   it('keys the ledger by link id with TTL, on-demand billing and point-in-time recovery', () => {
     const { template } = synth();
+    template.resourceCountIs('AWS::DynamoDB::Table', 2);
     template.hasResource('AWS::DynamoDB::Table', {
       Properties: {
         KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
@@ -123,6 +124,52 @@ describe('bucket and ledger', () => {
       DeletionPolicy: 'Delete',
       UpdateReplacePolicy: 'Delete',
     });
+  });
+
+  it('keeps the sessions of N-use links in a table of their own beside the ledger, alike but keyed by link and session', () => {
+    const { template, otp, stack } = synth();
+    const tables = template.findResources('AWS::DynamoDB::Table');
+    const ledger = Object.values(tables).find((t) => t.Properties.KeySchema.length === 1)!;
+    const [sessionsId, sessions] = Object.entries(tables).find(([, t]) => t.Properties.KeySchema.length === 2)!;
+    expect(sessionsId).toMatch(/^DownloadsSessions/);
+    expect(sessions.Properties.TableName).toBe(`${ledger.Properties.TableName}-sessions`);
+    expect(sessions.Properties.TableName).toMatch(/^Consumer-Downloads-[0-9A-F]+-ledger-sessions$/);
+    expect(sessions).toEqual({
+      Type: 'AWS::DynamoDB::Table',
+      Properties: {
+        TableName: sessions.Properties.TableName,
+        KeySchema: [{ AttributeName: 'link', KeyType: 'HASH' }, { AttributeName: 'session', KeyType: 'RANGE' }],
+        AttributeDefinitions: [{ AttributeName: 'link', AttributeType: 'S' }, { AttributeName: 'session', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      },
+      // Kept or deleted exactly as the ledger.
+      DeletionPolicy: 'Delete',
+      UpdateReplacePolicy: 'Delete',
+    });
+    expect(stack.resolve(otp.sessionsTable.tableName)).toEqual({ Ref: sessionsId });
+    // The mint lists and revokes sessions: it knows the table's name.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ OTP_SESSIONS_TABLE_NAME: { Ref: sessionsId } }) },
+    });
+    // Kept, and recovered, as the ledger.
+    const custom = synth({ ledgerTableName: 'downloads-ledger-v2', ledgerRemovalPolicy: RemovalPolicy.RETAIN, pointInTimeRecovery: false }).template;
+    custom.hasResource('AWS::DynamoDB::Table', {
+      Properties: Match.objectLike({ TableName: 'downloads-ledger-v2-sessions', PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: false } }),
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  it('refuses a ledgerTableName that leaves no room for the sessions table\'s suffix, naming it', () => {
+    const longest = 'l'.repeat(255 - '-sessions'.length);
+    const { template } = synth({ ledgerTableName: longest });
+    template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: `${longest}-sessions` });
+    const tooLong = `${longest}x`;
+    expect(() => synth({ ledgerTableName: tooLong })).toThrow(
+      'ledgerTableName must be a concrete DynamoDB table name of 3 to 246 letters, digits, \'_\', \'-\' or \'.\' (the sessions table beside it is named '
+      + `"<ledgerTableName>-sessions", and table names have at most 255 characters); got "${tooLong}"`);
   });
 
   it('configures landing pages: off by default, the title and file name staged with the edge, POST allowed for the button', () => {
@@ -153,9 +200,12 @@ describe('bucket and ledger', () => {
     const first = synth().template.findResources('AWS::DynamoDB::Table');
     const second = synth().template.findResources('AWS::DynamoDB::Table');
     expect(Object.keys(second)).toEqual(Object.keys(first));
-    const [table] = Object.values(second);
-    expect(table.Properties.TableName).toEqual(Object.values(first)[0].Properties.TableName);
-    expect(table.DeletionPolicy).toBe('Delete');
+    // The ledger and its sessions table alike.
+    expect(Object.keys(second)).toHaveLength(2);
+    Object.values(second).forEach((table, i) => {
+      expect(table.Properties.TableName).toEqual(Object.values(first)[i].Properties.TableName);
+      expect(table.DeletionPolicy).toBe('Delete');
+    });
     // The bucket has a generated name: a kept one never blocks a new deploy.
     for (const resource of Object.values(synth().template.findResources('AWS::S3::Bucket'))) {
       expect(resource.Properties.BucketName).toBeUndefined();
@@ -165,7 +215,8 @@ describe('bucket and ledger', () => {
   it('moves to a new table with ledgerTableName, and warns when a retained ledger would block a redeploy', () => {
     const { template, stack } = synth({ ledgerTableName: 'downloads-ledger-v2', ledgerRemovalPolicy: RemovalPolicy.RETAIN });
     template.hasResource('AWS::DynamoDB::Table', { Properties: Match.objectLike({ TableName: 'downloads-ledger-v2' }), DeletionPolicy: 'Retain' });
-    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('ledger table is kept'));
+    template.hasResource('AWS::DynamoDB::Table', { Properties: Match.objectLike({ TableName: 'downloads-ledger-v2-sessions' }), DeletionPolicy: 'Retain' });
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('ledger table is kept .*with its sessions table'));
     expect(warnings).toHaveLength(1);
     expect(Annotations.fromStack(synth().stack).findWarning('*', Match.stringLikeRegexp('ledger table is kept'))).toHaveLength(0);
   });
@@ -173,10 +224,11 @@ describe('bucket and ledger', () => {
   it('honours removalPolicy and pointInTimeRecovery', () => {
     const { template } = synth({ removalPolicy: RemovalPolicy.DESTROY, pointInTimeRecovery: false });
     template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
-    template.hasResource('AWS::DynamoDB::Table', {
+    // Both tables.
+    expect(Object.values(template.findResources('AWS::DynamoDB::Table', {
       DeletionPolicy: 'Delete',
       Properties: Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: false } }),
-    });
+    }))).toHaveLength(2);
     // DESTROY empties the new bucket so the stack can delete it.
     template.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
   });
@@ -215,15 +267,19 @@ describe('mint function and API', () => {
     expect(fn.Properties.Runtime).toBe('nodejs24.x');
   });
 
-  it('grants the mint function exactly what it needs: the ledger, its logs and the existence check', () => {
+  it('grants the mint function exactly what it needs: the ledger, the sessions table, its logs and the existence check', () => {
     const policies = template.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('MintRole') } });
     const statements = Object.values(policies)[0].Properties.PolicyDocument.Statement;
     const actions = statements.flatMap((s: { Action: string | string[] }) => [s.Action].flat()).sort();
     expect(actions).toEqual([
-      'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
+      'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:UpdateItem',
       'logs:CreateLogStream', 'logs:PutLogEvents',
       's3:ListBucket',
     ]);
+    // Sessions: listed (status) and marked revoked (revoke), never opened or deleted by the mint.
+    const [sessionsId] = Object.keys(template.findResources('AWS::DynamoDB::Table', { Properties: { TableName: Match.stringLikeRegexp('-sessions$') } }));
+    const onSessions = statements.filter((s: { Resource: unknown }) => JSON.stringify(s.Resource).includes(`"${sessionsId}"`));
+    expect(onSessions).toEqual([{ Effect: 'Allow', Action: ['dynamodb:Query', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': [sessionsId, 'Arn'] } }]);
     // Only the edge role reads objects.
     expect(JSON.stringify(statements)).not.toContain('s3:GetObject');
     for (const s of statements) expect(JSON.stringify(s.Resource)).not.toContain('"*"');
@@ -258,13 +314,15 @@ describe('mint function and API', () => {
   it('writes outputs only when asked', () => {
     expect(Object.keys(template.findOutputs('*'))).toHaveLength(0);
     const { template: withOutputs } = synth({ createOutputs: true });
-    expect(Object.keys(withOutputs.findOutputs('*'))).toHaveLength(4);
+    expect(Object.keys(withOutputs.findOutputs('*'))).toHaveLength(5);
+    const [sessionsId] = Object.keys(withOutputs.findResources('AWS::DynamoDB::Table', { Properties: { TableName: Match.stringLikeRegexp('-sessions$') } }));
+    expect(Object.values(withOutputs.findOutputs('*', { Value: { Ref: sessionsId } }))).toHaveLength(1);
   });
 });
 
 describe('edge function', () => {
   it('runs in us-east-1 with a bounded timeout and least privilege', () => {
-    const { edgeStack, edgeTemplate, stack, otp } = synth();
+    const { edgeStack, edgeTemplate, stack, otp, template } = synth();
     expect(edgeStack.region).toBe('us-east-1');
     // A fixed role name, so the regional stack's bucket policy names it without a cross-region reference.
     edgeTemplate.hasResourceProperties('AWS::IAM::Role', { RoleName: Match.stringLikeRegexp(`^Consumer-Downloads-[0-9A-F]{8}-edge-${REGION}$`) });
@@ -272,10 +330,17 @@ describe('edge function', () => {
     expect(stack.resolve(otp.edgeRoleArn)).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, `:role/${role.Properties.RoleName}`]] });
     edgeTemplate.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs24.x', MemorySize: 128, Timeout: 5 });
     const statements = Object.values(edgeTemplate.findResources('AWS::IAM::Policy'))[0].Properties.PolicyDocument.Statement;
-    expect(statements).toHaveLength(2);
-    const [ddb, param] = statements;
+    expect(statements).toHaveLength(3);
+    const [ddb, sessions, param] = statements;
+    // The ledger: redeem and read, nothing else (no DeleteItem: a link's item is never deleted by the edge).
     expect(ddb.Action).toEqual(['dynamodb:UpdateItem', 'dynamodb:GetItem']);
-    expect(JSON.stringify(ddb.Resource)).toMatch(new RegExp(`:dynamodb:${REGION}:.*:table/Consumer-?Downloads.*-ledger`));
+    expect(JSON.stringify(ddb.Resource)).toMatch(new RegExp(`:dynamodb:${REGION}:.*:table/Consumer-?Downloads.*-ledger"`));
+    // The sessions table, named from its concrete name (the edge stack cannot import the regional stack's tokens).
+    expect(sessions.Action).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']);
+    const [sessionsTable] = Object.values(template.findResources('AWS::DynamoDB::Table', { Properties: { TableName: Match.stringLikeRegexp('-sessions$') } }));
+    expect(sessions.Resource).toEqual({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:dynamodb:${REGION}:`, { Ref: 'AWS::AccountId' }, `:table/${sessionsTable.Properties.TableName}`]],
+    });
     expect(param.Action).toBe('ssm:GetParameter');
     expect(JSON.stringify(param.Resource)).toMatch(new RegExp(`:ssm:${REGION}:.*:parameter/cdk-one-time-presigned-url/Consumer/[0-9a-f]+/edge-operator-config`));
   });
@@ -297,6 +362,7 @@ describe('edge function', () => {
     });
     expect(configs[0]).toEqual({
       tableName: expect.stringMatching(/^Consumer-A-[0-9A-F]+-ledger$/),
+      sessionsTableName: `${configs[0].tableName}-sessions`,
       tableRegion: REGION,
       previewProtection: true,
       previewAgents: [],

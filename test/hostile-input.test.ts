@@ -119,8 +119,11 @@ describe('edge handler under hostile input', () => {
           expect(method).toBe('GET');
           expect(parsed.ok && issued.has(parsed.value.fingerprint)).toBe(true);
           // Forwarded for the key the ledger recorded (an issued link's path is that key's), with
-          // only the link id in the query, whatever the viewer sent.
-          if (parsed.ok) expect(result).toMatchObject({ uri: keyToPath(parsed.value.path), querystring: `x-link-id=${parsed.value.id}` });
+          // only the link id (and an N-use link's session) in the query, whatever the viewer sent.
+          if (parsed.ok) {
+            expect(result).toMatchObject({ uri: keyToPath(parsed.value.path) });
+            expect((result as { querystring: string }).querystring).toMatch(new RegExp(`^x-link-id=${parsed.value.id}(&x-link-session=[\\w-]{22}\\.\\d{3})?$`));
+          }
         } else {
           refusals++;
           expect(['403', '503']).toContain((result as { status: string }).status);

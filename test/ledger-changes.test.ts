@@ -1,6 +1,8 @@
 // Which link events a ledger change means: built from the same writes the handlers make.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { eventsForChange } from '../src/handlers/ledger-changes';
+import { openSessionInput } from '../src/handlers/session-table';
+import { parsePresentedLink } from '../src/shared/link';
 
 type Image = Record<string, AttributeValue>;
 
@@ -31,6 +33,46 @@ function withSession(image: Image, client: string, requestId: string, requests =
 }
 
 describe('link events from ledger changes', () => {
+  it('announces an N-use link\'s use from its new session item, and its last use from its own item', () => {
+    // The link's item after a take counts uses only; the session's item is what the edge puts.
+    const link = parsePresentedLink('/reports/q4.pdf', 'x-link-id=AAAAAAAAAAAAAAAAAAAAAA&x-link-exp=2000000000&x-link-uses=2&x-link-window=60&x-link-size=10', 1_999_000_000);
+    if (!link.ok) throw new Error(link.reason);
+    const counted: Image = { ...issued, uses: { N: '1' }, lastTake: { M: { r: { S: 'r1' }, at: { N: '1900000000' } } } };
+    delete counted.sessions;
+    delete counted.cap;
+    const who = { at: '2026-11-29T10:00:00.000Z', ip: '198.51.100.7', userAgent: 'curl/8.5.0', requestId: 'r1', bytes: 10 };
+    const session = openSessionInput('sessions', link.value, 'c1c1c1c1c1c1c1c1c1c1c1.001', who, counted, 1_999_000_000, who).Item!;
+    const redeemed = eventsForChange(undefined, session, '500');
+    expect(redeemed.map((e) => e.detailType)).toEqual(['Link Redeemed']);
+    expect(redeemed[0].detail).toEqual({
+      version: expect.any(String),
+      eventId: '500#0',
+      id: 'AAAAAAAAAAAAAAAAAAAAAA',
+      key: 'reports/q4.pdf',
+      uses: 1,
+      maxUses: 2,
+      expiresAt: '2033-05-18T03:33:20.000Z',
+      revoked: false,
+      owner: 'jwt:https://issuer#alice',
+      at: who.at,
+      ip: who.ip,
+      userAgent: who.userAgent,
+      requestId: 'r1',
+    });
+    // A continuation, a revocation mark, a give-back: no event.
+    expect(eventsForChange(session, { ...session, requests: { N: '2' } }, '501')).toEqual([]);
+    expect(eventsForChange(session, undefined, '502')).toEqual([]);
+    // The link's own item: its takes mean nothing (a take the same client's race gives back included).
+    expect(eventsForChange({ ...counted, uses: { N: '0' } }, counted, '503')).toEqual([]);
+    expect(eventsForChange(counted, { ...counted, uses: { N: '2' } }, '504')).toEqual([]);
+    // The session of its last use: Link Redeemed, then Link Used Up.
+    const lastOne = { ...counted, uses: { N: '2' } };
+    const last = openSessionInput('sessions', link.value, 'c2c2c2c2c2c2c2c2c2c2c2.001', { ...who, requestId: 'r2' }, lastOne, 1_999_000_000, who).Item!;
+    expect(eventsForChange(undefined, last, '505').map((e) => [e.detailType, e.detail.uses, e.detail.eventId])).toEqual([
+      ['Link Redeemed', 2, '505#0'], ['Link Used Up', 2, '505#1'],
+    ]);
+  });
+
   it('announces an upload link\'s file once, as Upload Received with its size and type; taking and giving back mean nothing', () => {
     const open: Image = { ...issued, kind: { S: 'upload' }, uploadState: { S: 'open' }, objectSize: { N: '5000' }, maxUses: { N: '1' }, cap: { N: '1' } };
     const who = { M: { at: { S: '2026-11-29T10:00:00.000Z' }, ip: { S: '198.51.100.7' }, userAgent: { S: 'curl/8.5.0' }, requestId: { S: 'r1' }, bytes: { N: '42' }, contentType: { S: 'text/csv' } } };

@@ -14,24 +14,40 @@ function synth(props: (stack: Stack) => OneTimePresignedDistributionProps = () =
 describe('link events', () => {
   it('are off by default: no stream, no publisher, no queue', () => {
     const template = synth().template();
-    const [table] = Object.values(template.findResources('AWS::DynamoDB::Table'));
-    expect(table.Properties.StreamSpecification).toBeUndefined();
+    const tables = Object.values(template.findResources('AWS::DynamoDB::Table'));
+    // Neither the ledger nor the sessions table has a stream.
+    expect(tables).toHaveLength(2);
+    for (const table of tables) expect(table.Properties.StreamSpecification).toBeUndefined();
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
     template.resourceCountIs('AWS::SQS::Queue', 0);
     expect(() => synth().otp.onLinkRedeemed('R')).toThrow(/onLinkRedeemed\(\) needs link events: set linkEvents: true on Consumer\/Downloads/);
   });
 
-  it('publish from the ledger stream to the default bus, in order, retried, with failures in a dead-letter queue', () => {
+  it('publish from the streams of the ledger and the sessions table to the default bus, in order, retried, with failures in a dead-letter queue', () => {
     const template = synth(() => ({ linkEvents: true })).template();
-    template.hasResourceProperties('AWS::DynamoDB::Table', { StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' } });
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+    const tables = template.findResources('AWS::DynamoDB::Table');
+    expect(Object.keys(tables).sort()).toEqual([expect.stringMatching(/^DownloadsLedger/), expect.stringMatching(/^DownloadsSessions/)]);
+    for (const table of Object.values(tables)) expect(table.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+    // One mapping per stream, configured alike, with no filter: a session item's INSERT (a use of an N-use link) must reach the function.
+    const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'));
+    expect(mappings.map((m) => m.Properties.EventSourceArn['Fn::GetAtt']).sort()).toEqual([
+      [expect.stringMatching(/^DownloadsLedger/), 'StreamArn'], [expect.stringMatching(/^DownloadsSessions/), 'StreamArn'],
+    ]);
+    const [ledgerMapping, sessionsMapping] = mappings.map(({ Properties: { EventSourceArn: _arn, ...settings } }) => settings);
+    expect(sessionsMapping).toEqual(ledgerMapping);
+    expect(ledgerMapping).toEqual({
+      FunctionName: { Ref: expect.stringMatching(/LinkEventsFunction/) },
       StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 1,
       BisectBatchOnFunctionError: true,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ParallelizationFactor: 1,
       MaximumRetryAttempts: 10,
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('LinkEventsDeadLetterQueue'), 'Arn'] } } },
+      MaximumRecordAgeInSeconds: 86400,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [expect.stringMatching(/LinkEventsDeadLetterQueue/), 'Arn'] } } },
     });
+    expect(ledgerMapping.FilterCriteria).toBeUndefined();
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: { OTP_EVENT_BUS_NAME: 'default' } },
@@ -46,9 +62,12 @@ describe('link events', () => {
     const put = statements.find((st) => st.Action === 'events:PutEvents')!;
     expect(put.Condition).toEqual({ StringEquals: { 'events:source': 'cdk-one-time-presigned-url' } });
     expect(JSON.stringify(put.Resource)).toContain(':event-bus/default');
-    const stream = statements.find((st) => Array.isArray(st.Action) && (st.Action as string[]).includes('dynamodb:GetRecords'))!;
-    expect(JSON.stringify(stream.Resource)).toMatch(/DownloadsLedger.*StreamArn/);
-    // Nothing else touches the ledger's items.
+    const streams = statements.filter((st) => Array.isArray(st.Action) && (st.Action as string[]).includes('dynamodb:GetRecords'));
+    expect(streams.map((st) => JSON.stringify(st.Resource)).sort()).toEqual([
+      expect.stringMatching(/^\{"Fn::GetAtt":\["DownloadsLedger[0-9A-F]+","StreamArn"\]\}$/),
+      expect.stringMatching(/^\{"Fn::GetAtt":\["DownloadsSessions[0-9A-F]+","StreamArn"\]\}$/),
+    ]);
+    // Nothing else touches the items of either table.
     expect(JSON.stringify(statements)).not.toMatch(/dynamodb:(PutItem|UpdateItem|DeleteItem|GetItem)/);
   });
 

@@ -65,6 +65,7 @@ describe('presented links', () => {
         fingerprint: fingerprintOf('docs/report 2026.pdf', query),
         expiresAt: NOW + 900,
         windowSeconds: 1800,
+        maxUses: 1,
         landingPage: false,
         objectSize: 1000,
         passphrase: false,
@@ -148,6 +149,31 @@ describe('presented links', () => {
       const result = parsePresentedLink(uri, query, now);
       expect(typeof result.ok).toBe('boolean');
     }), { numRuns: 2000 });
+  });
+});
+
+describe('N-use links', () => {
+  const withUses = (uses: string) => buildQuery([
+    ['x-link-id', ID], ['x-link-exp', String(NOW + 900)], ['x-link-uses', uses], ['x-link-window', '1800'], ['x-link-size', '1000'],
+  ]);
+
+  it('read their uses (where their sessions live), fingerprinted: another count is another link', () => {
+    const three = parsePresentedLink('/a.pdf', withUses('3'), NOW);
+    if (!three.ok) throw new Error(three.reason);
+    expect(three.value.maxUses).toBe(3);
+    const hundred = parsePresentedLink('/a.pdf', withUses('100'), NOW);
+    expect(hundred.ok && hundred.value.maxUses).toBe(100);
+    expect(hundred.ok && hundred.value.fingerprint).not.toBe(three.value.fingerprint);
+    const one = parsePresentedLink('/a.pdf', linkQueryOf(), NOW);
+    expect(one.ok && one.value.maxUses).toBe(1);
+    expect(one.ok && one.value.fingerprint).not.toBe(three.value.fingerprint);
+  });
+
+  it('refuse what no mint writes: one use spelled out, zero, a leading zero, a word, five digits, an upload link with uses', () => {
+    const bad = [withUses('1'), withUses('0'), withUses('03'), withUses('three'), withUses('10000'), withUses(''), withUses('-2')];
+    for (const query of bad) expect([query, parsePresentedLink('/a.pdf', query, NOW)]).toEqual([query, { ok: false, reason: 'not a one-time link' }]);
+    const upload = buildQuery([['x-link-id', ID], ['x-link-exp', String(NOW + 900)], ['x-link-uses', '2'], ['x-link-window', '0'], ['x-link-size', '5'], ['x-link-upload', '1']]);
+    expect(parsePresentedLink('/a.pdf', upload, NOW)).toEqual({ ok: false, reason: 'not a one-time link' });
   });
 });
 

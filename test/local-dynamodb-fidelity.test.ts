@@ -1,8 +1,9 @@
 // The local DynamoDB front's fidelity for idempotent conditional writes: the failed write's
 // item (ReturnValuesOnConditionCheckFailure) and writes that commit although the answer is
-// lost (commit-then-reset) or late (commit-then-delay).
+// lost (commit-then-reset) or late (commit-then-delay); and the write units each write costs.
 import {
   type AttributeValue,
+  BatchWriteItemCommand,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   DynamoDBClient,
@@ -203,6 +204,94 @@ describe('ReturnValuesOnConditionCheckFailure', () => {
       expect(failure.name).toBe('ConditionalCheckFailedException');
       expect(failure.Item?.flag).toEqual({ S: 'b' });
     }
+  });
+});
+
+describe('write units: what each write costs, as on-demand DynamoDB charges it', () => {
+  /** Write units `op` consumed, and what it answered (or the error it rejected with). */
+  async function charged<T>(op: Promise<T>): Promise<[number, T | SdkError]> {
+    const before = ddb.writeUnits();
+    const result = await op.catch((err: SdkError) => err);
+    return [ddb.writeUnits() - before, result];
+  }
+  // About 2.9 KB: id, its value, `blob` and 2,900 characters.
+  const bulky = (id: string) => ({ id: { S: id }, blob: { S: 'x'.repeat(2900) } });
+
+  test('a small PutItem adds 1, an UpdateItem of a ~3 KB item 3, a refused conditional UpdateItem at least 1, a GetItem 0', async () => {
+    const small = freshId();
+    const [putUnits, putAnswer] = await charged(client.send(new PutItemCommand({ TableName: 'links', Item: { id: { S: small }, n: { N: '1' } } })));
+    expect(putUnits).toBe(1);
+    expect(putAnswer).not.toHaveProperty('ConsumedCapacity');
+
+    const id = freshId();
+    expect((await charged(client.send(new PutItemCommand({ TableName: 'links', Item: bulky(id) }))))[0]).toBe(3);
+    const [updateUnits, updated] = await charged(client.send(new UpdateItemCommand({
+      TableName: 'links',
+      Key: { id: { S: id } },
+      UpdateExpression: 'SET n = :one',
+      ExpressionAttributeValues: { ':one': { N: '1' } },
+      ReturnValues: 'ALL_NEW',
+    })));
+    // The larger of the item before and after: both about 2.9 KB.
+    expect(updateUnits).toBe(3);
+    expect(updated).toEqual(expect.objectContaining({ Attributes: { ...bulky(id), n: { N: '1' } } }));
+    expect(updated).not.toHaveProperty('ConsumedCapacity');
+
+    // DynamoDB charges a refused write for the item it was evaluated against (at least 1).
+    const [refusedUnits, refused] = await charged(client.send(new UpdateItemCommand({
+      TableName: 'links',
+      Key: { id: { S: id } },
+      UpdateExpression: 'SET n = :two',
+      ConditionExpression: 'attribute_not_exists(id)',
+      ExpressionAttributeValues: { ':two': { N: '2' } },
+    })));
+    expect(refused).toBeInstanceOf(ConditionalCheckFailedException);
+    expect(refusedUnits).toBe(3);
+    const [missingUnits, missing] = await charged(client.send(increment(freshId(), 5, { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })));
+    expect((missing as SdkError).name).toBe('ConditionalCheckFailedException');
+    expect(missingUnits).toBe(1);
+
+    const [getUnits, got] = await charged(client.send(new GetItemCommand({ TableName: 'links', Key: { id: { S: id } }, ConsistentRead: true })));
+    expect(getUnits).toBe(0);
+    expect(got).toEqual(expect.objectContaining({ Item: { ...bulky(id), n: { N: '1' } } }));
+
+    expect((await charged(client.send(new DeleteItemCommand({ TableName: 'links', Key: { id: { S: id } } }))))[0]).toBe(3);
+    const puts = [freshId(), freshId()].map((i) => ({ PutRequest: { Item: { id: { S: i } } } }));
+    const batch = new BatchWriteItemCommand({ RequestItems: { links: puts } });
+    const [batchUnits, batched] = await charged(client.send(batch));
+    expect(batchUnits).toBe(2);
+    expect(batched).not.toHaveProperty('ConsumedCapacity');
+  });
+
+  test('a caller that asks for ConsumedCapacity gets it, and is counted all the same; NONE gets none', async () => {
+    const id = freshId();
+    const [units, answer] = await charged(client.send(new PutItemCommand({ TableName: 'links', Item: bulky(id), ReturnConsumedCapacity: 'TOTAL' })));
+    expect(units).toBe(3);
+    expect(answer).toEqual(expect.objectContaining({ ConsumedCapacity: { TableName: 'links', CapacityUnits: 3 } }));
+    const del = new DeleteItemCommand({ TableName: 'links', Key: { id: { S: id } }, ReturnConsumedCapacity: 'NONE' });
+    const [noneUnits, none] = await charged(client.send(del));
+    expect(noneUnits).toBe(3);
+    expect(none).not.toHaveProperty('ConsumedCapacity');
+  });
+
+  test('the answer of a caller that did not ask is byte for byte what dynalite answers without the front\'s question', async () => {
+    const raw = async (target: string, body: Record<string, unknown>) => {
+      const res = await fetch(ddb.endpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amz-target': `DynamoDB_20120810.${target}`,
+          'x-amz-date': '20200101T000000Z',
+          'authorization': 'AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=local',
+        },
+        body: JSON.stringify(body),
+      });
+      return [res.status, await res.text(), res.headers.get('content-length')];
+    };
+    const id = freshId();
+    expect(await raw('PutItem', { TableName: 'links', Item: { id: { S: id }, n: { N: '1' } } })).toEqual([200, '{}', '2']);
+    expect(await raw('UpdateItem', { TableName: 'links', Key: { id: { S: id } }, UpdateExpression: 'SET n = :two', ExpressionAttributeValues: { ':two': { N: '2' } }, ReturnValues: 'UPDATED_OLD' }))
+      .toEqual([200, '{"Attributes":{"n":{"N":"1"}}}', '30']);
   });
 });
 

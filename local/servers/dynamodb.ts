@@ -52,6 +52,23 @@ export interface LocalDynamoDB {
   /** Supports every FaultMode, including the post-serve `commit-then-reset` and `commit-then-delay`. */
   readonly fault: FaultInjector;
   /**
+   * Write capacity units consumed so far by every PutItem, UpdateItem, DeleteItem and
+   * BatchWriteItem through the endpoint (table setup is not counted), as on-demand DynamoDB
+   * bills them ("Read/write capacity mode", DynamoDB Developer Guide: one write unit per write
+   * of an item up to 1 KB, one more per further started KB; an UpdateItem is charged for "the
+   * larger of the item sizes before and after the update", a PutItem that replaces an item and
+   * a DeleteItem likewise for the larger of the two items). Refused conditional writes count
+   * too, as DynamoDB charges them ("Condition expressions": a failed condition "still consumes
+   * write capacity units"): 1 per started KB of the item as it was, at least 1. Writes refused
+   * before any item is read (validation errors, a missing table, faults injected before
+   * serving) count nothing. Read the difference around a request for what it cost.
+   *
+   * The front asks dynalite for `ReturnConsumedCapacity: TOTAL` on every such write and takes
+   * its `ConsumedCapacity` out again before answering a caller that did not ask for it (or
+   * asked for `NONE`), so callers get exactly the answer they would have got otherwise.
+   */
+  writeUnits(): number;
+  /**
    * The current stream of a table created with one ({@link LocalTableSpec.stream}, or
    * `StreamSpecification` in a CreateTable through the endpoint). Throws when the table has
    * no stream. Deleting the table ends its stream; creating it again starts a new one.
@@ -189,6 +206,11 @@ const SETUP_REGION = 'us-east-1';
 const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 const RETURN_ON_FAILURE = 'ReturnValuesOnConditionCheckFailure';
 const RETURN_ON_FAILURE_VALUES: readonly ReturnValuesOnConditionCheckFailureValue[] = ['ALL_OLD', 'NONE'];
+const RETURN_CAPACITY = 'ReturnConsumedCapacity';
+/** ReturnConsumedCapacity values with which dynalite (and DynamoDB) report ConsumedCapacity. */
+const CAPACITY_REPORTED: ReadonlySet<unknown> = new Set(['TOTAL', 'INDEXES']);
+/** One write unit per started KB of an item ("Read/write capacity mode", DynamoDB Developer Guide). */
+const WRITE_UNIT_BYTES = 1024;
 /** The single-item writes that take ReturnValuesOnConditionCheckFailure. */
 const SINGLE_WRITES: ReadonlySet<string> = new Set(['PutItem', 'UpdateItem', 'DeleteItem']);
 /** dynalite answers both API versions with the same actions. */
@@ -248,11 +270,22 @@ interface RequestHead {
  *   request, then the answer is dropped or held, so the write is committed although the
  *   client sees a network error or a timeout.
  *
+ * - Write-unit accounting ({@link LocalDynamoDB.writeUnits}): every PutItem, UpdateItem,
+ *   DeleteItem and BatchWriteItem is forwarded with `ReturnConsumedCapacity: TOTAL` (unless the
+ *   caller asked for `TOTAL` or `INDEXES` itself), and the ConsumedCapacity dynalite reports,
+ *   computed as DynamoDB's (the larger of the item before and after the write, 1 unit per
+ *   started KB), is added up, then taken out of the answer again if the caller did not ask for
+ *   it. dynalite reports nothing for a conditional write it refused; DynamoDB charges it, so
+ *   the front does, from the item the condition was evaluated against (read under the item's
+ *   lock, as below): 1 unit per started KB of that item, at least 1. Sizes: dynalite counts
+ *   strings and names in UTF-16 code units, the front's charge for a refusal in UTF-8 bytes
+ *   ("DynamoDB item sizes and formats"); they agree on ASCII.
+ *
  * How exact the ALL_OLD item is: every write that can change an item (PutItem, UpdateItem,
  * DeleteItem, BatchWriteItem) holds a per-(table, primary key) lock in the front from before
- * dynalite sees it until dynalite's answer is complete; a conditional write that failed with
- * `ALL_OLD` reads the item (strongly consistent GetItem, straight into dynalite, not counted)
- * before it releases the lock. dynalite evaluates the condition under its own per-item lock,
+ * dynalite sees it until dynalite's answer is complete; a conditional write that failed reads
+ * the item (strongly consistent GetItem, straight into dynalite, not counted) before it
+ * releases the lock. dynalite evaluates the condition under its own per-item lock,
  * so no write can land between the failed condition check and that read: the item returned
  * is the item the condition was evaluated against. What this relies on (the non-atomic
  * remainder): (1) the check and the read are two dynalite operations, exact only because
@@ -348,7 +381,7 @@ export async function startDynamoDB(opts: StartDynamoDBOptions = {}): Promise<Lo
   }
   calls.reset();
 
-  return { endpoint, calls, fault, stream: (tableName) => front.stream(tableName), close };
+  return { endpoint, calls, fault, writeUnits: () => front.writeUnits, stream: (tableName) => front.stream(tableName), close };
 }
 
 /**
@@ -365,6 +398,12 @@ class Front {
   /** Every stream ever opened, so close() can stop their consumers. */
   private readonly allStreams = new Set<TableStream>();
   private sequence = 0n;
+  /** Write capacity units consumed so far (see LocalDynamoDB.writeUnits). */
+  private consumedWriteUnits = 0;
+
+  public get writeUnits(): number {
+    return this.consumedWriteUnits;
+  }
 
   constructor(private readonly dynaliteHandlers: readonly RequestListener[]) {}
 
@@ -448,8 +487,8 @@ class Front {
   }
 
   private async serveSingleWrite(operation: string, head: RequestHead, body: Buffer, data: Json): Promise<Answer> {
-    let forward = body;
     let returnOld = false;
+    const forwarded: Json = { ...data };
     if (Object.prototype.hasOwnProperty.call(data, RETURN_ON_FAILURE)) {
       const value = data[RETURN_ON_FAILURE];
       // null counts as absent, as in dynalite's (and DynamoDB's) type check.
@@ -459,16 +498,17 @@ class Front {
         returnOld = value === 'ALL_OLD';
       }
       // Strip it: dynalite 4 drops unknown members itself, but a later version might refuse them.
-      const stripped: Json = { ...data };
-      delete stripped[RETURN_ON_FAILURE];
-      forward = Buffer.from(JSON.stringify(stripped));
+      delete forwarded[RETURN_ON_FAILURE];
     }
+    const capacity = this.askCapacity(forwarded);
+    const changed = capacity.injected || Object.prototype.hasOwnProperty.call(data, RETURN_ON_FAILURE);
+    const forward = changed ? Buffer.from(JSON.stringify(forwarded)) : body;
 
     const table = data.TableName;
     const source = operation === 'PutItem' ? data.Item : data.Key;
     const key = typeof table === 'string' ? await this.primaryKey(table, source) : undefined;
     // No key: the table does not exist or the request lacks the key, so dynalite refuses it without writing.
-    if (!key || typeof table !== 'string') return this.dynalite(head, forward);
+    if (!key || typeof table !== 'string') return this.accountWrite(await this.dynalite(head, forward), capacity.injected);
 
     return this.locks.run([lockName(table, key)], async () => {
       // Looked up under the lock, so a stream opened while this write waited is not half-fed.
@@ -478,28 +518,67 @@ class Front {
         before = await this.readItem(table, key);
         if (!before) return frontFailure('could not read the item before the write for its stream record');
       }
-      const answer = await this.dynalite(head, forward);
+      const answer = this.accountWrite(await this.dynalite(head, forward), capacity.injected);
       if (stream && before && answer.status === 200) {
         const after = await this.readItem(table, key);
         // The write is committed; without its after-image there is no exact record to append.
         if (!after) return frontFailure('could not read the item after the write for its stream record');
         this.appendChange(stream, table, before.item, after.item);
       }
-      if (!returnOld || !isConditionalCheckFailure(answer)) return answer;
+      if (!isConditionalCheckFailure(answer)) return answer;
       // Still under the item's lock: no other write to this item can have landed since
       // dynalite evaluated the condition. (dynalite's own item lock hands over on setImmediate
       // and this read runs in promise/nextTick callbacks, so without the front lock the read
       // would usually, not always, come first; the front lock makes it independent of that.)
       // A streamed table's before-image, read under the same lock, is that item already.
       const read = before ?? await this.readItem(table, key);
-      if (!read) return frontFailure('could not read the item for ReturnValuesOnConditionCheckFailure');
+      if (!read) return frontFailure('could not read the item for a refused write\'s capacity');
+      // dynalite reports no ConsumedCapacity with ConditionalCheckFailedException (and neither
+      // does DynamoDB), but DynamoDB charges the refused write: the front computes it from the
+      // item the condition was evaluated against, 1 unit per started KB, at least 1.
+      this.consumedWriteUnits += writeUnitsOf(read.item);
+      if (!returnOld) return answer;
       if (read.item === undefined) return answer; // no such item: DynamoDB sends no Item either
       const failure = parseObject(answer.body) ?? {};
       return withBody(answer, { ...failure, Item: read.item });
     });
   }
 
-  private async serveBatchWrite(head: RequestHead, body: Buffer, data: Json): Promise<Answer> {
+  /**
+   * Makes `request` (a write about to be forwarded) ask dynalite for its ConsumedCapacity, unless
+   * the caller asked already; `injected`: the answer's ConsumedCapacity is the front's, to take
+   * out again. An invalid value is left for dynalite to refuse, as DynamoDB would.
+   */
+  private askCapacity(request: Json): { readonly injected: boolean } {
+    const asked = request[RETURN_CAPACITY];
+    if (CAPACITY_REPORTED.has(asked)) return { injected: false };
+    if (asked !== undefined && asked !== null && asked !== 'NONE') return { injected: false };
+    request[RETURN_CAPACITY] = 'TOTAL';
+    return { injected: true };
+  }
+
+  /**
+   * Adds the write units a successful write's answer reports (one ConsumedCapacity, or a list of
+   * them for BatchWriteItem) and, when the front asked for them, takes them out of the answer.
+   */
+  private accountWrite(answer: Answer, injected: boolean): Answer {
+    if (answer.status !== 200) return answer;
+    const data = parseObject(answer.body);
+    if (!data || data.ConsumedCapacity === undefined) return answer;
+    for (const consumed of [data.ConsumedCapacity].flat()) {
+      const units = asObject(consumed)?.CapacityUnits;
+      if (typeof units === 'number') this.consumedWriteUnits += units;
+    }
+    if (!injected) return answer;
+    const rest: Json = { ...data };
+    delete rest.ConsumedCapacity;
+    return withBody(answer, rest);
+  }
+
+  private async serveBatchWrite(head: RequestHead, original: Buffer, asked: Json): Promise<Answer> {
+    const data: Json = { ...asked };
+    const capacity = this.askCapacity(data);
+    const body = capacity.injected ? Buffer.from(JSON.stringify(data)) : original;
     const names: string[] = [];
     const writes: Array<{ readonly table: string; readonly key: Json }> = [];
     const requestItems = asObject(data.RequestItems);
@@ -524,7 +603,7 @@ class Front {
       });
       const before = await Promise.all(streamed.map((w) => this.readItem(w.table, w.key)));
       if (before.some((b) => !b)) return frontFailure('could not read the items before the write for their stream records');
-      const answer = await this.dynalite(head, body);
+      const answer = this.accountWrite(await this.dynalite(head, body), capacity.injected);
       if (answer.status !== 200 || streamed.length === 0) return answer;
       const after = await Promise.all(streamed.map((w) => this.readItem(w.table, w.key)));
       if (after.some((a) => !a)) return frontFailure('could not read the items after the write for their stream records');
@@ -904,6 +983,11 @@ class StreamConsumer implements LocalStreamConsumer {
       this.pauseTimer = setTimeout(() => this.wake?.(), ms);
     });
   }
+}
+
+/** Write units of a write refused against `item` (undefined: no such item): 1 per started KB, at least 1. */
+function writeUnitsOf(item: Json | undefined): number {
+  return Math.max(1, Math.ceil((item ? itemSize(item) : 0) / WRITE_UNIT_BYTES));
 }
 
 /**

@@ -54,7 +54,7 @@ export function sessionEnd(link: PresentedLink, nowSeconds: number): number {
  * Most requests a session serves. A landing page without a download window serves exactly
  * the one download its button asked for.
  */
-function maxRequests(link: PresentedLink): number {
+export function maxRequests(link: PresentedLink): number {
   return link.landingPage && link.windowSeconds === 0 ? 1 : MAX_SESSION_REQUESTS;
 }
 
@@ -233,7 +233,9 @@ export function linkState(item: Record<string, AttributeValue> | undefined, link
 { readonly refusal: Refusal } | { readonly usesLeft: number } {
   const dead = liveRefusal(item, link, nowSeconds);
   if (dead || !item) return { refusal: dead ?? 'unknown' };
-  const usesLeft = Number(item[Attr.cap]?.N) - Object.keys(item[Attr.sessions]?.M ?? {}).length;
+  // An N-use link counts its uses (its sessions live in the sessions table, session-table.ts).
+  const usesLeft = item[Attr.uses]?.N !== undefined ? Number(item[Attr.maxUses]?.N) - Number(item[Attr.uses].N)
+    : Number(item[Attr.cap]?.N) - Object.keys(item[Attr.sessions]?.M ?? {}).length;
   return usesLeft > 0 ? { usesLeft } : { refusal: 'used' };
 }
 

@@ -13,7 +13,10 @@
 // parameter holds only operator switches, read in the background.
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { DynamoDBClient, GetItemCommand, UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand,
+  type AttributeValue, type UpdateItemCommandInput,
+} from '@aws-sdk/client-dynamodb';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type {
   CloudFrontRequest,
@@ -29,7 +32,7 @@ import {
   type Refusal, type ViewerRequest,
 } from './download-session';
 import { CONTINUED, publish, publishOutcome, REDEEMED, withOutcome } from './edge-metrics';
-import { forwardedLinkId, giveBackInput, isOriginFailure, readLinkInput } from './origin-failure';
+import { forwardedLinkId, forwardedSession, giveBackInput, isOriginFailure, LINK_SESSION_PARAM, readLinkInput } from './origin-failure';
 import { signOriginRequest } from './origin-signing';
 import {
   isLocked, LOCKED_MESSAGE, MISSING_PASSPHRASE_MESSAGES, NO_PASSPHRASE, passphraseKey, passphraseOfRequest, passphraseOutcome, rightPassphrase,
@@ -37,10 +40,14 @@ import {
 } from './passphrase';
 import { boundedHttpHandler } from './sdk';
 import {
+  continueSessionInput, getSessionInput, giveBackSessionInputs, openUntil, openUse, redeemFromTable, sessionItemRefusal, sessionSortKey,
+  type SessionCalls, type Tables,
+} from './session-table';
+import {
   declaredBytes, endTakeInput, isConflict, takeUploadInput, uploadAnswer, uploadedInput, uploadLinkState, uploadProblem,
 } from './upload';
 import { isSameOriginPost, newSessionSecret, sessionCookie, sessionSecretOf } from './viewer';
-import { EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, nextOperatorRead } from '../shared/config';
+import { EDGE_BUDGET_MS, EDGE_STAGED_CONFIG_FILE, EdgeOperatorConfig, EdgeStagedConfig, nextOperatorRead } from '../shared/config';
 import type { RefusalReason } from '../shared/download-metrics';
 import { renderLandingPage, renderMessagePage, wantsHtml } from '../shared/landing-page';
 import { Attr, type Redemption } from '../shared/ledger';
@@ -49,7 +56,7 @@ import { previewMatcher, previewProbe } from '../shared/preview';
 import { renderUploadPage } from '../shared/upload-page';
 
 /** Whole-invocation budget: well inside the 5 s viewer-request limit, so we answer 503 ourselves. */
-const BUDGET_MS = 3500;
+const BUDGET_MS = EDGE_BUDGET_MS;
 
 let staged: { config: EdgeStagedConfig; preview: RegExp | undefined } | undefined;
 /** The operator switches: last good value, and when to read them again. */
@@ -59,6 +66,7 @@ let operator: { config: EdgeOperatorConfig; preview: RegExp | undefined; nextRea
 let operatorRead: Promise<void> | undefined;
 let ssm: SSMClient | undefined;
 let dynamo: DynamoDBClient | undefined;
+let dynamoOnce: DynamoDBClient | undefined;
 
 export async function handler(event: CloudFrontRequestEvent | CloudFrontResponseEvent): Promise<CloudFrontRequestResult> {
   const cf = event.Records[0].cf;
@@ -132,13 +140,21 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
     if (secret === undefined) return say.refuse('This download was started in another browser. Open the link to download it here, if it has uses left.', 'other-browser');
     // The browser that pressed the button: its session continues, whatever URL or address.
     const c = sessionKey({ kind: 'browser', secret });
-    const result = await ledger.update(continueInput(config.tableName, link, c, who, now));
+    // An N-use link's session is an item of its own (session-table.ts), its first and only.
+    const tabled = link.maxUses > 1 ? sessionSortKey(c, 1) : undefined;
+    const result = await ledger.update(tabled === undefined ? continueInput(config.tableName, link, c, who, now)
+      : continueSessionInput(config.sessionsTableName, link, tabled, who, now));
     if (result === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
-    if (!result.refusedItem) return withOutcome(forward(request, link, result.attributes), CONTINUED);
-    const state = linkState(nonEmpty(result.refusedItem), link, now);
+    if (!result.refusedItem) return withOutcome(forward(request, link, result.attributes, tabled), CONTINUED);
+    // What is left of the link: its item (an N-use link's session item does not say).
+    const item = tabled === undefined ? nonEmpty(result.refusedItem) : await ledger.read(config.tableName, link.id, false);
+    if (item === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
+    const state = linkState(item, link, now);
     // A navigation after the session ended shows the page again (as opening the link would).
-    if (!('refusal' in state) && range === undefined && say.html) return landingPageFor(result.refusedItem, state.usesLeft);
-    return say.refuse(REFUSALS['refusal' in state ? state.refusal : sessionRefusal(result.refusedItem, c, who.bytes, now)]);
+    if (!('refusal' in state) && range === undefined && say.html) return landingPageFor(item!, state.usesLeft);
+    const ended = tabled === undefined ? sessionRefusal(result.refusedItem, c, who.bytes, now)
+      : sessionItemRefusal(nonEmpty(result.refusedItem), who.bytes, now);
+    return say.refuse(REFUSALS['refusal' in state ? state.refusal : ended]);
   }
 
   if (isPreview) return say.refuse('Link previews are not served: this link works once. Open it in a browser.', 'preview');
@@ -150,6 +166,13 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
   }
 
   const c = sessionKey(directHolder(link, who));
+  if (link.maxUses > 1) {
+    // An N-use link: its sessions are items of their own (session-table.ts).
+    const tabled = await redeemFromTable(ledger, tables(), link, c, who, now);
+    if (tabled === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
+    if (typeof tabled === 'string') return say.refuse(REFUSALS[tabled]);
+    return withOutcome(forward(request, link, tabled.pass, tabled.session), tabled.opened ? REDEEMED : CONTINUED);
+  }
   const outcome = await redeemDirect(config.tableName, ledger, link, c, who, now);
   if (outcome === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
   if (typeof outcome === 'string') return say.refuse(REFUSALS[outcome]);
@@ -217,14 +240,17 @@ function uploadPage(link: PresentedLink, item: Record<string, AttributeValue>): 
  * never go (the origin request policy forwards none but an upload's Content-Type and
  * If-None-Match; CloudFront adds Range).
  */
-function forward(request: CloudFrontRequest, link: PresentedLink, attributes: Record<string, AttributeValue> | undefined): CloudFrontRequestResult {
+function forward(
+  request: CloudFrontRequest, link: PresentedLink, attributes: Record<string, AttributeValue> | undefined, session?: string,
+): CloudFrontRequestResult {
   const key = objectKeyOf(attributes);
   if (key === undefined) {
     logFailure('ledger', new Error('the write that let a request through returned no object key'));
     return responder(request).unavailable('The link service is temporarily unavailable. Try again shortly.');
   }
   request.uri = keyToPath(key);
-  request.querystring = buildQuery([[LINK_ID_PARAM, link.id]]);
+  // An N-use link's session too: the origin-response trigger finds what the request took in it.
+  request.querystring = buildQuery([[LINK_ID_PARAM, link.id], ...(session === undefined ? [] : [[LINK_SESSION_PARAM, session] as [string, string]])]);
   // With upload links on, the origin request policy forwards If-None-Match for their PUTs: a
   // viewer's own must not turn a download into S3's 304.
   delete request.headers['if-none-match'];
@@ -248,9 +274,13 @@ async function pressButton(
   if (typed && 'missing' in typed) return say.refuse(MISSING_PASSPHRASE_MESSAGES[typed.missing], 'passphrase');
   const held = sessionSecretOf(request.headers, link.id);
   if (held !== undefined) {
-    const item = await ledger.read(tableName, link.id, true);
-    if (item === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
-    const until = Number(item?.[Attr.sessionUntil]?.M?.[sessionKey({ kind: 'browser', secret: held })]?.N ?? 0);
+    const heldKey = sessionKey({ kind: 'browser', secret: held });
+    const [item, session] = await Promise.all([
+      ledger.read(tableName, link.id, true),
+      link.maxUses > 1 ? ledger.get(getSessionInput(stagedConfig().config.sessionsTableName, link.id, sessionSortKey(heldKey, 1))) : undefined,
+    ]);
+    if (item === 'failed' || session === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
+    const until = link.maxUses > 1 ? openUntil(session, now) ?? 0 : Number(item?.[Attr.sessionUntil]?.M?.[heldKey]?.N ?? 0);
     const state = linkState(item, link, now);
     // A session of its own counts as a use: "used" still lets this browser continue it.
     const live = !('refusal' in state) || state.refusal === 'used';
@@ -260,10 +290,14 @@ async function pressButton(
   // The passphrase is checked by the same write that spends the use (passphrase.ts).
   const key = typed ? await passphraseKey(typed.passphrase, link) : undefined;
   const also = key === undefined ? NO_PASSPHRASE : rightPassphrase(key);
-  const result = await ledger.update(openInput(tableName, link, sessionKey({ kind: 'browser', secret }), who, now, also));
+  const c = sessionKey({ kind: 'browser', secret });
+  // An N-use link takes a use on its item and opens the session as an item of its own (session-table.ts).
+  const result = link.maxUses > 1 ? await openUse(ledger, tables(), link, sessionSortKey(c, 1), who, now, undefined, also)
+    : await ledger.update(openInput(tableName, link, c, who, now, also));
   if (result === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
-  if (result.refusedItem) {
-    const item = nonEmpty(result.refusedItem);
+  const refused = 'refusedTake' in result ? { item: result.refusedTake } : 'refusedItem' in result && result.refusedItem ? { item: nonEmpty(result.refusedItem) } : undefined;
+  if (refused) {
+    const item = refused.item;
     const state = linkState(item, link, now);
     if (key !== undefined && !('refusal' in state)) return refusedPassphrase(link, key, item!, state.usesLeft, ledger, say);
     return say.refuse(REFUSALS['refusal' in state ? state.refusal : 'used']);
@@ -353,9 +387,14 @@ function landingPageFor(
 /** A write's answer: the attributes it read back, or the old item of a refused write. */
 type LedgerResult = { attributes?: Record<string, AttributeValue>; refusedItem?: Record<string, AttributeValue> } | 'failed';
 
-interface LedgerCaller {
+interface LedgerCaller extends SessionCalls {
   update(input: UpdateItemCommandInput): Promise<LedgerResult>;
   read(tableName: string, id: string, consistent: boolean): Promise<Record<string, AttributeValue> | undefined | 'failed'>;
+}
+
+function tables(): Tables {
+  const { tableName, sessionsTableName } = stagedConfig().config;
+  return { links: tableName, sessions: sessionsTableName };
 }
 
 function ledgerCaller(region: string, deadline: number): LedgerCaller {
@@ -370,6 +409,40 @@ function ledgerCaller(region: string, deadline: number): LedgerCaller {
         if (e.name === 'ConditionalCheckFailedException') return { refusedItem: e.Item ?? {} };
         logFailure('ledger', err);
         return 'failed';
+      }
+    },
+    async put(input) {
+      try {
+        await ledgerClient(region).send(new PutItemCommand(input), signal());
+        return {};
+      } catch (err) {
+        const e = err as Error & { Item?: Record<string, AttributeValue> };
+        if (e.name === 'ConditionalCheckFailedException') return { refusedItem: e.Item ?? {} };
+        logFailure('ledger', err);
+        return 'failed';
+      }
+    },
+    async query(input) {
+      try {
+        return (await ledgerClient(region).send(new QueryCommand(input), signal())).Items ?? [];
+      } catch (err) {
+        logFailure('ledger', err);
+        return 'failed';
+      }
+    },
+    async get(input) {
+      try {
+        return (await ledgerClient(region).send(new GetItemCommand(input), signal())).Item;
+      } catch (err) {
+        logFailure('ledger', err);
+        return 'failed';
+      }
+    },
+    async returnUse(input) {
+      try {
+        await ledgerClient(region, { once: true }).send(new UpdateItemCommand(input), signal());
+      } catch (err) {
+        if ((err as Error).name !== 'ConditionalCheckFailedException') logFailure('return-use', err);
       }
     },
     async read(tableName, id, consistent) {
@@ -482,7 +555,21 @@ async function giveBack(request: CloudFrontRequest, requestId: string): Promise<
   if (id === undefined) return;
   const { tableName, tableRegion } = stagedConfig().config;
   const abortSignal = AbortSignal.timeout(BUDGET_MS);
+  const session = forwardedSession(request.querystring);
   try {
+    if (session !== undefined) {
+      // An N-use link's session item (session-table.ts): the use, or the request's bytes.
+      const input = getSessionInput(tables().sessions, id, session);
+      const { Item: held } = await ledgerClient(tableRegion).send(new GetItemCommand(input), { abortSignal });
+      for (const step of giveBackSessionInputs(tables(), held, requestId)) {
+        if ('delete' in step) await ledgerClient(tableRegion).send(new DeleteItemCommand(step.delete), { abortSignal });
+        else if ('update' in step) await ledgerClient(tableRegion).send(new UpdateItemCommand(step.update), { abortSignal });
+        // Sent once: a decrement whose answer was lost must not run twice (SessionCalls.returnUse).
+        else await ledgerClient(tableRegion, { once: true }).send(new UpdateItemCommand(step.returnUse), { abortSignal });
+      }
+      log('info', { event: 'origin-failure-given-back', id });
+      return;
+    }
     const { Item: item } = await ledgerClient(tableRegion).send(new GetItemCommand(readLinkInput(tableName, id)), { abortSignal });
     const input = item && giveBackInput(tableName, item, requestId);
     if (!input) return;
@@ -586,13 +673,18 @@ function parseOperatorConfig(value: string | undefined): EdgeOperatorConfig {
   return { paused: paused === true, previewAgents: previewAgents as string[] | undefined };
 }
 
-function ledgerClient(region: string): DynamoDBClient {
-  dynamo ??= new DynamoDBClient({
+/**
+ * The ledger's client: one retry of a failed call, within bounded timeouts. `once`: a client
+ * that never retries, for the one write that is not idempotent (giving a use back).
+ */
+function ledgerClient(region: string, { once = false }: { once?: boolean } = {}): DynamoDBClient {
+  const make = (maxAttempts: number) => new DynamoDBClient({
     region,
-    maxAttempts: 2,
+    maxAttempts,
     requestHandler: boundedHttpHandler({ connectionTimeoutMs: 1000, requestTimeoutMs: 1500 }),
   });
-  return dynamo;
+  if (once) return (dynamoOnce ??= make(1));
+  return (dynamo ??= make(2));
 }
 
 function log(level: string, fields: Record<string, unknown>): void {

@@ -2,7 +2,7 @@
 // the old and new images of a DynamoDB stream record.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { linkStatus } from './ledger';
-import { Attr } from '../shared/ledger';
+import { Attr, SessionAttr } from '../shared/ledger';
 import { LINK_EVENT_DETAIL_VERSION, LinkEvent, LinkEventDetail, LinkEventType } from '../shared/link-events';
 
 type Image = Record<string, AttributeValue>;
@@ -18,6 +18,7 @@ type Image = Record<string, AttributeValue>;
  */
 export function eventsForChange(oldImage: Image | undefined, newImage: Image | undefined, sequenceNumber: string): LinkEvent[] {
   if (!newImage) return [];
+  if (newImage[SessionAttr.session] !== undefined) return oldImage ? [] : redeemedIn(newImage, sequenceNumber);
   const after = linkStatus(newImage);
   const before = oldImage ? linkStatus(oldImage) : undefined;
   const base = (index: number): LinkEventDetail => ({
@@ -53,9 +54,40 @@ export function eventsForChange(oldImage: Image | undefined, newImage: Image | u
   for (const r of after.redemptions) {
     if (!seen.has(r.requestId)) push(LinkEventType.redeemed, { at: r.at, ip: r.ip, userAgent: r.userAgent, requestId: r.requestId });
   }
-  if (before.uses < before.maxUses && after.uses >= after.maxUses) push(LinkEventType.usedUp);
+  // An N-use link's last use is announced by its session's item (redeemedIn).
+  if (before.uses < before.maxUses && after.uses >= after.maxUses && newImage[Attr.uses] === undefined) push(LinkEventType.usedUp);
   if (!before.revoked && after.revoked) push(LinkEventType.revoked);
   // The wrong try that took a protected link's last one (the detail never holds the hash).
   if (before.locked === false && after.locked === true) push(LinkEventType.locked);
   return out;
+}
+
+/**
+ * An N-use link's new session (an item of the sessions table, session-table.ts): one use
+ * redeemed, and, when it was the last, Link Used Up after it. The item copies what the events
+ * tell of the link. The link's own item, which holds no sessions, says when it is revoked or
+ * locked. Sessions are written after their take, so two parallel uses may be announced out of
+ * their `uses` order.
+ */
+function redeemedIn(session: Image, sequenceNumber: string): LinkEvent[] {
+  const record = session[SessionAttr.record]?.M ?? {};
+  const owner = session[SessionAttr.owner]?.S;
+  const uses = Number(session[SessionAttr.use]?.N ?? 0);
+  const maxUses = Number(session[SessionAttr.maxUses]?.N ?? 0);
+  const detail = (index: number): LinkEventDetail => ({
+    version: LINK_EVENT_DETAIL_VERSION,
+    eventId: `${sequenceNumber}#${index}`,
+    id: session[SessionAttr.link].S!,
+    key: session[SessionAttr.key]?.S ?? '',
+    uses,
+    maxUses,
+    expiresAt: new Date(Number(session[SessionAttr.expiresAt]?.N ?? 0) * 1000).toISOString(),
+    revoked: false,
+    ...(owner === undefined ? {} : { owner }),
+  });
+  const redeemed: LinkEvent = {
+    detailType: LinkEventType.redeemed,
+    detail: { ...detail(0), at: record.at?.S ?? '', ip: record.ip?.S ?? '', userAgent: record.userAgent?.S ?? '', requestId: record.requestId?.S ?? '' },
+  };
+  return uses >= maxUses ? [redeemed, { detailType: LinkEventType.usedUp, detail: detail(1) }] : [redeemed];
 }

@@ -5,16 +5,19 @@
 // exists (recording its size), records the link and its fingerprint in the ledger, and only
 // then returns the URL. It signs nothing: the edge signs each request it sends to S3 with its
 // own role, so no key, no secret and no signature's lifetime bounds a link.
-import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { getLinkInput, issueLinkInput, linkStatus, revokeLinkInput } from './ledger';
+import {
+  getLinkInput, hasSessionItems, issueLinkInput, linkStatus, revokeLinkInput, revokeSessionInput, sessionsOfLinkInput, sweepAgainAt,
+} from './ledger';
 import { newLinkId } from './link-id';
 import { boundedHttpHandler } from './sdk';
-import { DEFAULT_MAX_UPLOAD_BYTES, MintEnv } from '../shared/config';
+import { DEFAULT_MAX_UPLOAD_BYTES, EDGE_BUDGET_MS, MintEnv } from '../shared/config';
+import { Attr, SessionAttr } from '../shared/ledger';
 import {
   isLinkId, isMediaType, keyToPath, LINK_EXPIRES_PARAM, LINK_ID_PARAM, LINK_PAGE_PARAM, LINK_PASS_PARAM, LINK_SIZE_PARAM, LINK_TYPE_PARAM,
-  LINK_UPLOAD_PARAM,
+  LINK_UPLOAD_PARAM, LINK_USES_PARAM,
   LINK_WINDOW_PARAM, linkFingerprint, linkQuery, MAX_DOWNLOAD_WINDOW_SECONDS, parseQuery, validateKey,
 } from '../shared/link';
 import { generatePassphrase, hashPassphrase, passphraseProblem } from '../shared/passphrase';
@@ -24,6 +27,7 @@ interface Settings {
   readonly bucketRegion: string;
   readonly publicBaseUrl: string;
   readonly tableName: string;
+  readonly sessionsTableName: string;
   readonly defaultExpiresSeconds: number;
   readonly maxExpiresSeconds: number;
   readonly defaultMaxUses: number;
@@ -256,9 +260,49 @@ async function getStatus(id: string | undefined, caller: Caller): Promise<Result
   const s = loadSettings();
   const out = await loadClients().dynamo.send(new GetItemCommand(getLinkInput(s.tableName, id)));
   if (!out.Item) return json(404, { error: 'no such link' });
-  const status = linkStatus(out.Item);
-  if (!mayManage(caller, status.owner)) return notYours(id);
-  return json(200, status);
+  const owner = linkStatus(out.Item).owner;
+  if (!mayManage(caller, owner)) return notYours(id);
+  return json(200, linkStatus(out.Item, hasSessionItems(out.Item) ? await sessionsOf(id) : []));
+}
+
+/** Every session item of an N-use link (at most one per use, so a few pages at most). */
+async function sessionsOf(id: string): Promise<Array<Record<string, AttributeValue>>> {
+  const { dynamo } = loadClients();
+  const items: Array<Record<string, AttributeValue>> = [];
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await dynamo.send(new QueryCommand(sessionsOfLinkInput(loadSettings().sessionsTableName, id, startKey)));
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+/**
+ * Stops the open sessions of a revoked N-use link (each continuation checks only its session's
+ * item). A take the link's item records within the edge's budget may still be writing its
+ * session, so the sweep runs again once that budget has passed: when DELETE answers, nothing
+ * of the link serves.
+ */
+async function revokeSessions(item: Record<string, AttributeValue>): Promise<void> {
+  const { dynamo } = loadClients();
+  const sweep = async () => {
+    for (const session of await sessionsOf(item[Attr.id].S!)) {
+      if (session[SessionAttr.revoked]?.BOOL === true) continue;
+      try {
+        await dynamo.send(new UpdateItemCommand(revokeSessionInput(loadSettings().sessionsTableName, session)));
+      } catch (err) {
+        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+      }
+    }
+  };
+  await sweep();
+  const again = sweepAgainAt(item, EDGE_BUDGET_MS / 1000);
+  const wait = again === undefined ? 0 : again * 1000 - Date.now();
+  if (wait > 0) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    await sweep();
+  }
 }
 
 async function revoke(id: string | undefined, caller: Caller): Promise<Result> {
@@ -267,9 +311,10 @@ async function revoke(id: string | undefined, caller: Caller): Promise<Result> {
   if (caller.scoped && caller.id === undefined) return notYours(id);
   const s = loadSettings();
   try {
-    await loadClients().dynamo.send(new UpdateItemCommand(
+    const out = await loadClients().dynamo.send(new UpdateItemCommand(
       revokeLinkInput(s.tableName, id, Math.floor(Date.now() / 1000), caller.scoped ? caller.id : undefined),
     ));
+    if (out.Attributes && hasSessionItems(out.Attributes)) await revokeSessions(out.Attributes);
   } catch (err) {
     const e = err as Error & { Item?: unknown };
     if (e.name !== 'ConditionalCheckFailedException') throw err;
@@ -344,6 +389,7 @@ async function issue(
   passphrase: string | undefined,
 ): Promise<MintedLink> {
   return record(key, size, lifetime, [
+    ...(maxUses > 1 ? [[LINK_USES_PARAM, String(maxUses)] as [string, string]] : []),
     [LINK_WINDOW_PARAM, String(windowSeconds)],
     [LINK_SIZE_PARAM, String(size)],
     ...(landingPage ? [[LINK_PAGE_PARAM, '1'] as [string, string]] : []),
@@ -399,6 +445,7 @@ function loadSettings(): Settings {
     bucketRegion: read(MintEnv.bucketRegion),
     publicBaseUrl: read(MintEnv.publicBaseUrl),
     tableName: read(MintEnv.tableName),
+    sessionsTableName: read(MintEnv.sessionsTableName),
     defaultExpiresSeconds: Number(read(MintEnv.defaultExpiresSeconds)),
     maxExpiresSeconds: Number(read(MintEnv.maxExpiresSeconds)),
     defaultMaxUses: Number(read(MintEnv.defaultMaxUses)),

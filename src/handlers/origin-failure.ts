@@ -30,6 +30,20 @@ export function forwardedLinkId(querystring: string): string | undefined {
   return id !== undefined && isLinkId(id) ? id : undefined;
 }
 
+/**
+ * The parameter the edge adds to a request it forwards for an N-use link: the sort key of the
+ * session the request opened or continued (session-table.ts). Never one a viewer wrote: the
+ * edge rebuilds the forwarded query, and a link carrying any unknown `x-link-` parameter is refused.
+ */
+export const LINK_SESSION_PARAM = 'x-link-session';
+
+/** The session of a forwarded request of an N-use link, if any. */
+export function forwardedSession(querystring: string): string | undefined {
+  const query = parseQuery(querystring);
+  const session = query.ok ? query.value.get(LINK_SESSION_PARAM) : undefined;
+  return session !== undefined && /^[A-Za-z0-9_-]{22}\.\d{3}$/.test(session) ? session : undefined;
+}
+
 export function readLinkInput(tableName: string, id: string): GetItemCommandInput {
   return { TableName: tableName, Key: { [Attr.id]: { S: id } }, ConsistentRead: true };
 }

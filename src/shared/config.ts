@@ -2,6 +2,12 @@
 // variables, so the edge function gets a staged config.json holding everything it
 // needs to redeem; the regional mint function gets plain environment variables.
 
+/**
+ * The edge function's whole-invocation budget: well inside the 5 s viewer-request limit, so it
+ * answers 503 itself. A revocation waits it out for a take still writing its session.
+ */
+export const EDGE_BUDGET_MS = 3500;
+
 /** File staged beside the edge handler at synth; holds only concrete values. */
 export const EDGE_STAGED_CONFIG_FILE = 'config.json';
 
@@ -12,6 +18,8 @@ export const EDGE_STAGED_CONFIG_FILE = 'config.json';
  */
 export interface EdgeStagedConfig {
   readonly tableName: string;
+  /** The sessions table of N-use links (shared/ledger.ts SessionAttr), in the ledger's region. */
+  readonly sessionsTableName: string;
   readonly tableRegion: string;
   /** Refuse known link-preview agents without consuming a use. */
   readonly previewProtection: boolean;
@@ -88,6 +96,8 @@ export const MintEnv = {
   /** Scheme and host minted URLs point at: `https://` + the distribution domain. */
   publicBaseUrl: 'OTP_PUBLIC_BASE_URL',
   tableName: 'OTP_TABLE_NAME',
+  /** The sessions table of N-use links: the status lists their sessions, revoking stops them. */
+  sessionsTableName: 'OTP_SESSIONS_TABLE_NAME',
   defaultExpiresSeconds: 'OTP_DEFAULT_EXPIRES_SECONDS',
   maxExpiresSeconds: 'OTP_MAX_EXPIRES_SECONDS',
   defaultMaxUses: 'OTP_DEFAULT_MAX_USES',

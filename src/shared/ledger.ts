@@ -18,6 +18,16 @@ export const Attr = {
   revoked: 'revoked',
   revokedAt: 'revokedAt',
   createdAt: 'createdAt',
+  /**
+   * An N-use link's uses so far (its sessions live in the sessions table, see SessionAttr);
+   * absent on a one-use link, whose uses are counted by `sessions` and `cap`.
+   */
+  uses: 'uses',
+  /**
+   * An N-use link: the request whose write took its latest use, so that the SDK's retry of a
+   * write whose answer was lost recognizes its own take instead of taking a second use.
+   */
+  lastTake: 'lastTake',
   /** Map client key -> the open or last session of that client: who, when, which request opened it. */
   sessions: 'sessions',
   /** Map client key -> epoch seconds until which that client's session continues. */
@@ -102,6 +112,55 @@ export const MAX_SESSION_REQUESTS = 1000;
 /** The table's partition key and its TTL attribute, for the construct. */
 export const LEDGER_PARTITION_KEY = Attr.id;
 export const LEDGER_TTL_ATTRIBUTE = Attr.ttl;
+
+/**
+ * The sessions table: one item per download session of an N-use link (`x-link-uses` above 1),
+ * so that each request writes one small item whatever the link's history: a continuation
+ * rewrites its session's item, a new use counts itself on the link's item (which holds no
+ * sessions) and adds its own. Items are small (about 1 KB with a 512-character user agent), so
+ * each write costs one write unit. The session of a link's first use by a holder is
+ * `<holder>.001`, its next one `<holder>.002`: earlier sessions stay, so the audit trail is
+ * every item of the link.
+ */
+export const SessionAttr = {
+  /** Partition key: the link id. */
+  link: 'link',
+  /** Sort key: `<holder key>.<generation, 3 digits>`. */
+  session: 'session',
+  /** The link's fingerprint: a tampered URL cannot continue the real link's session. */
+  fingerprint: Attr.fingerprint,
+  /** The object key the link's item recorded at mint: what a continuation reads back. */
+  key: Attr.key,
+  /** Epoch seconds until which the session continues (never past the link's expiry). */
+  until: 'until',
+  /** Requests the session has served. */
+  requests: 'requests',
+  /** Bytes the session may still be sent. */
+  bytes: 'bytes',
+  /** The session's latest request `{ r, b }` (see Attr.sessionLast). */
+  last: 'last',
+  /** Who opened the session: the use's audit record (a {@link Redemption}). */
+  record: 'record',
+  /** The link's uses counted when this one was taken (1 for its first). */
+  use: 'use',
+  /** The link's uses and expiry, for the Link Redeemed event this item's creation means. */
+  maxUses: Attr.maxUses,
+  expiresAt: Attr.expiresAt,
+  owner: Attr.owner,
+  /** Set when the link is revoked: its open sessions stop too. */
+  revoked: Attr.revoked,
+  ttl: Attr.ttl,
+} as const;
+
+/** The sessions table's keys and TTL attribute, for the construct. */
+export const SESSIONS_PARTITION_KEY = SessionAttr.link;
+export const SESSIONS_SORT_KEY = SessionAttr.session;
+export const SESSIONS_TTL_ATTRIBUTE = SessionAttr.ttl;
+
+/** The sessions table's name beside a ledger named `ledgerTableName`. */
+export function sessionsTableNameFor(ledgerTableName: string): string {
+  return `${ledgerTableName}-sessions`;
+}
 
 /**
  * How long an item outlives its link before DynamoDB TTL may delete it, so the

@@ -46,9 +46,18 @@ export const LINK_UPLOAD_PARAM = 'x-link-upload';
 /** Query parameter carrying the media type an upload link requires (only with the upload flag). */
 export const LINK_TYPE_PARAM = 'x-link-type';
 
+/**
+ * Query parameter carrying a link's number of uses when it has more than one (absent: one). It
+ * tells the edge, before any I/O, where the link's download sessions live: a one-use link keeps
+ * its one session on its ledger item, an N-use link keeps each in its own item of the sessions
+ * table (shared/ledger.ts). Fingerprinted; the ledger's own count is what limits the uses.
+ */
+export const LINK_USES_PARAM = 'x-link-uses';
+
 /** The parameters a link consists of, in the order the mint writes them. */
 const LINK_PARAMS = [
-  LINK_ID_PARAM, LINK_EXPIRES_PARAM, LINK_WINDOW_PARAM, LINK_SIZE_PARAM, LINK_PAGE_PARAM, LINK_PASS_PARAM, LINK_UPLOAD_PARAM, LINK_TYPE_PARAM,
+  LINK_ID_PARAM, LINK_EXPIRES_PARAM, LINK_USES_PARAM, LINK_WINDOW_PARAM, LINK_SIZE_PARAM, LINK_PAGE_PARAM, LINK_PASS_PARAM, LINK_UPLOAD_PARAM,
+  LINK_TYPE_PARAM,
 ];
 
 /** A media type without parameters (`type/subtype`, RFC 9110 tokens), at most 129 characters. */
@@ -104,6 +113,11 @@ export interface PresentedLink {
   readonly expiresAt: number;
   /** How long a use's download session lasts, in seconds (0: every request is a use). */
   readonly windowSeconds: number;
+  /**
+   * Uses the link says it has (`x-link-uses`, 1 when absent). Above 1, its sessions live in the
+   * sessions table; links minted before the parameter existed say 1 and keep theirs on their item.
+   */
+  readonly maxUses: number;
   /** Whether opening the link shows a landing page whose button downloads. */
   readonly landingPage: boolean;
   /** The object's size in bytes when the link was minted. */
@@ -189,7 +203,7 @@ export function buildQuery(params: Iterable<[string, string]>): string {
 
 /**
  * The fingerprint of a link: SHA-256 over its decoded path and its own parameters, sorted.
- * Any edit of the path, id, expiry, window, size, page, passphrase or upload flag, or type changes it; a re-encoded or
+ * Any edit of the path, id, expiry, uses, window, size, page, passphrase or upload flag, or type changes it; a re-encoded or
  * reordered URL keeps it.
  */
 export function linkFingerprint(path: string, params: Map<string, string>): string {
@@ -236,6 +250,8 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
   if (uploadRaw !== undefined && (uploadRaw !== '1' || passRaw !== undefined || windowRaw !== '0')) return fail('not a one-time link');
   const typeRaw = params.get(LINK_TYPE_PARAM);
   if (typeRaw !== undefined && (uploadRaw === undefined || !isMediaType(typeRaw))) return fail('not a one-time link');
+  const usesRaw = params.get(LINK_USES_PARAM);
+  if (usesRaw !== undefined && (!/^[2-9]$|^[1-9]\d{1,3}$/.test(usesRaw) || uploadRaw !== undefined)) return fail('not a one-time link');
   const sizeRaw = params.get(LINK_SIZE_PARAM) ?? '';
   if (!SIZE_PATTERN.test(sizeRaw)) return fail('not a one-time link');
 
@@ -251,6 +267,7 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
       fingerprint: linkFingerprint(path.value, params),
       expiresAt,
       windowSeconds: +windowRaw,
+      maxUses: usesRaw === undefined ? 1 : +usesRaw,
       landingPage: pageRaw === '1',
       objectSize: +sizeRaw,
       passphrase: passRaw === '1',

@@ -239,7 +239,7 @@ describe(`Go consumer of the module ${MODULE}`, () => {
           Origins: [Match.objectLike({ DomainName: { 'Fn::GetAtt': [Match.anyValue(), 'RegionalDomainName'] } })],
         }),
       });
-      expect(Object.keys(stack.template.Outputs ?? {})).toHaveLength(4);
+      expect(Object.keys(stack.template.Outputs ?? {})).toHaveLength(5);
     });
 
     it('passes the Go props to the mint function', () => {

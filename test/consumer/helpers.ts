@@ -362,6 +362,17 @@ export function onlyResource(template: any, type: string): any {
   return found[0][1];
 }
 
+/** The ledger table and the sessions table beside it (`<ledger>-sessions`) of a template with one distribution. */
+export function ledgerTables(template: any): { ledger: any; sessions: any } {
+  const tables = resourcesOf(template, 'AWS::DynamoDB::Table').map(([, r]) => r);
+  const sessions = tables.filter((t) => /-sessions$/.test(String(t.Properties?.TableName)));
+  const ledger = tables.filter((t) => !sessions.includes(t));
+  if (ledger.length !== 1 || sessions.length !== 1) {
+    throw new Error(`Expected a ledger and a sessions table, found ${ledger.length} and ${sessions.length}`);
+  }
+  return { ledger: ledger[0], sessions: sessions[0] };
+}
+
 /**
  * The staged code folder of a Lambda function, found through the function's S3Key
  * in the stack's asset manifest.

@@ -119,6 +119,6 @@ describe(`Java consumer of the Maven artifact ${GROUP}:${ARTIFACT}`, () => {
     });
     template.hasResourceProperties('AWS::DynamoDB::Table', { StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' } });
     template.hasResourceProperties('AWS::Events::Rule', { EventPattern: { 'source': ['cdk-one-time-presigned-url'], 'detail-type': ['Link Used Up'] } });
-    expect(Object.keys(stack.template.Outputs ?? {})).toHaveLength(4);
+    expect(Object.keys(stack.template.Outputs ?? {})).toHaveLength(5);
   });
 });

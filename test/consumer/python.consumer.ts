@@ -7,7 +7,7 @@ import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import {
   Assembly, AssemblyStack, REPO_PACKAGE, RunResult, assertNoEsbuildOnPath, consumerEnv, describeRun, installedVersion,
-  lambdaAssetDir, mintFunction, onlyResource, pythonWheel, readAssembly, run, runOk, scratchDir,
+  lambdaAssetDir, ledgerTables, mintFunction, onlyResource, pythonWheel, readAssembly, run, runOk, scratchDir,
 } from './helpers';
 
 const MODULE = REPO_PACKAGE.name.replace(/-/g, '_');
@@ -227,7 +227,7 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
       template.hasResourceProperties('AWS::S3::BucketPolicy', {
         PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'EdgeFunctionWritesUploads', Action: 's3:PutObject' })]) },
       });
-      expect(Object.keys(stack.template.Outputs ?? {})).toHaveLength(4);
+      expect(Object.keys(stack.template.Outputs ?? {})).toHaveLength(5);
     });
 
     it('lets only the edge role, named in us-east-1, read objects, with no user, key or secret anywhere', () => {
@@ -247,7 +247,8 @@ describe(`Python consumer of the wheel ${MODULE}`, () => {
       expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'index.js']);
       const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
       expect(config).toMatchObject({
-        tableName: onlyResource(stack.template, 'AWS::DynamoDB::Table').Properties.TableName,
+        tableName: ledgerTables(stack.template).ledger.Properties.TableName,
+        sessionsTableName: ledgerTables(stack.template).sessions.Properties.TableName,
         tableRegion: 'eu-central-1',
         bucketRegion: 'eu-central-1',
         parameterName: onlyResource(stack.template, 'AWS::SSM::Parameter').Properties.Name,

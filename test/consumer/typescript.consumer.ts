@@ -6,7 +6,7 @@ import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import {
   Assembly, AssemblyStack, REPO_PACKAGE, assertNoEsbuildOnPath, consumerEnv, describeRun, findInstalledPackages,
-  installedVersion, jsTarball, lambdaAssetDir, mintFunction, onlyResource, readAssembly, resourcesOf, run, runOk, scratchDir,
+  installedVersion, jsTarball, lambdaAssetDir, ledgerTables, mintFunction, onlyResource, readAssembly, resourcesOf, run, runOk, scratchDir,
 } from './helpers';
 
 const LIBRARY = REPO_PACKAGE.name;
@@ -242,9 +242,10 @@ describe(`TypeScript consumer of the npm package ${LIBRARY}`, () => {
       expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'index.js']);
       const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
       const parameter = onlyResource(stack.template, 'AWS::SSM::Parameter');
-      const table = onlyResource(stack.template, 'AWS::DynamoDB::Table');
+      const { ledger, sessions } = ledgerTables(stack.template);
       expect(config).toEqual({
-        tableName: table.Properties.TableName,
+        tableName: ledger.Properties.TableName,
+        sessionsTableName: sessions.Properties.TableName,
         tableRegion: region,
         previewProtection: true,
         previewAgents: expect.any(Array),
@@ -276,7 +277,7 @@ describe(`TypeScript consumer of the npm package ${LIBRARY}`, () => {
     expect(mintFunction(custom.template).Properties.Environment.Variables).toMatchObject({
       OTP_DEFAULT_EXPIRES_SECONDS: '900', OTP_MAX_EXPIRES_SECONDS: '2592000',
     });
-    expect(Object.keys(custom.template.Outputs ?? {})).toHaveLength(4);
+    expect(Object.keys(custom.template.Outputs ?? {})).toHaveLength(5);
   });
 
   it('publishes link events only where asked: a stream, a publisher and a rule with its target', () => {
