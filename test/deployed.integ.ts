@@ -89,6 +89,17 @@ const second = assertions.httpApiCall(minted.getAttString('Payload.url'));
 expectResponse('SecondDownloadIsRefused', second, { status: 403 });
 direct.next(first).next(second);
 
+// A 2-use link: its uses are counted on its item and each opens a session item of the sessions
+// table (the edge's Query, PutItem and grants in the real DynamoDB); the third request is refused.
+const twice = invokeClient({ action: 'mint', key: KEY, maxUses: 2 });
+upload.next(twice);
+check('TwoUseLinkMinted', ActualResult.fromAwsApiCall(twice, 'Payload.result'), { status: 201, maxUses: 2 });
+const uses = [1, 2, 3].map(() => assertions.httpApiCall(twice.getAttString('Payload.url')));
+expectResponse('TwoUseFirstDelivers', uses[0], { status: 200, body: CONTENT });
+expectResponse('TwoUseSecondDelivers', uses[1], { status: 200, body: CONTENT });
+expectResponse('TwoUseThirdIsRefused', uses[2], { status: 403 });
+twice.next(uses[0]).next(uses[1]).next(uses[2]);
+
 // A landing-page link: opening it shows the page (and spends nothing).
 const page = invokeClient({ action: 'mint', key: KEY, landingPage: true });
 upload.next(page);

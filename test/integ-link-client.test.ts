@@ -52,6 +52,14 @@ describe('the deployed integ test\'s client function, against the local deployme
     expect(resent.parsed).toEqual({ status: 403, message: 'This upload link has already received its file.' });
   });
 
+  it('mints a 2-use link whose third request is refused, as the deployed assertions expect', async () => {
+    const minted = await invoke({ action: 'mint', key: KEY, maxUses: 2 });
+    expect(minted.parsed).toMatchObject({ status: 201, maxUses: 2, downloadWindowSeconds: 0 });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await http(minted.url!)).status);
+    expect(statuses).toEqual([200, 200, 403]);
+  });
+
   it('is refused by the API when its signature is wrong, and says so in its result', async () => {
     const refused = await invoke({ action: 'mint', key: KEY }, 'not-the-secret');
     expect([refused.parsed.status, refused.url, refused.directUrl]).toEqual([403, '', '']);

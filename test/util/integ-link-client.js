@@ -1,7 +1,7 @@
 // The client of test/deployed.integ.ts: a Lambda function (inline code, so the snapshot holds it
 // whole) that its assertions invoke for what integ-tests-alpha cannot do itself.
 // - `mint`: POST /urls, SigV4-signed (service execute-api) with this function's role credentials,
-//   which grantMint allows. httpApiCall sends unsigned requests only.
+//   which grantMint allows (`maxUses` when given, else 1). httpApiCall sends unsigned requests only.
 // - `fetch`: GET a URL and answer a summary. A landing page or S3's SignatureDoesNotMatch body
 //   would not fit the 4 KB a custom resource may answer, which is all an httpApiCall answers.
 // - `upload-link`: POST /uploads, signed the same way: an upload link for `key`.
@@ -57,7 +57,7 @@ async function post(path, body) {
 
 async function mint(event) {
   const { status, answer } = await post('/urls', {
-    key: event.key, maxUses: 1, downloadWindowSeconds: 0,
+    key: event.key, maxUses: event.maxUses ?? 1, downloadWindowSeconds: 0,
     // A protected link is always a landing page: the API refuses landingPage false with a passphrase.
     ...(event.passphrase === undefined ? { landingPage: event.landingPage === true } : { passphrase: event.passphrase }),
   });
