@@ -90,7 +90,7 @@ expectResponse('SecondDownloadIsRefused', second, { status: 403 });
 direct.next(first).next(second);
 
 // A 2-use link: its uses are counted on its item and each opens a session item of the sessions
-// table (the edge's Query, PutItem and grants in the real DynamoDB); the third request is refused.
+// table (the edge's take, its PutItem and the grants, in the real DynamoDB); the third request is refused.
 const twice = invokeClient({ action: 'mint', key: KEY, maxUses: 2 });
 upload.next(twice);
 check('TwoUseLinkMinted', ActualResult.fromAwsApiCall(twice, 'Payload.result'), { status: 201, maxUses: 2 });
