@@ -1,7 +1,9 @@
 // A fresh Maven project takes aws-cdk-lib and constructs from Maven Central and the built
 // jar from dist/java (the Maven repository layout `npx projen package:java` writes), and a
 // Java CDK app synthesizes the construct with props in eu-west-2 through the jsii runtime.
+import { createHash } from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import {
@@ -20,6 +22,18 @@ function javaRepository(): string {
     throw new Error(`The Maven artifact ${path.relative(REPO_ROOT, jar)} is missing: run \`npx projen package:java\` (or package-all) first.`);
   }
   return dir;
+}
+
+/**
+ * Maven keeps a copy of every artifact it resolves in its local repository and never fetches a
+ * release version again, so the jar built today under the same version (0.1.0 until the first
+ * release) would lose to the copy of an earlier build: this removes our artifact's copy, and the
+ * test checks that the classpath's jar is today's.
+ */
+function forgetCachedArtifact(): string {
+  const cached = path.join(os.homedir(), '.m2', 'repository', ...GROUP.split('.'), ARTIFACT);
+  fs.rmSync(cached, { recursive: true, force: true });
+  return path.join(cached, REPO_PACKAGE.version, `${ARTIFACT}-${REPO_PACKAGE.version}.jar`);
 }
 
 const pom = (repo: string) => `<?xml version="1.0" encoding="UTF-8"?>
@@ -85,9 +99,12 @@ describe(`Java consumer of the Maven artifact ${GROUP}:${ARTIFACT}`, () => {
   let scratch: ReturnType<typeof scratchDir> | undefined;
   let synth: RunResult;
   let assembly: Assembly;
+  let usedJar: string;
+  let classpathJars: string[] = [];
 
   beforeAll(async () => {
     const repo = javaRepository();
+    usedJar = forgetCachedArtifact();
     scratch = scratchDir('otp-java-consumer');
     const dir = scratch.dir;
     const outdir = path.join(dir, 'cdk.out');
@@ -96,12 +113,21 @@ describe(`Java consumer of the Maven artifact ${GROUP}:${ARTIFACT}`, () => {
     fs.writeFileSync(path.join(dir, 'src', 'main', 'java', 'consumer', 'ConsumerApp.java'), APP_JAVA);
     const env = consumerEnv(dir, { CONSUMER_OUTDIR: outdir });
     await runOk('mvn', ['-B', '-q', 'compile', 'dependency:build-classpath', '-Dmdep.outputFile=classpath.txt'], { cwd: dir, env, timeoutMs: 10 * MINUTE });
-    const classpath = `${path.join(dir, 'target', 'classes')}${path.delimiter}${fs.readFileSync(path.join(dir, 'classpath.txt'), 'utf8').trim()}`;
+    const dependencies = fs.readFileSync(path.join(dir, 'classpath.txt'), 'utf8').trim();
+    classpathJars = dependencies.split(path.delimiter);
+    const classpath = `${path.join(dir, 'target', 'classes')}${path.delimiter}${dependencies}`;
     synth = await run('java', ['-cp', classpath, 'consumer.ConsumerApp'], { cwd: dir, env, timeoutMs: 10 * MINUTE });
     if (synth.code === 0) assembly = readAssembly(outdir);
   }, 25 * MINUTE);
 
   afterAll(() => scratch?.remove());
+
+  it('builds against the jar built today, not a copy Maven kept from an earlier build', () => {
+    const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    const built = path.join(javaRepository(), ...GROUP.split('.'), ARTIFACT, REPO_PACKAGE.version, `${ARTIFACT}-${REPO_PACKAGE.version}.jar`);
+    expect(classpathJars).toContain(usedJar);
+    expect(sha(usedJar)).toBe(sha(built));
+  });
 
   it('compiles against the jar and synthesizes', () => {
     expect(synth.code === 0 && synth.stdout.includes('SYNTHESIZED JavaConsumer/Downloads') ? 'synthesized' : describeRun(synth)).toBe('synthesized');
