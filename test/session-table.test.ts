@@ -3,8 +3,11 @@
 // history. Real HTTP from distinct addresses through the local CloudFront and edge, with the
 // local DynamoDB charging write units as DynamoDB documents them.
 import { randomBytes } from 'node:crypto';
-import { DynamoDBClient, GetItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
+import { sessionKey } from '../src/handlers/download-session';
+import { openSessionInput, sessionSortKey, takeUseInput } from '../src/handlers/session-table';
+import { parsePresentedLink } from '../src/shared/link';
 import { http, type HttpResult } from './util/http';
 
 const FILE = randomBytes(20_000);
@@ -122,6 +125,26 @@ describe('an N-use link\'s sessions in the sessions table', () => {
     for (const i of [320, 321, 322]) expect([i, (await get(link.url, i, { range: 'bytes=0-9' })).status]).toEqual([i, 403]);
     expect((await get(link.url, 320, { range: 'bytes=0-9' })).text()).toMatch(/revoked/);
     expect((await sessionItems(link.id)).map((s) => s.revoked.BOOL)).toEqual([true, true]);
+  });
+
+  it('stops a session written after the revocation\'s first sweep: DELETE looks again once the edge\'s budget has passed', async () => {
+    // An edge request took a use just before the revocation; its session's put lands while DELETE waits.
+    const link = await mint({ maxUses: 3 });
+    const u = new URL(link.url);
+    const now = Math.floor(Date.now() / 1000);
+    const parsed = parsePresentedLink(u.pathname, u.search.slice(1), now);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    const who = { at: new Date().toISOString(), ip: '127.0.2.200', userAgent: LONG_UA(400), requestId: 'late-put', bytes: 100 };
+    const sk = sessionSortKey(sessionKey({ kind: 'client', ip: who.ip, userAgent: who.userAgent }), 1);
+    const taken = await dynamo.send(new UpdateItemCommand(takeUseInput(d.tableName, parsed.value, sk, who, now)));
+    const started = Date.now();
+    const revoking = http(`${d.apiUrl}/urls/${link.id}`, { method: 'DELETE' });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await dynamo.send(new PutItemCommand(openSessionInput(d.sessionsTableName, parsed.value, sk, who, taken.Attributes!, now, who)));
+    expect((await revoking).status).toBe(204);
+    expect(Date.now() - started).toBeGreaterThan(1000);
+    expect((await sessionItems(link.id)).map((item) => item.revoked.BOOL)).toEqual([true]);
+    expect((await get(link.url, 400, { range: 'bytes=0-9' })).status).toBe(403);
   });
 
   it('gives back a use the origin failed to deliver, and a continuation\'s bytes', async () => {
