@@ -5,10 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
+import { http, type HttpResult } from './util/http';
 import { sessionKey } from '../src/handlers/download-session';
 import { openSessionInput, sessionSortKey, takeUseInput } from '../src/handlers/session-table';
 import { parsePresentedLink } from '../src/shared/link';
-import { http, type HttpResult } from './util/http';
 
 const FILE = randomBytes(20_000);
 const LONG_UA = (i: number) => `Mozilla/5.0 (client ${i}) ${'x'.repeat(480)}`.slice(0, 500);
