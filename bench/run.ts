@@ -589,6 +589,15 @@ function render(r: Results): string {
     '<= 2 write units',
     verdict(worst <= 2, `: ${worst}`),
   ]);
+  const trips = wc.trips;
+  rows.push([
+    'What the bounded write cost takes: DynamoDB calls and warm p50 of a direct link\'s client (a 3-use link keeps its sessions in the sessions table)',
+    `3-use: redemption ${trips.nUseRedemption.calls} calls ${fmtMs(trips.nUseRedemption.p50)}, `
+      + `continuation ${trips.nUseContinuation.calls} calls ${fmtMs(trips.nUseContinuation.p50)}`, '-',
+    `beside a 1-use link's redemption (${trips.oneUseRedemption.calls} call, ${fmtMs(trips.oneUseRedemption.p50)}): `
+      + `${fmtRatio(trips.nUseRedemption.p50 / trips.oneUseRedemption.p50)} and ${fmtRatio(trips.nUseContinuation.p50 / trips.oneUseRedemption.p50)}`,
+    '-', '-',
+  ]);
   if (worst > 2) misses.push(`A ${wc.uses}-use link's continuation costs ${wc.continuation} write units and its redemption ${wc.redemption} (target 2).`);
   rows.push([
     'Warm edge latency p50',

@@ -25,10 +25,45 @@ export interface WriteCost {
   /** Uses and user-agent length behind the last two. */
   readonly uses: number;
   readonly userAgentLength: number;
+  /**
+   * What the bounded cost takes in round trips: DynamoDB calls and warm p50 (ms) of the same
+   * handler, interleaved, for a 1-use link's redemption, and a 3-use link's redemption and
+   * continuation by a direct link's client (Query + take + put, Query + update).
+   */
+  readonly trips: Record<'oneUseRedemption' | 'nUseRedemption' | 'nUseContinuation', { readonly calls: number; readonly p50: number }>;
 }
 
 const USES = 100;
 const USER_AGENT_LENGTH = 500;
+
+const TRIP_SAMPLES = 150;
+
+/** Calls and p50 of the three kinds of request in `WriteCost.trips`, interleaved request by request. */
+async function measureTrips(
+  mint: (maxUses: number) => Promise<string>, handler: ViewerRequestHandler, calls: { total(): number },
+): Promise<WriteCost['trips']> {
+  const kinds = ['oneUseRedemption', 'nUseRedemption', 'nUseContinuation'] as const;
+  const times: Record<typeof kinds[number], number[]> = { oneUseRedemption: [], nUseRedemption: [], nUseContinuation: [] };
+  const counted: Record<typeof kinds[number], number> = { oneUseRedemption: 0, nUseRedemption: 0, nUseContinuation: 0 };
+  const run = async (kind: typeof kinds[number], url: string, i: number, range?: string) => {
+    const event = viewerRequestEvent(url, 'GET', [['User-Agent', `bench-trips/${i}`], ...(range ? [['Range', range] as [string, string]] : [])]);
+    const before = calls.total();
+    const t = process.hrtime.bigint();
+    const result = await handler(event);
+    const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    if (!(result && 'uri' in result)) throw new Error(`write cost: ${kind} ${i} was not let through`);
+    counted[kind] = calls.total() - before;
+    if (i >= 10) times[kind].push(ms);
+  };
+  for (let i = 0; i < TRIP_SAMPLES + 10; i++) {
+    const [one, n] = [await mint(1), await mint(3)];
+    await run('oneUseRedemption', one, i);
+    await run('nUseRedemption', n, i);
+    await run('nUseContinuation', n, i, 'bytes=0-1023');
+  }
+  const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return Object.fromEntries(kinds.map((k) => [k, { calls: counted[k], p50: p50(times[k]) }])) as WriteCost['trips'];
+}
 
 export async function measureWriteCost(): Promise<WriteCost> {
   const scratch = mkdtempSync(join(tmpdir(), 'otp-write-cost-'));
@@ -65,7 +100,8 @@ export async function measureWriteCost(): Promise<WriteCost> {
     }
     // The first client again, after the link's whole history.
     continuation = Math.max(continuation, await charged(busy, 0, 'bytes=1024-2047'));
-    return { fresh, continuation, redemption, uses: USES, userAgentLength: USER_AGENT_LENGTH };
+    const trips = await measureTrips(mint, handler, dep.services.dynamodb.calls);
+    return { fresh, continuation, redemption, uses: USES, userAgentLength: USER_AGENT_LENGTH, trips };
   } finally {
     process.stdout.write = silenced;
     await dep.close();
