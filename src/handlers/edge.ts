@@ -8,8 +8,9 @@
 // Who may continue a download: the browser holding a landing page's session cookie, or,
 // for a direct link, the client (address by /64, User-Agent) that redeemed it (viewer.ts).
 //
-// Everything a redemption needs is staged beside the handler at synth (config.json):
-// a warm or cold request costs exactly one DynamoDB call and no SSM call. The SSM
+// Everything a redemption needs is staged beside the handler at synth (config.json): a
+// warm or cold request of a one-use link costs exactly one DynamoDB call and no SSM call (an
+// N-use link's new use two or three, its continuation one or two: session-table.ts). The SSM
 // parameter holds only operator switches, read in the background.
 import { readFileSync } from 'fs';
 import { join } from 'path';
@@ -561,7 +562,9 @@ async function giveBack(request: CloudFrontRequest, requestId: string): Promise<
       // An N-use link's session item (session-table.ts): the use, or the request's bytes.
       const input = getSessionInput(tables().sessions, id, session);
       const { Item: held } = await ledgerClient(tableRegion).send(new GetItemCommand(input), { abortSignal });
-      for (const step of giveBackSessionInputs(tables(), held, requestId)) {
+      const steps = giveBackSessionInputs(tables(), held, requestId);
+      if (steps.length === 0) return;
+      for (const step of steps) {
         if ('delete' in step) await ledgerClient(tableRegion).send(new DeleteItemCommand(step.delete), { abortSignal });
         else if ('update' in step) await ledgerClient(tableRegion).send(new UpdateItemCommand(step.update), { abortSignal });
         // Sent once: a decrement whose answer was lost must not run twice (SessionCalls.returnUse).
