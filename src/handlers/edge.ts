@@ -33,7 +33,8 @@ import {
   type Refusal, type ViewerRequest,
 } from './download-session';
 import { CONTINUED, publish, publishOutcome, REDEEMED, withOutcome } from './edge-metrics';
-import { forwardedLinkId, forwardedSession, giveBackInput, isOriginFailure, LINK_SESSION_PARAM, readLinkInput } from './origin-failure';
+import { getLinkInput } from './ledger';
+import { forwardedLinkId, forwardedSession, giveBackInput, isOriginFailure, LINK_SESSION_PARAM } from './origin-failure';
 import { signOriginRequest } from './origin-signing';
 import {
   isLocked, LOCKED_MESSAGE, MISSING_PASSPHRASE_MESSAGES, NO_PASSPHRASE, passphraseKey, passphraseOfRequest, passphraseOutcome, rightPassphrase,
@@ -41,7 +42,7 @@ import {
 } from './passphrase';
 import { boundedHttpHandler } from './sdk';
 import {
-  continueSessionInput, getSessionInput, giveBackSessionInputs, openUntil, openUse, redeemFromTable, sessionItemRefusal, sessionSortKey,
+  continueSessionInput, getSessionInput, giveBackSessionInputs, oldItem, openUntil, openUse, redeemFromTable, sessionItemRefusal, sessionSortKey,
   type SessionCalls, type Tables,
 } from './session-table';
 import {
@@ -56,8 +57,6 @@ import { buildQuery, keyToPath, LINK_ID_PARAM, mediaTypeOf, parsePresentedLink, 
 import { previewMatcher, previewProbe } from '../shared/preview';
 import { renderUploadPage } from '../shared/upload-page';
 
-/** Whole-invocation budget: well inside the 5 s viewer-request limit, so we answer 503 ourselves. */
-const BUDGET_MS = EDGE_BUDGET_MS;
 
 let staged: { config: EdgeStagedConfig; preview: RegExp | undefined } | undefined;
 /** The operator switches: last good value, and when to read them again. */
@@ -96,7 +95,7 @@ const REFUSALS: Record<Refusal, string> = {
 const REFUSAL_OF = new Map(Object.entries(REFUSALS).map(([refusal, message]) => [message, refusal as Refusal]));
 
 async function redeem(request: CloudFrontRequest, requestId: string): Promise<CloudFrontRequestResult> {
-  const deadline = Date.now() + BUDGET_MS;
+  const deadline = Date.now() + EDGE_BUDGET_MS;
   const { config, preview } = stagedConfig();
   refreshOperatorConfig();
   const say = responder(request);
@@ -148,13 +147,13 @@ async function redeem(request: CloudFrontRequest, requestId: string): Promise<Cl
     if (result === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
     if (!result.refusedItem) return withOutcome(forward(request, link, result.attributes, tabled), CONTINUED);
     // What is left of the link: its item (an N-use link's session item does not say).
-    const item = tabled === undefined ? nonEmpty(result.refusedItem) : await ledger.read(config.tableName, link.id, false);
+    const item = tabled === undefined ? oldItem(result.refusedItem) : await ledger.read(config.tableName, link.id, false);
     if (item === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
     const state = linkState(item, link, now);
     // A navigation after the session ended shows the page again (as opening the link would).
     if (!('refusal' in state) && range === undefined && say.html) return landingPageFor(item!, state.usesLeft);
     const ended = tabled === undefined ? sessionRefusal(result.refusedItem, c, who.bytes, now)
-      : sessionItemRefusal(nonEmpty(result.refusedItem), who.bytes, now);
+      : sessionItemRefusal(oldItem(result.refusedItem), who.bytes, now);
     return say.refuse(REFUSALS['refusal' in state ? state.refusal : ended]);
   }
 
@@ -206,7 +205,7 @@ async function receiveUpload(
   const result = await ledger.update(takeUploadInput(tableName, link, who, declaredBytes(request), type, now));
   if (result === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
   if (result.refusedItem) {
-    const state = uploadLinkState(nonEmpty(result.refusedItem), link, now);
+    const state = uploadLinkState(oldItem(result.refusedItem), link, now);
     // 'open': the item changed between the write and now (a take given back meanwhile).
     if (state === 'open') return say.refuse('A file is being uploaded through this link right now. Try again shortly.', 'used');
     return say.refuse(state.message, state.reason);
@@ -296,7 +295,7 @@ async function pressButton(
   const result = link.maxUses > 1 ? await openUse(ledger, tables(), link, sessionSortKey(c, 1), who, now, undefined, also)
     : await ledger.update(openInput(tableName, link, c, who, now, also));
   if (result === 'failed') return say.unavailable('The link service is temporarily unavailable. Try again shortly.');
-  const refused = 'refusedTake' in result ? { item: result.refusedTake } : 'refusedItem' in result && result.refusedItem ? { item: nonEmpty(result.refusedItem) } : undefined;
+  const refused = 'refusedTake' in result ? { item: result.refusedTake } : 'refusedItem' in result && result.refusedItem ? { item: oldItem(result.refusedItem) } : undefined;
   if (refused) {
     const item = refused.item;
     const state = linkState(item, link, now);
@@ -400,45 +399,32 @@ function tables(): Tables {
 
 function ledgerCaller(region: string, deadline: number): LedgerCaller {
   const signal = () => ({ abortSignal: AbortSignal.timeout(remaining(deadline)) });
+  /** A call within the deadline: its answer, a refused condition's old item, or 'failed' (logged). */
+  const call = async <T>(send: () => Promise<T>): Promise<T | { refusedItem: Record<string, AttributeValue> } | 'failed'> => {
+    try {
+      return await send();
+    } catch (err) {
+      const e = err as Error & { Item?: Record<string, AttributeValue> };
+      if (e.name === 'ConditionalCheckFailedException') return { refusedItem: e.Item ?? {} };
+      logFailure('ledger', err);
+      return 'failed';
+    }
+  };
+  const get: LedgerCaller['get'] = async (input) => {
+    const out = await call(() => ledgerClient(region).send(new GetItemCommand(input), signal()));
+    return out === 'failed' || 'refusedItem' in out ? 'failed' : out.Item;
+  };
   return {
-    async update(input) {
-      try {
-        const out = await ledgerClient(region).send(new UpdateItemCommand(input), signal());
-        return { attributes: out.Attributes };
-      } catch (err) {
-        const e = err as Error & { Item?: Record<string, AttributeValue> };
-        if (e.name === 'ConditionalCheckFailedException') return { refusedItem: e.Item ?? {} };
-        logFailure('ledger', err);
-        return 'failed';
-      }
-    },
-    async put(input) {
-      try {
-        await ledgerClient(region).send(new PutItemCommand(input), signal());
-        return {};
-      } catch (err) {
-        const e = err as Error & { Item?: Record<string, AttributeValue> };
-        if (e.name === 'ConditionalCheckFailedException') return { refusedItem: e.Item ?? {} };
-        logFailure('ledger', err);
-        return 'failed';
-      }
-    },
+    update: (input) => call(async () => ({ attributes: (await ledgerClient(region).send(new UpdateItemCommand(input), signal())).Attributes })),
+    put: (input) => call(async () => {
+      await ledgerClient(region).send(new PutItemCommand(input), signal());
+      return {};
+    }),
     async query(input) {
-      try {
-        return (await ledgerClient(region).send(new QueryCommand(input), signal())).Items ?? [];
-      } catch (err) {
-        logFailure('ledger', err);
-        return 'failed';
-      }
+      const out = await call(() => ledgerClient(region).send(new QueryCommand(input), signal()));
+      return out === 'failed' || 'refusedItem' in out ? 'failed' : out.Items ?? [];
     },
-    async get(input) {
-      try {
-        return (await ledgerClient(region).send(new GetItemCommand(input), signal())).Item;
-      } catch (err) {
-        logFailure('ledger', err);
-        return 'failed';
-      }
-    },
+    get,
     async returnUse(input) {
       try {
         await ledgerClient(region, { once: true }).send(new UpdateItemCommand(input), signal());
@@ -446,16 +432,7 @@ function ledgerCaller(region: string, deadline: number): LedgerCaller {
         if ((err as Error).name !== 'ConditionalCheckFailedException') logFailure('return-use', err);
       }
     },
-    async read(tableName, id, consistent) {
-      try {
-        const input = { TableName: tableName, Key: { [Attr.id]: { S: id } }, ConsistentRead: consistent };
-        const out = await ledgerClient(region).send(new GetItemCommand(input), signal());
-        return out.Item;
-      } catch (err) {
-        logFailure('ledger', err);
-        return 'failed';
-      }
-    },
+    read: (tableName, id, consistent) => get({ ...getLinkInput(tableName, id), ConsistentRead: consistent }),
   };
 }
 
@@ -470,7 +447,7 @@ async function redeemDirect(
   const first = await ledger.update(redeemInput(tableName, link, c, who, now));
   if (first === 'failed') return 'failed';
   if (!first.refusedItem) return { pass: first.attributes };
-  const next = afterRefusal(tableName, nonEmpty(first.refusedItem), link, c, who, now);
+  const next = afterRefusal(tableName, oldItem(first.refusedItem), link, c, who, now);
   if (next.action === 'refuse') return next.refusal;
   if (next.action === 'pass') {
     // This request's own earlier attempt committed; its answer was lost and the SDK retried.
@@ -480,12 +457,8 @@ async function redeemDirect(
   const second = await ledger.update(next.input);
   if (second === 'failed') return 'failed';
   if (!second.refusedItem) return { pass: second.attributes };
-  if (reopenedBy(nonEmpty(second.refusedItem), c, who)) return { pass: second.refusedItem };
+  if (reopenedBy(oldItem(second.refusedItem), c, who)) return { pass: second.refusedItem };
   return 'used';
-}
-
-function nonEmpty(item: Record<string, AttributeValue>): Record<string, AttributeValue> | undefined {
-  return Object.keys(item).length > 0 ? item : undefined;
 }
 
 /** Browsers mark speculative loads (Fetch Metadata's Sec-Purpose; older Purpose and X-Moz headers). */
@@ -535,7 +508,7 @@ async function uploadResponse(request: CloudFrontRequest, status: number, reques
         ? [endTakeInput(tableName, id, requestId, 'conflict'), 'upload-conflict', 'upload-conflict']
         : [endTakeInput(tableName, id, requestId, 'open'), 'upload-given-back', 'upload-give-back'];
     try {
-      const out = await ledgerClient(tableRegion).send(new UpdateItemCommand(input), { abortSignal: AbortSignal.timeout(BUDGET_MS) });
+      const out = await ledgerClient(tableRegion).send(new UpdateItemCommand(input), { abortSignal: AbortSignal.timeout(EDGE_BUDGET_MS) });
       bytes = out.Attributes?.[Attr.uploadedSize]?.N === undefined ? undefined : Number(out.Attributes[Attr.uploadedSize].N);
       log('info', { event: done, id, status });
     } catch (err) {
@@ -555,7 +528,7 @@ async function giveBack(request: CloudFrontRequest, requestId: string): Promise<
   const id = forwardedLinkId(request.querystring);
   if (id === undefined) return;
   const { tableName, tableRegion } = stagedConfig().config;
-  const abortSignal = AbortSignal.timeout(BUDGET_MS);
+  const abortSignal = AbortSignal.timeout(EDGE_BUDGET_MS);
   const session = forwardedSession(request.querystring);
   try {
     if (session !== undefined) {
@@ -573,7 +546,7 @@ async function giveBack(request: CloudFrontRequest, requestId: string): Promise<
       log('info', { event: 'origin-failure-given-back', id });
       return;
     }
-    const { Item: item } = await ledgerClient(tableRegion).send(new GetItemCommand(readLinkInput(tableName, id)), { abortSignal });
+    const { Item: item } = await ledgerClient(tableRegion).send(new GetItemCommand(getLinkInput(tableName, id)), { abortSignal });
     const input = item && giveBackInput(tableName, item, requestId);
     if (!input) return;
     await ledgerClient(tableRegion).send(new UpdateItemCommand(input), { abortSignal });

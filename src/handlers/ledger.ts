@@ -1,6 +1,7 @@
 // The ledger writes and reads: issuing a link, revoking and reading it (mint). The
 // redemption rule lives in download-session.ts (edge).
 import type { AttributeValue, GetItemCommandInput, PutItemCommandInput, QueryCommandInput, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { EDGE_BUDGET_MS } from '../shared/config';
 import { Attr, LEDGER_RETENTION_SECONDS, LinkStatus, SessionAttr, UploadState, UseRecord } from '../shared/ledger';
 
 export interface IssuedLink {
@@ -126,11 +127,11 @@ export function revokeSessionInput(tableName: string, session: Record<string, At
  * the edge's whole-invocation budget may still be writing its session (session-table.ts
  * takeUseInput), so the revocation sweeps once more after that. Undefined: once is enough.
  */
-export function sweepAgainAt(item: Record<string, AttributeValue>, edgeBudgetSeconds: number): number | undefined {
+export function sweepAgainAt(item: Record<string, AttributeValue>): number | undefined {
   const at = Number(item[Attr.lastTake]?.M?.at?.N ?? 0);
   // The take's time is in whole seconds (up to 1 s early); a write the edge sent just before its
   // deadline commits within its network delay: SWEEP_MARGIN_SECONDS covers both.
-  return at > 0 ? at + edgeBudgetSeconds + SWEEP_MARGIN_SECONDS : undefined;
+  return at > 0 ? at + EDGE_BUDGET_MS / 1000 + SWEEP_MARGIN_SECONDS : undefined;
 }
 
 /** How long after an edge invocation's budget a revocation still looks for its session. */

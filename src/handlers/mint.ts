@@ -13,7 +13,7 @@ import {
 } from './ledger';
 import { newLinkId } from './link-id';
 import { boundedHttpHandler } from './sdk';
-import { DEFAULT_MAX_UPLOAD_BYTES, EDGE_BUDGET_MS, MintEnv } from '../shared/config';
+import { DEFAULT_MAX_UPLOAD_BYTES, MintEnv } from '../shared/config';
 import { Attr, SessionAttr } from '../shared/ledger';
 import {
   isLinkId, isMediaType, keyToPath, LINK_EXPIRES_PARAM, LINK_ID_PARAM, LINK_PAGE_PARAM, LINK_PASS_PARAM, LINK_SIZE_PARAM, LINK_TYPE_PARAM,
@@ -297,7 +297,7 @@ async function revokeSessions(item: Record<string, AttributeValue>): Promise<voi
     }
   };
   await sweep();
-  const again = sweepAgainAt(item, EDGE_BUDGET_MS / 1000);
+  const again = sweepAgainAt(item);
   const wait = again === undefined ? 0 : again * 1000 - Date.now();
   if (wait > 0) {
     await new Promise((resolve) => setTimeout(resolve, wait));

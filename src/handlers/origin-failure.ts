@@ -10,7 +10,7 @@
 // viewer request ("requestId: An encrypted string that uniquely identifies a viewer-to-CloudFront
 // request", CloudFront Developer Guide, "Lambda@Edge event structure"); the edge recorded it
 // as the session's latest request (sessionLast) in the write that let the request through.
-import type { AttributeValue, GetItemCommandInput, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { Attr } from '../shared/ledger';
 import { LINK_ID_PARAM, isLinkId, parseQuery } from '../shared/link';
 
@@ -42,10 +42,6 @@ export function forwardedSession(querystring: string): string | undefined {
   const query = parseQuery(querystring);
   const session = query.ok ? query.value.get(LINK_SESSION_PARAM) : undefined;
   return session !== undefined && /^[A-Za-z0-9_-]{22}\.\d{3}$/.test(session) ? session : undefined;
-}
-
-export function readLinkInput(tableName: string, id: string): GetItemCommandInput {
-  return { TableName: tableName, Key: { [Attr.id]: { S: id } }, ConsistentRead: true };
 }
 
 /**

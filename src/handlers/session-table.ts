@@ -25,6 +25,9 @@ import type { PresentedLink } from '../shared/link';
 
 type Item = Record<string, AttributeValue>;
 
+/** A refused write's old item, or undefined when there was none (DynamoDB answers `{}`). */
+export const oldItem = (item: Item | undefined): Item | undefined => (item && Object.keys(item).length > 0 ? item : undefined);
+
 /** The two tables a request of an N-use link writes. */
 export interface Tables {
   /** The ledger: the link's item, with its use count. */
@@ -225,8 +228,7 @@ export function continues(item: Item | undefined, link: PresentedLink, bytes: nu
 
 /** Why a session's item could not serve a request (see download-session.ts sessionRefusal). */
 export function sessionItemRefusal(item: Item | undefined, bytes: number, nowSeconds: number): 'allowance' | 'ended' {
-  const open = item !== undefined && item[SessionAttr.revoked]?.BOOL === false && Number(item[SessionAttr.until]?.N ?? 0) > nowSeconds;
-  return open && Number(item[SessionAttr.bytes]?.N ?? 0) < bytes ? 'allowance' : 'ended';
+  return openUntil(item, nowSeconds) !== undefined && Number(item?.[SessionAttr.bytes]?.N ?? 0) < bytes ? 'allowance' : 'ended';
 }
 
 /** The until of a session's item, if it is open now. */
@@ -270,7 +272,7 @@ export async function redeemFromTable(
       if (!continued.refusedItem) return { pass: continued.attributes ?? {}, session: sk, opened: false };
       // Spent meanwhile by the holder's other requests: it starts another use. Gone (an origin
       // failure gave its use back): the next use opens it again.
-      latest = Object.keys(continued.refusedItem).length > 0 ? continued.refusedItem : undefined;
+      latest = oldItem(continued.refusedItem);
       if (!latest) return tookOrJoined(await openUse(calls, tables, link, sk, who, nowSeconds, who), link, undefined, who, nowSeconds);
     }
   }
@@ -324,7 +326,7 @@ export async function openUse(
 ): Promise<TableOutcome> {
   let take = await calls.update(takeUseInput(tables.links, link, sk, who, nowSeconds, { also }));
   if (take === 'failed') return 'failed';
-  let refused = take.refusedItem && Object.keys(take.refusedItem).length > 0 ? take.refusedItem : undefined;
+  let refused = oldItem(take.refusedItem);
   const sibling = refused?.[Attr.lastTake]?.M;
   if (take.refusedItem && request && !tookIt(refused, who) && sibling?.s?.S === sk) {
     // The same holder's parallel request took the use for this session: join it.
@@ -333,7 +335,7 @@ export async function openUse(
     // Its session never came (given back, or its write failed): take a use after all.
     take = await calls.update(takeUseInput(tables.links, link, sk, who, nowSeconds, { also, sibling: false }));
     if (take === 'failed') return 'failed';
-    refused = take.refusedItem && Object.keys(take.refusedItem).length > 0 ? take.refusedItem : undefined;
+    refused = oldItem(take.refusedItem);
   }
   if (take.refusedItem && !tookIt(refused, who)) return { refusedTake: refused };
   const linkItem = take.attributes ?? refused!;
