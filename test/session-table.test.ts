@@ -7,7 +7,7 @@ import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateIte
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
 import { http, type HttpResult } from './util/http';
 import { sessionKey } from '../src/handlers/download-session';
-import { openSessionInput, sessionSortKey, takeUseInput } from '../src/handlers/session-table';
+import { openSessionInput, returnUseInput, sessionSortKey, takeUseInput } from '../src/handlers/session-table';
 import { parsePresentedLink } from '../src/shared/link';
 
 const FILE = randomBytes(20_000);
@@ -217,6 +217,25 @@ describe('an N-use link\'s sessions in the sessions table', () => {
       const status = await statusOf(link.id);
       expect([status.uses, status.redemptions.length]).toEqual([3, 3]);
     }
+  });
+
+  it('looks again before refusing a link used up by a take whose use goes back (a race loser\'s)', async () => {
+    const link = await mint({ maxUses: 2 });
+    expect((await get(link.url, 410)).status).toBe(200);
+    // A parallel first part of another client takes the last use; its session will lose the put race.
+    const u = new URL(link.url);
+    const now = Math.floor(Date.now() / 1000);
+    const parsed = parsePresentedLink(u.pathname, u.search.slice(1), now);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    const loser = { at: new Date().toISOString(), ip: '127.0.2.211', userAgent: LONG_UA(411), requestId: 'race-loser', bytes: 100 };
+    await dynamo.send(new UpdateItemCommand(takeUseInput(d.tableName, parsed.value, sessionSortKey('L'.repeat(22), 1), loser, now)));
+    const gets = d.services.dynamodb.calls.get('GetItem');
+    const waiting = get(link.url, 412);
+    // The refused request looks at the link again; meanwhile the loser gives its use back.
+    await Promise.race([until(() => d.services.dynamodb.calls.get('GetItem') > gets), waiting]);
+    await dynamo.send(new UpdateItemCommand(returnUseInput(d.tableName, link.id)));
+    expect((await waiting).status).toBe(200);
+    expect((await statusOf(link.id)).uses).toBe(2);
   });
 
   it('refuses a viewer\'s own x-link-session without spending anything', async () => {

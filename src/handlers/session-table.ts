@@ -289,6 +289,26 @@ function tookOrJoined(opened: TableOutcome, link: PresentedLink, latest: Item | 
   return state.refusal === 'used' && sessionItemRefusal(latest, who.bytes, nowSeconds) === 'allowance' ? 'allowance' : state.refusal;
 }
 
+/** Whether a refused take's item is used up by a take within the edge's budget. */
+function usedUpByRecentTake(item: Item | undefined, nowSeconds: number): boolean {
+  return item?.[Attr.uses]?.N !== undefined && Number(item[Attr.uses].N) >= Number(item[Attr.maxUses]?.N)
+    && Number(item[Attr.lastTake]?.M?.at?.N ?? 0) >= nowSeconds - Math.ceil(EDGE_BUDGET_MS / 1000);
+}
+
+/** Waits between the looks of useFreed. */
+const FREED_WAITS_MS = [30, 90, 200];
+
+/** Whether the link's item shows a use left within FREED_WAITS_MS (consistent reads, no write). */
+async function useFreed(calls: SessionCalls, tableName: string, linkId: string): Promise<boolean | 'failed'> {
+  for (const wait of FREED_WAITS_MS) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    const item = await calls.get({ TableName: tableName, Key: { [Attr.id]: { S: linkId } }, ConsistentRead: true });
+    if (item === 'failed') return 'failed';
+    if (Number(item?.[Attr.uses]?.N) < Number(item?.[Attr.maxUses]?.N)) return true;
+  }
+  return false;
+}
+
 /** Waits between the looks of joinSession: the other request writes the session one round trip after its take. */
 const JOIN_WAITS_MS = [0, 20, 60, 150];
 
@@ -336,6 +356,17 @@ export async function openUse(
     take = await calls.update(takeUseInput(tables.links, link, sk, who, nowSeconds, { also, sibling: false }));
     if (take === 'failed') return 'failed';
     refused = oldItem(take.refusedItem);
+  }
+  if (take.refusedItem && !tookIt(refused, who) && usedUpByRecentTake(refused, nowSeconds)) {
+    // Used up just now: maybe by a race loser (a client's parallel first part whose sibling guard
+    // another holder's take got past), which gives its use back a round trip later. Look again.
+    const freed = await useFreed(calls, tables.links, link.id);
+    if (freed === 'failed') return 'failed';
+    if (freed) {
+      take = await calls.update(takeUseInput(tables.links, link, sk, who, nowSeconds, { also }));
+      if (take === 'failed') return 'failed';
+      refused = oldItem(take.refusedItem);
+    }
   }
   if (take.refusedItem && !tookIt(refused, who)) return { refusedTake: refused };
   const linkItem = take.attributes ?? refused!;
