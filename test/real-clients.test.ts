@@ -97,6 +97,26 @@ describeWithTools(['curl', 'wget', 'aria2c', 'ffprobe', 'ffmpeg'], 'direct links
   });
 });
 
+describeWithTools(['curl', 'aria2c', 'ffprobe', 'ffmpeg'], 'N-use links (their sessions in the sessions table)', () => {
+  it('aria2c\'s four parallel ranges, ffmpeg\'s probe and seek, and curl\'s resume each take one use of a 3-use link', async () => {
+    const link = await mint('big.bin', { maxUses: 3 });
+    const got = await run('aria2c', ['-q', '-x4', '-s4', '-k1M', '--allow-overwrite=true', '-d', dir, '-o', 'aria-n.bin', link.url]);
+    expect(got.code).toBe(0);
+    expect(readFileSync(file('aria-n.bin')).equals(CONTENT)).toBe(true);
+    expect(await usesOf(link.id)).toBe(1);
+    expect((await run('curl', ['-sS', '--fail', '-o', file('curl-n.bin'), link.url])).code).toBe(0);
+    interrupt(file('curl-n.bin'));
+    expect((await run('curl', ['-sS', '--fail', '-C', '-', '-o', file('curl-n.bin'), link.url])).code).toBe(0);
+    expect(readFileSync(file('curl-n.bin')).equals(CONTENT)).toBe(true);
+    expect(await usesOf(link.id)).toBe(2);
+    const clip = await mint('v.webm', { maxUses: 3 });
+    const probed = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', clip.url]);
+    expect([probed.code, Math.round(Number(probed.stdout))]).toEqual([0, 8]);
+    expect((await run('ffmpeg', ['-v', 'error', '-ss', '5', '-i', clip.url, '-f', 'null', '-'])).code).toBe(0);
+    expect(await usesOf(clip.id)).toBe(1);
+  });
+});
+
 describeWithTools(['curl'], 'landing-page links', () => {
   it('curl presses the button and keeps the cookie; the download resumes from another address; other clients are refused', async () => {
     const link = await mint('big.bin', { landingPage: true });
