@@ -48,6 +48,31 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Starts moto's server on a port the system just found free. Another process may take that port
+ * before moto binds it: then moto exits, and this tries another port (three tries in all).
+ */
+async function startMoto(): Promise<DynamoDBClient> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child = spawn(MOTO_SERVER, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+    const exited = new Promise<'exited'>((resolve) => child.once('exit', () => resolve('exited')));
+    const client = clientFor(`http://127.0.0.1:${port}`);
+    for (let i = 0; i < 150; i++) {
+      const answered = await Promise.race([client.send(new ListTablesCommand({})).then(() => 'up' as const, () => 'down' as const), exited]);
+      if (answered === 'up') {
+        moto = child;
+        return client;
+      }
+      if (answered === 'exited') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    client.destroy();
+    child.kill();
+    if (attempt === 3) throw new Error(`moto_server did not start on three ports (last ${port})`);
+  }
+}
+
 const clientFor = (endpoint: string) => new DynamoDBClient({
   region: 'eu-west-1', endpoint, maxAttempts: 1, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
 });
@@ -58,18 +83,7 @@ let backends: Array<{ name: string; client: DynamoDBClient }>;
 
 beforeAll(async () => {
   ensureMoto();
-  const port = await freePort();
-  moto = spawn(MOTO_SERVER, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  const motoClient = clientFor(`http://127.0.0.1:${port}`);
-  for (let i = 0; ; i++) {
-    try {
-      await motoClient.send(new ListTablesCommand({}));
-      break;
-    } catch (err) {
-      if (i > 150) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  const motoClient = await startMoto();
   for (const [name, keys] of [[TABLES.links, [['id', 'HASH']]], [TABLES.sessions, [['link', 'HASH'], ['session', 'RANGE']]]] as const) {
     await motoClient.send(new CreateTableCommand({
       TableName: name,
