@@ -23,11 +23,16 @@ export function isOriginFailure(status: number): boolean {
   return status >= 500 || status === 404 || status === 403;
 }
 
+/** A parameter of a forwarded request's query (the edge wrote it), when it has the expected shape. */
+function forwardedParam(querystring: string, name: string, shape: (value: string) => boolean): string | undefined {
+  const query = parseQuery(querystring);
+  const value = query.ok ? query.value.get(name) : undefined;
+  return value !== undefined && shape(value) ? value : undefined;
+}
+
 /** The link id of a forwarded request (its query string carries it), if any. */
 export function forwardedLinkId(querystring: string): string | undefined {
-  const query = parseQuery(querystring);
-  const id = query.ok ? query.value.get(LINK_ID_PARAM) : undefined;
-  return id !== undefined && isLinkId(id) ? id : undefined;
+  return forwardedParam(querystring, LINK_ID_PARAM, isLinkId);
 }
 
 /**
@@ -39,9 +44,7 @@ export const LINK_SESSION_PARAM = 'x-link-session';
 
 /** The session of a forwarded request of an N-use link, if any. */
 export function forwardedSession(querystring: string): string | undefined {
-  const query = parseQuery(querystring);
-  const session = query.ok ? query.value.get(LINK_SESSION_PARAM) : undefined;
-  return session !== undefined && /^[A-Za-z0-9_-]{22}\.\d{3}$/.test(session) ? session : undefined;
+  return forwardedParam(querystring, LINK_SESSION_PARAM, (value) => /^[A-Za-z0-9_-]{22}\.\d{3}$/.test(value));
 }
 
 /**
