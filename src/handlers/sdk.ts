@@ -1,5 +1,6 @@
-// Bounded SDK transport shared by both handlers.
+// Bounded SDK transport shared by the handlers, and deadlines for the edge's calls.
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { MetadataBearer, Pluggable } from '@smithy/types';
 
 export interface TransportLimits {
   /** TCP + TLS connect, in ms. The SDK starts this clock when the request is created. */
@@ -23,3 +24,46 @@ export function boundedHttpHandler(limits: TransportLimits): NodeHttpHandler {
     httpsAgent: agent,
   });
 }
+
+/** Where a call carries its deadline: a symbol-keyed property of its input, which no serializer reads. */
+const DEADLINE = Symbol('deadline');
+
+/**
+ * The input of a call that must settle by `deadline` (epoch ms), retries included, on a client
+ * that uses {@link deadlines}. The SDK's per-call `abortSignal` option would do the same, but a
+ * call with options resolves the client's whole middleware stack again (`cacheMiddleware` only
+ * serves calls without them), which costs a warm redemption more than all of the edge
+ * handler's own work (issue 23's floor, in `npm run bench`).
+ */
+export function byDeadline<T extends object>(input: T, deadline: number): T {
+  return { ...input, [DEADLINE]: deadline };
+}
+
+/**
+ * Holds each attempt of a call made with {@link byDeadline} to its deadline, next to the
+ * transport: an attempt due after it fails at once, and one still in flight fails when it
+ * passes, with the AbortError the SDK's retry strategy never retries. The HTTP request runs on
+ * to its own timeout unanswered; a write DynamoDB already received may still apply, as after
+ * any abort.
+ */
+export const deadlines: Pluggable<object, MetadataBearer> = {
+  applyToStack(stack) {
+    stack.add((next) => async (args) => {
+      const deadline = (args.input as { [DEADLINE]?: number })[DEADLINE];
+      if (deadline === undefined) return next(args);
+      const left = deadline - Date.now();
+      if (left <= 0) throw budgetSpent();
+      let timer: NodeJS.Timeout | undefined;
+      const spent = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(budgetSpent()), left);
+      });
+      try {
+        return await Promise.race([next(args), spent]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }, { step: 'deserialize', priority: 'low', name: 'deadlineMiddleware' });
+  },
+};
+
+const budgetSpent = () => Object.assign(new Error('the call\'s deadline passed'), { name: 'AbortError' });

@@ -102,12 +102,12 @@ export function takeUseInput(
       ...LIVE_NAMES, '#uses': Attr.uses, '#max': Attr.maxUses, '#take': Attr.lastTake, '#r': 'r', ...(sibling ? { '#s': 's' } : {}), ...also?.names,
     },
     ExpressionAttributeValues: {
-      ...liveValues(link, nowSeconds),
       ':one': num(1),
       ':rid': { S: who.requestId },
       ...(sibling ? { ':sk': { S: sk } } : {}),
       ':take': { M: { r: { S: who.requestId }, at: num(nowSeconds), s: { S: sk } } },
       ...also?.values,
+      ...liveValues(link, nowSeconds),
     },
     ReturnValues: 'ALL_NEW',
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

@@ -144,8 +144,11 @@ export function isLinkId(value: string): boolean {
 
 /** RFC 3986 encoding, as SigV4 and S3 expect (encodeURIComponent leaves !'()* alone). */
 export function rfc3986(value: string): string {
+  // Ids, numbers and most file names are unreserved already: nothing to encode.
+  if (UNRESERVED.test(value)) return value;
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
+const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
 
 /** The URL path for an S3 key: each segment encoded, slashes kept (S3 does not double-encode). */
 export function keyToPath(key: string): string {
@@ -207,14 +210,23 @@ export function buildQuery(params: Iterable<[string, string]>): string {
  * reordered URL keeps it.
  */
 export function linkFingerprint(path: string, params: Map<string, string>): string {
-  const own = LINK_PARAMS.filter((name) => params.has(name)).map((name): [string, string] => [name, params.get(name)!]);
-  const sorted = own.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return createHash('sha256').update(`${keyToPath(path)}?${buildQuery(sorted)}`).digest('hex');
+  return fingerprintOf(keyToPath(path), params);
 }
+
+/** linkFingerprint for a path already encoded (keyToPath). */
+function fingerprintOf(encodedPath: string, params: Map<string, string>): string {
+  return createHash('sha256').update(`${encodedPath}?${ownQuery(params, SORTED_LINK_PARAMS)}`).digest('hex');
+}
+const SORTED_LINK_PARAMS = [...LINK_PARAMS].sort();
 
 /** The query string of a link: its own parameters, in the mint's order. */
 export function linkQuery(params: Map<string, string>): string {
-  return buildQuery(LINK_PARAMS.filter((name) => params.has(name)).map((name) => [name, params.get(name)!]));
+  return ownQuery(params, LINK_PARAMS);
+}
+
+/** A link's own parameters that `params` has, in the given order, as a query string. */
+function ownQuery(params: Map<string, string>, order: readonly string[]): string {
+  return buildQuery(order.filter((name) => params.has(name)).map((name): [string, string] => [name, params.get(name)!]));
 }
 
 /**
@@ -258,13 +270,14 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
   const expiresAt = +expiresRaw;
   if (expiresAt > nowSeconds + MAX_LINK_LIFETIME_SECONDS + MAX_CLOCK_SKEW_SECONDS) return fail('not a one-time link');
   if (expiresAt <= nowSeconds) return fail('link has expired');
+  const canonicalUri = keyToPath(path.value);
 
   return {
     ok: true,
     value: {
       id,
       path: path.value,
-      fingerprint: linkFingerprint(path.value, params),
+      fingerprint: fingerprintOf(canonicalUri, params),
       expiresAt,
       windowSeconds: +windowRaw,
       maxUses: usesRaw === undefined ? 1 : +usesRaw,
@@ -272,9 +285,9 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
       objectSize: +sizeRaw,
       passphrase: passRaw === '1',
       upload: uploadRaw === '1',
-      ...(typeRaw === undefined ? {} : { contentType: typeRaw.toLowerCase() }),
-      canonicalUri: keyToPath(path.value),
+      canonicalUri,
       canonicalQuery: linkQuery(params),
+      ...(typeRaw === undefined ? {} : { contentType: typeRaw.toLowerCase() }),
     },
   };
 }
