@@ -2,13 +2,11 @@
 // against the emulated services, with every AWS call counted at those services.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { outcomeOf, viewerRequestEvent, type ViewerRequestHandler } from './events';
 import { diffCalls, serviceCalls } from './mint';
 import { childEnv, runProcess } from './proc';
 import { msSince } from './stats';
 import type { LocalDeployment } from '../local/deployment';
-import { boundedHttpHandler } from '../src/handlers/sdk';
 import { EDGE_STAGED_CONFIG_FILE, type EdgeStagedConfig } from '../src/shared/config';
 
 export type SubjectName = 'ours' | 'baseline';
@@ -69,7 +67,7 @@ export interface RedemptionStats {
   readonly requests: number;
 }
 
-function emptyStats(rounds: number): RedemptionStats {
+export function emptyStats(rounds: number): RedemptionStats {
   return { latencies: [], rounds: Array.from({ length: rounds }, () => []), outcomes: {}, callPatterns: {}, calls: {}, requests: 0 };
 }
 
@@ -78,7 +76,7 @@ export function callPattern(calls: Record<string, number>): string {
   return parts.length ? parts.join(' + ') : 'no AWS calls';
 }
 
-function record(stats: RedemptionStats, round: number, inv: Invocation): void {
+export function record(stats: RedemptionStats, round: number, inv: Invocation): void {
   const s = stats as { -readonly [K in keyof RedemptionStats]: RedemptionStats[K] };
   s.latencies.push(inv.ms);
   s.rounds[round].push(inv.ms);
@@ -325,42 +323,6 @@ export async function measureOriginSigning(dep: LocalDeployment, handler: Viewer
     const ms = msSince(t);
     const signed = result && 'querystring' in result && /X-Amz-Signature=/.test(String(result.querystring));
     record(stats, 0, { ms, outcome: signed ? 'signed' : outcomeOf(result), calls: diffCalls(serviceCalls(dep), before) });
-  }
-  return stats;
-}
-
-/**
- * The floor under a warm redemption: one bare conditional UpdateItem to the same emulated
- * table, from this process, with the edge's client settings (region, 2 attempts, the same
- * bounded HTTP handler), on a fresh item each time. What the handler adds on top of it is
- * parsing, hashing and building the expression.
- */
-export async function measureFloor(dep: LocalDeployment, count: number): Promise<RedemptionStats> {
-  const client = new DynamoDBClient({
-    region: dep.region,
-    maxAttempts: 2,
-    requestHandler: boundedHttpHandler({ connectionTimeoutMs: 1000, requestTimeoutMs: 1500 }),
-  });
-  const stats = emptyStats(1);
-  try {
-    for (let i = 0; i < count + 5; i++) {
-      const input = {
-        TableName: dep.tableName,
-        Key: { id: { S: `floor-${i}-${Date.now()}` } },
-        UpdateExpression: 'SET #n = if_not_exists(#n, :zero) + :one',
-        ConditionExpression: 'attribute_not_exists(#n) OR #n < :max',
-        ExpressionAttributeNames: { '#n': 'n' },
-        ExpressionAttributeValues: { ':zero': { N: '0' }, ':one': { N: '1' }, ':max': { N: '1' } },
-      };
-      const before = serviceCalls(dep);
-      const t = process.hrtime.bigint();
-      await client.send(new UpdateItemCommand(input));
-      const ms = msSince(t);
-      // The first five open connections, as the handlers' warm-up does.
-      if (i >= 5) record(stats, 0, { ms, outcome: 'pass', calls: diffCalls(serviceCalls(dep), before) });
-    }
-  } finally {
-    client.destroy();
   }
   return stats;
 }

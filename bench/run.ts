@@ -22,10 +22,11 @@ import {
   LAMBDA_EDGE_GB_SECOND, LAMBDA_EDGE_REQUEST, MEMORY_GB, SSM_GET_PARAMETER_HIGH_THROUGHPUT, SSM_GET_PARAMETER_STANDARD, writeUnits,
   type CostLine, type Price,
 } from './cost';
+import { FLOOR_SUBJECTS, floorLinksNeeded, measureFloor, type FloorSubject } from './floor';
 import { mintLandingPage, mintOne, mintPhase, type MintPhase } from './mint';
 import { measureKdf, renderKdf, type KdfResult } from './passphrase-kdf';
 import {
-  callPattern, loadHandler, callsOnPath, measureColdRequests, measureContinuations, measureFloor, measureLandingPages, measureLoadTimes,
+  callPattern, loadHandler, callsOnPath, measureColdRequests, measureContinuations, measureLandingPages, measureLoadTimes,
   measureOriginSigning, measureReplays, measureWarm, stageBundle,
   type ColdRequest, type RedemptionStats, type SubjectName,
 } from './redeem';
@@ -161,8 +162,8 @@ interface Results {
   readonly landing: { views: RedemptionStats; downloads: RedemptionStats };
   /** Ours: the origin-request trigger signing the request to S3. */
   readonly signing: RedemptionStats;
-  /** A bare conditional UpdateItem with the edge's client settings: the floor under a redemption. */
-  readonly floor: RedemptionStats;
+  /** The handler beside its own write sent bare (the floor) and the smallest conditional write (bench/floor.ts). */
+  readonly floor: Record<FloorSubject, RedemptionStats>;
   /** Write units per request of the edge handler (bench/write-cost.ts). */
   readonly writeCost: WriteCost;
   readonly itemBytes: { oursIssued: number; oursRedeemed: number; baseline: number };
@@ -220,9 +221,11 @@ async function main(): Promise<void> {
     log(`bench: ${SIZES.replays} origin requests signed by the edge`);
     collectGarbage();
     const signing = await measureOriginSigning(dep, handlers.ours, Array.from({ length: SIZES.replays }, () => OBJECT_KEY));
-    log(`bench: ${SIZES.rounds * SIZES.perRound} bare conditional UpdateItems (the floor)`);
+    log(`bench: the floor, ${SIZES.rounds} rounds of ${SIZES.perRound} redemptions interleaved with the same write sent bare and the smallest conditional write`);
+    const floorLinks: string[] = [];
+    await mintPhase(dep, OBJECT_KEY, floorLinksNeeded(SIZES), SIZES.concurrency, floorLinks);
     collectGarbage();
-    const floor = await measureFloor(dep, SIZES.rounds * SIZES.perRound);
+    const floor = await measureFloor(dep, handlers.ours, bareFile, floorLinks, { ...SIZES, betweenRounds: collectGarbage });
     const itemBytes = await measureItemSizes(dep, unredeemed, used[used.length - 1]);
 
     log(`bench: module load in fresh processes, ${SIZES.loadRuns} interleaved runs per bundle`);
@@ -569,16 +572,26 @@ function render(r: Results): string {
     verdict(signingMet, `: outcomes ${JSON.stringify(signing.outcomes)}, calls ${JSON.stringify(signing.calls)}`),
   ]);
   if (!signingMet) misses.push('Origin signing: expected every origin request signed with no AWS call.');
-  const floorP50 = quantile(r.floor.latencies, 0.5);
-  const overFloor = d.warmP50.ours / floorP50;
+  const fl = r.floor;
+  const flP50 = (x: FloorSubject) => quantile(fl[x].latencies, 0.5);
+  const overFloor = flP50('handler') / flP50('floor');
+  const roundRatios = fl.handler.rounds.map((round, k) => quantile(round, 0.5) / quantile(fl.floor.rounds[k], 0.5));
+  const floorCalls = FLOOR_SUBJECTS.every((x) => fl[x].callPatterns[EXPECTED_WARM_PATTERN] === fl[x].requests && fl[x].requests > 0);
   rows.push([
-    'Warm redemption p50 beside the floor (a bare conditional UpdateItem, same emulator and client settings)',
-    `${fmtMs(d.warmP50.ours)} vs ${fmtMs(floorP50)}`, '-',
-    `ours / floor: ${fmtRatio(overFloor)}`,
-    '<= 1.10x the floor',
-    verdict(overFloor <= 1.1, `: ${fmtRatio(overFloor)}`),
+    'Warm redemption p50 beside the floor: the same conditional UpdateItem the handler sends, sent bare (same emulator, SDK build and '
+      + 'client settings; interleaved request by request)',
+    `${fmtMs(flP50('handler'))} vs ${fmtMs(flP50('floor'))}`, '-',
+    `handler / floor: ${fmtRatio(overFloor)} (per round: ${fmtRatio(min(roundRatios))} to ${fmtRatio(max(roundRatios))})`,
+    '<= 1.10x the floor, one UpdateItem each',
+    verdict(overFloor <= 1.1 && floorCalls, `: ${fmtRatio(overFloor)}${floorCalls ? '' : ', not one UpdateItem each'}`),
   ]);
-  if (overFloor > 1.1) misses.push(`Warm redemption p50 is ${fmtRatio(overFloor)} the floor (target 1.10x).`);
+  if (overFloor > 1.1 || !floorCalls) misses.push(`Warm redemption p50 is ${fmtRatio(overFloor)} the floor (target 1.10x)${floorCalls ? '' : '; not one UpdateItem each'}.`);
+  rows.push([
+    'What the redemption rule\'s write costs the emulator: the floor beside the smallest conditional UpdateItem (one counter, same client)',
+    `${fmtMs(flP50('floor'))} vs ${fmtMs(flP50('smallest'))}`, '-',
+    `floor / smallest: ${fmtRatio(flP50('floor') / flP50('smallest'))}; handler / smallest: ${fmtRatio(flP50('handler') / flP50('smallest'))}`,
+    '-', '-',
+  ]);
   const wc = r.writeCost;
   const worst = Math.max(wc.continuation, wc.redemption);
   rows.push([
@@ -694,6 +707,11 @@ function render(r: Results): string {
   p('  (each has its own ledger), one request at a time, alternating which goes first; the emulators share the process, so every AWS call');
   p('  costs its emulator\'s server-side time, as a real call costs DynamoDB\'s.');
   p('- **AWS calls** are counted at the emulated services (per-operation counters), before and after every single request.');
+  p('- **The floor** (bench/floor.ts): what the handler cannot avoid is its one conditional UpdateItem. The bench builds that very write');
+  p('  for another fresh link with the handler\'s own functions (`redeemInput`, for the same viewer) and sends it bare from the "bare clients"');
+  p('  bundle (the SDK built with the edge bundle\'s esbuild arguments) with the edge\'s client settings; the handler redeems a fresh link');
+  p('  beside it, and the smallest conditional UpdateItem (one counter) goes from the same client. The three alternate request by');
+  p(`  request, rotating which goes first, after ${SIZES.warmup} unmeasured steps; handler over floor is what the handler itself adds.`);
   p('- **Write units** (bench/write-cost.ts): the edge handler\'s bundle decides each request against a deployment of its own, whose DynamoDB');
   p('  charges every write one unit per KB of the larger of the item before and after (refused conditional writes too), as DynamoDB does;');
   p('  a request costs every unit charged while the handler decided it.');

@@ -1,0 +1,130 @@
+// The floor under a warm redemption (issue 23, item 7): what the edge handler adds on top of
+// the one DynamoDB call it cannot avoid. Measured in one process against one local deployment:
+// - the handler: the shipped edge bundle redeeming a fresh link;
+// - the floor: the very conditional UpdateItem the handler sends for a fresh link
+//   (redeemInput, for the same viewer), sent bare for another fresh link by the "bare
+//   clients" bundle (the SDK built with the edge bundle's own esbuild arguments), with the
+//   edge's client settings (src/handlers/edge.ts ledgerClient);
+// - the smallest conditional UpdateItem (one counter) from that same client: beside the
+//   floor, what the redemption rule's expression and item cost the emulator itself.
+// The handler and the floor alternate request by request, so load on the machine and the
+// JIT's warm-up hit both alike; each prepares its request (the event, the write) untimed.
+import { randomBytes } from 'node:crypto';
+import type { DynamoDBClient as Client, UpdateItemCommand as Command, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { BROWSER_USER_AGENT, VIEWER_IP, viewerRequestEvent, type ViewerRequestHandler } from './events';
+import { diffCalls, serviceCalls } from './mint';
+import { emptyStats, record, type RedemptionOptions, type RedemptionStats } from './redeem';
+import { msSince } from './stats';
+import type { LocalDeployment } from '../local/deployment';
+import { requestedBytes } from '../src/handlers/byte-range';
+import { directHolder, redeemInput, sessionKey, type ViewerRequest } from '../src/handlers/download-session';
+import { boundedHttpHandler, deadlines } from '../src/handlers/sdk';
+import { Attr } from '../src/shared/ledger';
+import { parsePresentedLink } from '../src/shared/link';
+
+export const FLOOR_SUBJECTS = ['handler', 'floor', 'smallest'] as const;
+export type FloorSubject = typeof FLOOR_SUBJECTS[number];
+const INTERLEAVED = ['handler', 'floor'] as const;
+type InterleavedSubject = typeof INTERLEAVED[number];
+
+/** What bench/bare-clients.ts exports, as loaded from its bundle. */
+interface BareClients {
+  readonly DynamoDBClient: typeof Client;
+  readonly UpdateItemCommand: typeof Command;
+}
+
+/** Fresh links the measurement consumes: two per measured step (the handler's and the floor's). */
+export const floorLinksNeeded = (opts: RedemptionOptions): number => 2 * (opts.warmup + opts.rounds * opts.perRound);
+
+export async function measureFloor(
+  dep: LocalDeployment,
+  handler: ViewerRequestHandler,
+  bareClientsFile: string,
+  links: string[],
+  opts: RedemptionOptions,
+): Promise<Record<FloorSubject, RedemptionStats>> {
+  if (links.length < floorLinksNeeded(opts)) throw new Error(`the floor needs ${floorLinksNeeded(opts)} fresh links, have ${links.length}`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bare = require(bareClientsFile) as BareClients;
+  // The edge's ledgerClient (src/handlers/edge.ts), built by the bare bundle's SDK.
+  const client = new bare.DynamoDBClient({
+    region: dep.region,
+    maxAttempts: 2,
+    cacheMiddleware: true,
+    requestHandler: boundedHttpHandler({ connectionTimeoutMs: 1000, requestTimeoutMs: 1500 }),
+  });
+  client.middlewareStack.use(deadlines);
+  const send = (input: UpdateItemCommandInput) => client.send(new bare.UpdateItemCommand(input));
+  // Each step prepares its request first (the event, or the write), then times only the call.
+  const prepare: Record<InterleavedSubject, () => () => Promise<string>> = {
+    handler: () => {
+      const event = viewerRequestEvent(links.shift()!);
+      return async () => {
+        const result = await handler(event);
+        return result && 'uri' in result ? 'pass' : 'refused';
+      };
+    },
+    floor: () => {
+      const input = handlersWrite(dep.tableName, links.shift()!);
+      // It let the request through: the key came back, as it does for the handler.
+      return async () => ((await send(input)).Attributes?.[Attr.key]?.S ? 'pass' : 'no key read back');
+    },
+  };
+  const stats = Object.fromEntries(FLOOR_SUBJECTS.map((s) => [s, emptyStats(opts.rounds)])) as Record<FloorSubject, RedemptionStats>;
+  const timed = async (subject: FloorSubject, run: () => Promise<string>, round: number | undefined) => {
+    const before = serviceCalls(dep);
+    const t = process.hrtime.bigint();
+    const outcome = await run();
+    const ms = msSince(t);
+    if (outcome !== 'pass') throw new Error(`floor: ${subject} answered ${outcome}`);
+    if (round !== undefined) record(stats[subject], round, { ms, outcome, calls: diffCalls(serviceCalls(dep), before) });
+  };
+  try {
+    // The handler and the floor alternate which goes first; each SDK copy sends one write a step.
+    const step = async (i: number, round?: number) => {
+      for (const s of i % 2 ? INTERLEAVED : [...INTERLEAVED].reverse()) await timed(s, prepare[s](), round);
+    };
+    for (let i = 0; i < opts.warmup; i++) await step(i);
+    for (let round = 0; round < opts.rounds; round++) {
+      opts.betweenRounds?.();
+      for (let i = 0; i < opts.perRound; i++) await step(i, round);
+    }
+    // The smallest write, after them from the same warm client (it is context, not the target).
+    for (let round = 0; round < opts.rounds; round++) {
+      for (let i = 0; i < opts.perRound; i++) {
+        const input: UpdateItemCommandInput = {
+          TableName: dep.tableName,
+          Key: { id: { S: `floor-${round}-${i}-${Date.now()}` } },
+          UpdateExpression: 'SET #n = if_not_exists(#n, :zero) + :one',
+          ConditionExpression: 'attribute_not_exists(#n) OR #n < :max',
+          ExpressionAttributeNames: { '#n': 'n' },
+          ExpressionAttributeValues: { ':zero': { N: '0' }, ':one': { N: '1' }, ':max': { N: '1' } },
+        };
+        await timed('smallest', async () => (await send(input), 'pass'), round);
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+  return stats;
+}
+
+/**
+ * The write the edge sends to redeem a fresh direct link for the viewer viewerRequestEvent
+ * describes (no Range: the whole object), built by the handler's own functions.
+ */
+function handlersWrite(tableName: string, url: string): UpdateItemCommandInput {
+  const u = new URL(url);
+  const now = Math.floor(Date.now() / 1000);
+  const parsed = parsePresentedLink(u.pathname, u.search.slice(1), now);
+  if (!parsed.ok) throw new Error(`floor: ${parsed.reason}`);
+  const link = parsed.value;
+  const who: ViewerRequest = {
+    at: new Date().toISOString(),
+    ip: VIEWER_IP,
+    userAgent: BROWSER_USER_AGENT,
+    requestId: randomBytes(16).toString('base64url'),
+    bytes: requestedBytes(undefined, link.objectSize),
+  };
+  return redeemInput(tableName, link, sessionKey(directHolder(link, who)), who, now);
+}
