@@ -59,6 +59,24 @@ describe('a call made with byDeadline', () => {
     expect(ddb.calls.get('GetItem')).toBe(calls);
   });
 
+  it('settles by its deadline while a throttled attempt\'s retry waits out its backoff, and sends no attempt after it', async () => {
+    // The SDK waits a random backoff (up to 500 ms after a throttle) before it retries; five tries cover short and long ones.
+    for (let i = 0; i < 5; i++) {
+      ddb.fault.set({ mode: 'throttle', operations: ['GetItem'], times: 1 });
+      const calls = ddb.calls.get('GetItem');
+      const started = Date.now();
+      const deadline = started + 60;
+      const outcome = await client.send(new GetItemCommand(byDeadline(get, deadline))).then(() => 'served', (e: Error) => e.name);
+      const settled = Date.now();
+      expect(['served', 'AbortError']).toContain(outcome);
+      // By its deadline (plus a loaded machine's scheduling), never after a long backoff.
+      expect(settled - deadline).toBeLessThan(150);
+      // A retry whose backoff outlasted the deadline is never sent, even after the call settled.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      if (outcome === 'AbortError') expect(ddb.calls.get('GetItem') - calls).toBe(1);
+    }
+  });
+
   it('leaves calls without a deadline to the SDK: a throttled attempt is retried', async () => {
     ddb.fault.set({ mode: 'throttle', operations: ['GetItem'], times: 1 });
     const calls = ddb.calls.get('GetItem');

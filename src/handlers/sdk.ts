@@ -40,30 +40,36 @@ export function byDeadline<T extends object>(input: T, deadline: number): T {
 }
 
 /**
- * Holds each attempt of a call made with {@link byDeadline} to its deadline, next to the
- * transport: an attempt due after it fails at once, and one still in flight fails when it
- * passes, with the AbortError the SDK's retry strategy never retries. The HTTP request runs on
- * to its own timeout unanswered; a write DynamoDB already received may still apply, as after
- * any abort.
+ * Holds a call made with {@link byDeadline} to its deadline, as the SDK's abortSignal does: the
+ * call fails with an AbortError (which the retry strategy never retries) when its deadline
+ * passes, whether an attempt is in flight or a retry is waiting out its backoff, and no attempt
+ * is sent after it. An attempt in flight is not cut off: its HTTP request runs on, unanswered, to
+ * the transport's own timeout (a write DynamoDB has received may apply, as after any abort).
  */
 export const deadlines: Pluggable<object, MetadataBearer> = {
   applyToStack(stack) {
+    // Around the whole call, retries and their backoff included.
     stack.add((next) => async (args) => {
-      const deadline = (args.input as { [DEADLINE]?: number })[DEADLINE];
+      const deadline = deadlineOf(args.input);
       if (deadline === undefined) return next(args);
-      const left = deadline - Date.now();
-      if (left <= 0) throw budgetSpent();
       let timer: NodeJS.Timeout | undefined;
       const spent = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(budgetSpent()), left);
+        timer = setTimeout(() => reject(budgetSpent()), Math.max(0, deadline - Date.now()));
       });
       try {
         return await Promise.race([next(args), spent]);
       } finally {
         clearTimeout(timer);
       }
-    }, { step: 'deserialize', priority: 'low', name: 'deadlineMiddleware' });
+    }, { step: 'initialize', priority: 'high', name: 'deadlineMiddleware' });
+    // Before each attempt, next to the transport: none goes out once the deadline has passed.
+    stack.add((next) => async (args) => {
+      const deadline = deadlineOf(args.input);
+      if (deadline !== undefined && Date.now() >= deadline) throw budgetSpent();
+      return next(args);
+    }, { step: 'deserialize', priority: 'low', name: 'deadlineAttemptMiddleware' });
   },
 };
 
+const deadlineOf = (input: unknown): number | undefined => (input as { [DEADLINE]?: number })[DEADLINE];
 const budgetSpent = () => Object.assign(new Error('the call\'s deadline passed'), { name: 'AbortError' });
