@@ -710,8 +710,9 @@ function render(r: Results): string {
   p('- **The floor** (bench/floor.ts): what the handler cannot avoid is its one conditional UpdateItem. The bench builds that very write');
   p('  for another fresh link with the handler\'s own functions (`redeemInput`, for the same viewer) and sends it bare from the "bare clients"');
   p('  bundle (the SDK built with the edge bundle\'s esbuild arguments) with the edge\'s client settings; the handler redeems a fresh link');
-  p('  beside it, and the smallest conditional UpdateItem (one counter) goes from the same client. The three alternate request by');
-  p(`  request, rotating which goes first, after ${SIZES.warmup} unmeasured steps; handler over floor is what the handler itself adds.`);
+  p(`  beside it. The two alternate request by request, switching which goes first, after ${SIZES.warmup} unmeasured pairs, each request`);
+  p('  prepared (the event, the write) before its clock starts; handler over floor is what the handler itself adds. The smallest');
+  p('  conditional UpdateItem (one counter) goes from the same client after them: floor over smallest is what the rule\'s write costs.');
   p('- **Write units** (bench/write-cost.ts): the edge handler\'s bundle decides each request against a deployment of its own, whose DynamoDB');
   p('  charges every write one unit per KB of the larger of the item before and after (refused conditional writes too), as DynamoDB does;');
   p('  a request costs every unit charged while the handler decided it.');
