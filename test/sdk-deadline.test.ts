@@ -8,7 +8,8 @@ import { boundedHttpHandler, byDeadline, deadlines } from '../src/handlers/sdk';
 
 let ddb: LocalDynamoDB;
 let client: DynamoDBClient;
-const get = { TableName: 'links', Key: { id: { S: 'l1' } } };
+/** A fresh input per call: byDeadline marks the input itself. */
+const get = () => ({ TableName: 'links', Key: { id: { S: 'l1' } } });
 
 beforeAll(async () => {
   ddb = await startDynamoDB({ tables: [{ name: 'links', hashKey: 'id' }] });
@@ -32,10 +33,10 @@ afterEach(() => ddb.fault.clear());
 
 describe('a call made with byDeadline', () => {
   it('settles normally inside its deadline: reads and conditional writes alike', async () => {
-    const out = await client.send(new GetItemCommand(byDeadline(get, Date.now() + 3000)));
+    const out = await client.send(new GetItemCommand(byDeadline(get(), Date.now() + 3000)));
     expect(out.Item?.n?.N).toBe('0');
     const updated = await client.send(new UpdateItemCommand(byDeadline({
-      ...get, UpdateExpression: 'SET n = n + :one', ExpressionAttributeValues: { ':one': { N: '1' } }, ReturnValues: 'UPDATED_NEW',
+      ...get(), UpdateExpression: 'SET n = n + :one', ExpressionAttributeValues: { ':one': { N: '1' } }, ReturnValues: 'UPDATED_NEW',
     }, Date.now() + 3000)));
     expect(updated.Attributes?.n?.N).toBe('1');
   });
@@ -44,7 +45,7 @@ describe('a call made with byDeadline', () => {
     ddb.fault.set({ mode: 'hang', operations: ['GetItem'] });
     const calls = ddb.calls.get('GetItem');
     const started = Date.now();
-    const err = await rejection(client.send(new GetItemCommand(byDeadline(get, started + 300))));
+    const err = await rejection(client.send(new GetItemCommand(byDeadline(get(), started + 300))));
     const took = Date.now() - started;
     expect(err.name).toBe('AbortError');
     // At the deadline, not at the transport's 1.5 s timeout (generous for a loaded machine).
@@ -55,7 +56,7 @@ describe('a call made with byDeadline', () => {
 
   it('sends no attempt once its deadline has passed', async () => {
     const calls = ddb.calls.get('GetItem');
-    expect((await rejection(client.send(new GetItemCommand(byDeadline(get, Date.now() - 1))))).name).toBe('AbortError');
+    expect((await rejection(client.send(new GetItemCommand(byDeadline(get(), Date.now() - 1))))).name).toBe('AbortError');
     expect(ddb.calls.get('GetItem')).toBe(calls);
   });
 
@@ -66,7 +67,7 @@ describe('a call made with byDeadline', () => {
       const calls = ddb.calls.get('GetItem');
       const started = Date.now();
       const deadline = started + 60;
-      const outcome = await client.send(new GetItemCommand(byDeadline(get, deadline))).then(() => 'served', (e: Error) => e.name);
+      const outcome = await client.send(new GetItemCommand(byDeadline(get(), deadline))).then(() => 'served', (e: Error) => e.name);
       const settled = Date.now();
       expect(['served', 'AbortError']).toContain(outcome);
       // By its deadline (plus a loaded machine's scheduling), never after a long backoff.
@@ -80,7 +81,7 @@ describe('a call made with byDeadline', () => {
   it('leaves calls without a deadline to the SDK: a throttled attempt is retried', async () => {
     ddb.fault.set({ mode: 'throttle', operations: ['GetItem'], times: 1 });
     const calls = ddb.calls.get('GetItem');
-    const out = await client.send(new GetItemCommand(get));
+    const out = await client.send(new GetItemCommand(get()));
     expect(out.Item?.id?.S).toBe('l1');
     expect(ddb.calls.get('GetItem') - calls).toBe(2);
   });

@@ -29,14 +29,16 @@ export function boundedHttpHandler(limits: TransportLimits): NodeHttpHandler {
 const DEADLINE = Symbol('deadline');
 
 /**
- * The input of a call that must settle by `deadline` (epoch ms), retries included, on a client
- * that uses {@link deadlines}. The SDK's per-call `abortSignal` option would do the same, but a
- * call with options resolves the client's whole middleware stack again (`cacheMiddleware` only
- * serves calls without them), which costs a warm redemption more than all of the edge
- * handler's own work (issue 23's floor, in `npm run bench`).
+ * Marks `input` as a call's that must settle by `deadline` (epoch ms), retries included, on a
+ * client that uses {@link deadlines}, and returns it: it marks the object itself (copying it
+ * costs more than the mark), so build one input per call. The SDK's per-call `abortSignal` option
+ * would do the same, but a call with options resolves the client's whole middleware stack again
+ * (`cacheMiddleware` only serves calls without them), which costs a warm redemption more than
+ * all of the edge handler's own work (issue 23's floor, in `npm run bench`).
  */
 export function byDeadline<T extends object>(input: T, deadline: number): T {
-  return { ...input, [DEADLINE]: deadline };
+  (input as { [DEADLINE]?: number })[DEADLINE] = deadline;
+  return input;
 }
 
 /**
@@ -45,28 +47,29 @@ export function byDeadline<T extends object>(input: T, deadline: number): T {
  * passes, whether an attempt is in flight or a retry is waiting out its backoff, and no attempt
  * is sent after it. An attempt in flight is not cut off: its HTTP request runs on, unanswered, to
  * the transport's own timeout (a write DynamoDB has received may apply, as after any abort).
+ * Plain functions rather than async ones: each call of the hot path passes through both.
  */
 export const deadlines: Pluggable<object, MetadataBearer> = {
   applyToStack(stack) {
     // Around the whole call, retries and their backoff included.
-    stack.add((next) => async (args) => {
+    stack.add((next) => (args) => {
       const deadline = deadlineOf(args.input);
       if (deadline === undefined) return next(args);
-      let timer: NodeJS.Timeout | undefined;
-      const spent = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(budgetSpent()), Math.max(0, deadline - Date.now()));
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(budgetSpent()), Math.max(0, deadline - Date.now()));
+        next(args).then((out) => {
+          clearTimeout(timer);
+          resolve(out);
+        }, (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        });
       });
-      try {
-        return await Promise.race([next(args), spent]);
-      } finally {
-        clearTimeout(timer);
-      }
     }, { step: 'initialize', priority: 'high', name: 'deadlineMiddleware' });
     // Before each attempt, next to the transport: none goes out once the deadline has passed.
-    stack.add((next) => async (args) => {
+    stack.add((next) => (args) => {
       const deadline = deadlineOf(args.input);
-      if (deadline !== undefined && Date.now() >= deadline) throw budgetSpent();
-      return next(args);
+      return deadline !== undefined && Date.now() >= deadline ? Promise.reject(budgetSpent()) : next(args);
     }, { step: 'deserialize', priority: 'low', name: 'deadlineAttemptMiddleware' });
   },
 };

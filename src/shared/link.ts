@@ -244,9 +244,12 @@ export function parsePresentedLink(uri: string, querystring: string, nowSeconds:
 
   const query = parseQuery(querystring);
   if (!query.ok) return query;
-  const names = [...query.value.keys()];
-  if (names.some((name) => name.toLowerCase().startsWith('x-link-') && !LINK_PARAMS.includes(name))) return fail('not a one-time link');
-  const params = new Map([...query.value].filter(([name]) => LINK_PARAMS.includes(name)));
+  // The link's own parameters; any other x-link- one is not ours.
+  const params = new Map<string, string>();
+  for (const [name, value] of query.value) {
+    if (LINK_PARAMS.includes(name)) params.set(name, value);
+    else if (name.toLowerCase().startsWith('x-link-')) return fail('not a one-time link');
+  }
 
   const id = params.get(LINK_ID_PARAM);
   if (id === undefined || !LINK_ID_PATTERN.test(id)) return fail('not a one-time link');
