@@ -9,13 +9,20 @@
 //   floor, what the redemption rule's expression and item cost the emulator itself.
 // The handler and the floor alternate request by request, so load on the machine and the
 // JIT's warm-up hit both alike; each prepares its request (the event, the write) untimed.
+//
+// `npm run bench` reports it; alone (p50s on stderr, writes nothing):
+//   npx projen bundle && npx ts-node --transpile-only -P tsconfig.dev.json bench/floor.ts [rounds] [perRound]
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DynamoDBClient as Client, UpdateItemCommand as Command, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { bundle, edgeBundleRecipe, REPO_ROOT } from './bundles';
 import { BROWSER_USER_AGENT, VIEWER_IP, viewerRequestEvent, type ViewerRequestHandler } from './events';
-import { diffCalls, serviceCalls } from './mint';
-import { emptyStats, record, type RedemptionOptions, type RedemptionStats } from './redeem';
-import { msSince } from './stats';
-import type { LocalDeployment } from '../local/deployment';
+import { diffCalls, mintPhase, serviceCalls } from './mint';
+import { emptyStats, loadHandler, record, stageBundle, type RedemptionOptions, type RedemptionStats } from './redeem';
+import { msSince, quantile } from './stats';
+import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
 import { requestedBytes } from '../src/handlers/byte-range';
 import { directHolder, redeemInput, sessionKey, type ViewerRequest } from '../src/handlers/download-session';
 import { boundedHttpHandler, deadlines } from '../src/handlers/sdk';
@@ -127,4 +134,36 @@ function handlersWrite(tableName: string, url: string): UpdateItemCommandInput {
     bytes: requestedBytes(undefined, link.objectSize),
   };
   return redeemInput(tableName, link, sessionKey(directHolder(link, who)), who, now);
+}
+
+async function main(): Promise<void> {
+  const opts: RedemptionOptions = { warmup: 20, rounds: Number(process.argv[2] ?? 5), perRound: Number(process.argv[3] ?? 200) };
+  const scratch = mkdtempSync(join(tmpdir(), 'otp-floor-'));
+  // The mint's and the handler's log lines would bury the result: stdout is dropped.
+  const write = process.stdout.write;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  const dep = await startLocalDeployment({ objects: { 'reports/q4.pdf': Buffer.alloc(65536, 7) } });
+  try {
+    const bare = await bundle(edgeBundleRecipe().options, 'bench/bare-clients.ts', join(scratch, 'bare-clients', 'index.js'));
+    const handler = loadHandler(stageBundle(join(REPO_ROOT, 'assets', 'handlers', 'edge', 'index.js'), join(scratch, 'edge'), dep.edgeConfig));
+    const links: string[] = [];
+    await mintPhase(dep, 'reports/q4.pdf', floorLinksNeeded(opts), 8, links);
+    const stats = await measureFloor(dep, handler, bare.file, links, opts);
+    const p50 = (s: FloorSubject) => quantile(stats[s].latencies, 0.5);
+    for (const s of FLOOR_SUBJECTS) process.stderr.write(`${s.padEnd(9)} p50 ${p50(s).toFixed(3)} ms (n=${stats[s].requests})\n`);
+    const rounds = stats.handler.rounds.map((r, k) => (quantile(r, 0.5) / quantile(stats.floor.rounds[k], 0.5)).toFixed(2));
+    process.stderr.write(`handler / floor ${(p50('handler') / p50('floor')).toFixed(2)}x (rounds ${rounds.join(', ')}); `
+      + `floor / smallest ${(p50('floor') / p50('smallest')).toFixed(2)}x\n`);
+  } finally {
+    process.stdout.write = write;
+    await dep.close();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  main().catch((err: Error) => {
+    process.stderr.write(`${err.stack ?? err.message}\n`);
+    process.exit(1);
+  });
 }
