@@ -6,6 +6,7 @@
 import { createHash } from 'crypto';
 import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { bytesPerUse } from './byte-range';
+import { hasSessionItems } from './ledger';
 import { clientAddress } from './viewer';
 import { Attr, MAX_AUDIT_USER_AGENT, MAX_SESSION_REQUESTS, Redemption } from '../shared/ledger';
 import type { PresentedLink } from '../shared/link';
@@ -71,7 +72,7 @@ export function auditRecord(who: Redemption): AttributeValue {
 }
 
 /** What a request took from its session, so an origin failure can give exactly that back. */
-function last(who: ViewerRequest): AttributeValue {
+export function last(who: ViewerRequest): AttributeValue {
   return { M: { r: { S: who.requestId }, b: { N: String(who.bytes) } } };
 }
 
@@ -122,7 +123,7 @@ export const liveValues = (link: PresentedLink, nowSeconds: number): Record<stri
   ':now': { N: String(nowSeconds) },
   ':false': { BOOL: false },
 });
-const num = (n: number): AttributeValue => ({ N: String(n) });
+export const num = (n: number): AttributeValue => ({ N: String(n) });
 
 /** What a direct link's redemption writes (redeemInput); built once, as every warm request sends them. */
 const REDEEM_UPDATE = 'SET #s.#c = if_not_exists(#s.#c, :record), #until.#c = if_not_exists(#until.#c, :until), '
@@ -238,7 +239,7 @@ export function linkState(item: Record<string, AttributeValue> | undefined, link
   const dead = liveRefusal(item, link, nowSeconds);
   if (dead || !item) return { refusal: dead ?? 'unknown' };
   // An N-use link counts its uses (its sessions live in the sessions table, session-table.ts).
-  const usesLeft = item[Attr.uses]?.N !== undefined ? Number(item[Attr.maxUses]?.N) - Number(item[Attr.uses].N)
+  const usesLeft = hasSessionItems(item) ? Number(item[Attr.maxUses]?.N) - Number(item[Attr.uses].N)
     : Number(item[Attr.cap]?.N) - Object.keys(item[Attr.sessions]?.M ?? {}).length;
   return usesLeft > 0 ? { usesLeft } : { refusal: 'used' };
 }

@@ -67,6 +67,7 @@ let operatorRead: Promise<void> | undefined;
 let ssm: SSMClient | undefined;
 let dynamo: DynamoDBClient | undefined;
 let dynamoOnce: DynamoDBClient | undefined;
+let ledgerTransport: ReturnType<typeof boundedHttpHandler> | undefined;
 
 export async function handler(event: CloudFrontRequestEvent | CloudFrontResponseEvent): Promise<CloudFrontRequestResult> {
   const cf = event.Records[0].cf;
@@ -660,7 +661,8 @@ function ledgerClient(region: string, { once = false }: { once?: boolean } = {})
       // Resolved once per command, not on every call: every call passes its deadline on its
       // input (byDeadline), never as per-call options, which would turn this off.
       cacheMiddleware: true,
-      requestHandler: boundedHttpHandler({ connectionTimeoutMs: 1000, requestTimeoutMs: 1500 }),
+      // One transport for both clients: the one that never retries reuses the warm connections.
+      requestHandler: (ledgerTransport ??= boundedHttpHandler({ connectionTimeoutMs: 1000, requestTimeoutMs: 1500 })),
     });
     client.middlewareStack.use(deadlines);
     return client;

@@ -1,7 +1,7 @@
 // Which link events one change of a ledger item means. Pure: the events handler feeds it
 // the old and new images of a DynamoDB stream record.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { linkStatus } from './ledger';
+import { hasSessionItems, linkStatus } from './ledger';
 import { Attr, SessionAttr } from '../shared/ledger';
 import { LINK_EVENT_DETAIL_VERSION, LinkEvent, LinkEventDetail, LinkEventType } from '../shared/link-events';
 
@@ -21,17 +21,7 @@ export function eventsForChange(oldImage: Image | undefined, newImage: Image | u
   if (newImage[SessionAttr.session] !== undefined) return oldImage ? [] : redeemedIn(newImage, sequenceNumber);
   const after = linkStatus(newImage);
   const before = oldImage ? linkStatus(oldImage) : undefined;
-  const base = (index: number): LinkEventDetail => ({
-    version: LINK_EVENT_DETAIL_VERSION,
-    eventId: `${sequenceNumber}#${index}`,
-    id: after.id,
-    key: after.key,
-    uses: after.uses,
-    maxUses: after.maxUses,
-    expiresAt: after.expiresAt,
-    revoked: after.revoked,
-    ...(after.owner === undefined ? {} : { owner: after.owner }),
-  });
+  const base = (index: number): LinkEventDetail => detailOf(sequenceNumber, index, after);
   const out: LinkEvent[] = [];
   const push = (detailType: string, extra: Partial<LinkEventDetail> = {}) => {
     out.push({ detailType, detail: { ...base(out.length), ...extra } });
@@ -55,7 +45,7 @@ export function eventsForChange(oldImage: Image | undefined, newImage: Image | u
     if (!seen.has(r.requestId)) push(LinkEventType.redeemed, { at: r.at, ip: r.ip, userAgent: r.userAgent, requestId: r.requestId });
   }
   // An N-use link's last use is announced by its session's item (redeemedIn).
-  if (before.uses < before.maxUses && after.uses >= after.maxUses && newImage[Attr.uses] === undefined) push(LinkEventType.usedUp);
+  if (before.uses < before.maxUses && after.uses >= after.maxUses && !hasSessionItems(newImage)) push(LinkEventType.usedUp);
   if (!before.revoked && after.revoked) push(LinkEventType.revoked);
   // The wrong try that took a protected link's last one (the detail never holds the hash).
   if (before.locked === false && after.locked === true) push(LinkEventType.locked);
@@ -74,20 +64,37 @@ function redeemedIn(session: Image, sequenceNumber: string): LinkEvent[] {
   const owner = session[SessionAttr.owner]?.S;
   const uses = Number(session[SessionAttr.use]?.N ?? 0);
   const maxUses = Number(session[SessionAttr.maxUses]?.N ?? 0);
-  const detail = (index: number): LinkEventDetail => ({
-    version: LINK_EVENT_DETAIL_VERSION,
-    eventId: `${sequenceNumber}#${index}`,
+  const link: LinkFields = {
     id: session[SessionAttr.link].S!,
     key: session[SessionAttr.key]?.S ?? '',
     uses,
     maxUses,
     expiresAt: new Date(Number(session[SessionAttr.expiresAt]?.N ?? 0) * 1000).toISOString(),
     revoked: false,
-    ...(owner === undefined ? {} : { owner }),
-  });
+    owner,
+  };
+  const detail = (index: number): LinkEventDetail => detailOf(sequenceNumber, index, link);
   const redeemed: LinkEvent = {
     detailType: LinkEventType.redeemed,
     detail: { ...detail(0), at: record.at?.S ?? '', ip: record.ip?.S ?? '', userAgent: record.userAgent?.S ?? '', requestId: record.requestId?.S ?? '' },
   };
   return uses >= maxUses ? [redeemed, { detailType: LinkEventType.usedUp, detail: detail(1) }] : [redeemed];
+}
+
+/** What every event tells of its link. */
+type LinkFields = Pick<LinkEventDetail, 'id' | 'key' | 'uses' | 'maxUses' | 'expiresAt' | 'revoked' | 'owner'>;
+
+/** An event's detail: its id (the stream record's sequence number and its index among the record's events) and the link's fields. */
+function detailOf(sequenceNumber: string, index: number, link: LinkFields): LinkEventDetail {
+  return {
+    version: LINK_EVENT_DETAIL_VERSION,
+    eventId: `${sequenceNumber}#${index}`,
+    id: link.id,
+    key: link.key,
+    uses: link.uses,
+    maxUses: link.maxUses,
+    expiresAt: link.expiresAt,
+    revoked: link.revoked,
+    ...(link.owner === undefined ? {} : { owner: link.owner }),
+  };
 }

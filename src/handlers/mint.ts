@@ -260,8 +260,7 @@ async function getStatus(id: string | undefined, caller: Caller): Promise<Result
   const s = loadSettings();
   const out = await loadClients().dynamo.send(new GetItemCommand(getLinkInput(s.tableName, id)));
   if (!out.Item) return json(404, { error: 'no such link' });
-  const owner = linkStatus(out.Item).owner;
-  if (!mayManage(caller, owner)) return notYours(id);
+  if (!mayManage(caller, out.Item[Attr.owner]?.S)) return notYours(id);
   return json(200, linkStatus(out.Item, hasSessionItems(out.Item) ? await sessionsOf(id) : []));
 }
 

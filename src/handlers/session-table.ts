@@ -9,16 +9,18 @@
 // - a client's session (a direct link with a download window): first a consistent Query for
 //   the holder's latest session (a read), so the writes above are the only ones.
 // DynamoDB charges a write one unit per KB of the larger of the item's sizes before and after,
-// refused conditional writes included (DynamoDB Developer Guide, "Read/write capacity mode"), so
-// small items and no speculative writes are what bound the cost.
+// refused conditional writes included (DynamoDB Developer Guide, "Capacity unit consumption for
+// write operations" and "Condition expressions"), so small items and no speculative writes are
+// what bound the cost.
 import type {
   AttributeValue, DeleteItemCommandInput, GetItemCommandInput, PutItemCommandInput, QueryCommandInput, UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { bytesPerUse } from './byte-range';
 import {
-  auditRecord, KEY, LINK_IS_LIVE, linkState, LIVE_NAMES, liveValues, maxRequests, READ_BACK_KEY, sessionEnd,
+  auditRecord, KEY, last, LINK_IS_LIVE, linkState, LIVE_NAMES, liveValues, maxRequests, num, READ_BACK_KEY, RETURN_KEY, sessionEnd,
   type OpenCondition, type Refusal, type ViewerRequest,
 } from './download-session';
+import { getLinkInput, hasSessionItems } from './ledger';
 import { EDGE_BUDGET_MS } from '../shared/config';
 import { Attr, LEDGER_RETENTION_SECONDS, type Redemption, SessionAttr } from '../shared/ledger';
 import type { PresentedLink } from '../shared/link';
@@ -63,7 +65,6 @@ function generationOf(item: Item): number {
   return Number(sk.slice(sk.lastIndexOf('.') + 1)) || 0;
 }
 
-const num = (n: number): AttributeValue => ({ N: String(n) });
 const sessionKeyOf = (linkId: string, sk: string): Item => ({ [SessionAttr.link]: { S: linkId }, [SessionAttr.session]: { S: sk } });
 
 /** The holder's latest session: one consistent Query, newest first, one item. */
@@ -176,10 +177,6 @@ export function openSessionInput(
   };
 }
 
-function last(who: ViewerRequest): AttributeValue {
-  return { M: { r: { S: who.requestId }, b: num(who.bytes) } };
-}
-
 /**
  * Continues a session: its item is the link's (fingerprint), not revoked, open, with requests
  * and bytes left for this request. Counts the request, charges its bytes, and reads back the
@@ -211,8 +208,7 @@ export function continueSessionInput(
       ':bytes': num(who.bytes),
       ':last': last(who),
     },
-    ReturnValues: 'UPDATED_NEW',
-    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    ...RETURN_KEY,
   };
 }
 
@@ -291,8 +287,13 @@ function tookOrJoined(opened: TableOutcome, link: PresentedLink, latest: Item | 
 
 /** Whether a refused take's item is used up by a take within the edge's budget. */
 function usedUpByRecentTake(item: Item | undefined, nowSeconds: number): boolean {
-  return item?.[Attr.uses]?.N !== undefined && Number(item[Attr.uses].N) >= Number(item[Attr.maxUses]?.N)
-    && Number(item[Attr.lastTake]?.M?.at?.N ?? 0) >= nowSeconds - Math.ceil(EDGE_BUDGET_MS / 1000);
+  return item !== undefined && hasSessionItems(item) && Number(item[Attr.uses].N) >= Number(item[Attr.maxUses]?.N)
+    && takeMayBeWriting(Number(item[Attr.lastTake]?.M?.at?.N ?? 0), nowSeconds);
+}
+
+/** Whether a take at `takenAt` (epoch seconds) may still be writing its session: it is within the edge's budget. */
+function takeMayBeWriting(takenAt: number, nowSeconds: number): boolean {
+  return takenAt >= nowSeconds - Math.ceil(EDGE_BUDGET_MS / 1000);
 }
 
 /** Waits between the looks of useFreed. */
@@ -302,7 +303,7 @@ const FREED_WAITS_MS = [30, 90, 200];
 async function useFreed(calls: SessionCalls, tableName: string, linkId: string): Promise<boolean | 'failed'> {
   for (const wait of FREED_WAITS_MS) {
     await new Promise((resolve) => setTimeout(resolve, wait));
-    const item = await calls.get({ TableName: tableName, Key: { [Attr.id]: { S: linkId } }, ConsistentRead: true });
+    const item = await calls.get(getLinkInput(tableName, linkId));
     if (item === 'failed') return 'failed';
     if (Number(item?.[Attr.uses]?.N) < Number(item?.[Attr.maxUses]?.N)) return true;
   }
@@ -321,7 +322,7 @@ async function joinSession(
   calls: SessionCalls, tables: Tables, link: PresentedLink, sk: string, who: ViewerRequest, nowSeconds: number, takenAt: number,
 ): Promise<Passed | 'failed' | undefined> {
   // A take older than the edge's budget has written its session, or never will.
-  const waits = takenAt >= nowSeconds - Math.ceil(EDGE_BUDGET_MS / 1000) ? JOIN_WAITS_MS : [0];
+  const waits = takeMayBeWriting(takenAt, nowSeconds) ? JOIN_WAITS_MS : [0];
   for (const wait of waits) {
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const found = await calls.get(getSessionInput(tables.sessions, link.id, sk));
