@@ -60,22 +60,34 @@ describe('a call made with byDeadline', () => {
     expect(ddb.calls.get('GetItem')).toBe(calls);
   });
 
-  it('settles by its deadline while a throttled attempt\'s retry waits out its backoff, and sends no attempt after it', async () => {
-    // The SDK waits a random backoff (up to 500 ms after a throttle) before it retries; five tries cover short and long ones.
-    for (let i = 0; i < 5; i++) {
-      ddb.fault.set({ mode: 'throttle', operations: ['GetItem'], times: 1 });
-      const calls = ddb.calls.get('GetItem');
-      const started = Date.now();
-      const deadline = started + 60;
-      const outcome = await client.send(new GetItemCommand(byDeadline(get(), deadline))).then(() => 'served', (e: Error) => e.name);
-      const settled = Date.now();
-      expect(['served', 'AbortError']).toContain(outcome);
-      // By its deadline (plus a loaded machine's scheduling), never after a long backoff.
-      expect(settled - deadline).toBeLessThan(150);
-      // A retry whose backoff outlasted the deadline is never sent, even after the call settled.
-      await new Promise((resolve) => setTimeout(resolve, 600));
-      if (outcome === 'AbortError') expect(ddb.calls.get('GetItem') - calls).toBe(1);
+  /** A GetItem whose first attempt is throttled, with the SDK's random backoff drawn as `draw` (its delay is draw x 1 s after a throttle). */
+  async function throttledOnce(deadline: number, draw: number): Promise<string> {
+    ddb.fault.set({ mode: 'throttle', operations: ['GetItem'], times: 1 });
+    const random = jest.spyOn(Math, 'random').mockReturnValue(draw);
+    try {
+      return await client.send(new GetItemCommand(byDeadline(get(), deadline))).then(() => 'served', (e: Error) => e.name);
+    } finally {
+      random.mockRestore();
     }
+  }
+
+  it('settles by its deadline while a throttled attempt\'s retry waits out a long backoff, and never sends that retry', async () => {
+    const calls = ddb.calls.get('GetItem');
+    const started = Date.now();
+    const deadline = started + 200;
+    // A backoff of about 900 ms: the retry would be due long after the deadline.
+    expect(await throttledOnce(deadline, 0.9)).toBe('AbortError');
+    // At the deadline, not after the backoff (generous for a loaded machine).
+    expect(Date.now() - deadline).toBeLessThan(500);
+    // Once the backoff is over, the retry is still not sent.
+    await new Promise((resolve) => setTimeout(resolve, started + 1400 - Date.now()));
+    expect(ddb.calls.get('GetItem') - calls).toBe(1);
+  });
+
+  it('retries a throttled attempt whose backoff ends inside the deadline', async () => {
+    const calls = ddb.calls.get('GetItem');
+    expect(await throttledOnce(Date.now() + 3000, 0)).toBe('served');
+    expect(ddb.calls.get('GetItem') - calls).toBe(2);
   });
 
   it('leaves calls without a deadline to the SDK: a throttled attempt is retried', async () => {

@@ -8,7 +8,7 @@ import { startLocalDeployment, type LocalDeployment } from '../local/deployment'
 import { http, type HttpResult } from './util/http';
 import { sessionKey } from '../src/handlers/download-session';
 import { openSessionInput, returnUseInput, sessionSortKey, takeUseInput } from '../src/handlers/session-table';
-import { parsePresentedLink } from '../src/shared/link';
+import { parsePresentedLink, type PresentedLink } from '../src/shared/link';
 
 const FILE = randomBytes(20_000);
 const LONG_UA = (i: number) => `Mozilla/5.0 (client ${i}) ${'x'.repeat(480)}`.slice(0, 500);
@@ -37,6 +37,14 @@ async function writeUnitsOf(run: () => Promise<unknown>): Promise<number> {
   const before = d.services.dynamodb.writeUnits();
   await run();
   return d.services.dynamodb.writeUnits() - before;
+}
+
+/** A link as the edge reads it from its URL. */
+function presented(url: string, nowSeconds: number): PresentedLink {
+  const u = new URL(url);
+  const parsed = parsePresentedLink(u.pathname, u.search.slice(1), nowSeconds);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.value;
 }
 
 async function until(done: () => boolean): Promise<void> {
@@ -130,17 +138,19 @@ describe('an N-use link\'s sessions in the sessions table', () => {
   it('stops a session written after the revocation\'s first sweep: DELETE looks again once the edge\'s budget has passed', async () => {
     // An edge request took a use just before the revocation; its session's put lands while DELETE waits.
     const link = await mint({ maxUses: 3 });
-    const u = new URL(link.url);
     const now = Math.floor(Date.now() / 1000);
-    const parsed = parsePresentedLink(u.pathname, u.search.slice(1), now);
-    if (!parsed.ok) throw new Error(parsed.reason);
+    const edgeLink = presented(link.url, now);
     const who = { at: new Date().toISOString(), ip: '127.0.2.200', userAgent: LONG_UA(400), requestId: 'late-put', bytes: 100 };
     const sk = sessionSortKey(sessionKey({ kind: 'client', ip: who.ip, userAgent: who.userAgent }), 1);
-    const taken = await dynamo.send(new UpdateItemCommand(takeUseInput(d.tableName, parsed.value, sk, who, now)));
+    const taken = await dynamo.send(new UpdateItemCommand(takeUseInput(d.tableName, edgeLink, sk, who, now)));
     const started = Date.now();
+    const queries = d.services.dynamodb.calls.get('Query');
     const revoking = http(`${d.apiUrl}/urls/${link.id}`, { method: 'DELETE' });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    await dynamo.send(new PutItemCommand(openSessionInput(d.sessionsTableName, parsed.value, sk, who, taken.Attributes!, now, who)));
+    // After the first sweep's Query has been answered, before the second.
+    await until(() => d.services.dynamodb.calls.get('Query') > queries);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await dynamo.send(new PutItemCommand(openSessionInput(d.sessionsTableName, edgeLink, sk, who, taken.Attributes!, now, who)));
+    expect(d.services.dynamodb.calls.get('Query')).toBe(queries + 1);
     expect((await revoking).status).toBe(204);
     expect(Date.now() - started).toBeGreaterThan(1000);
     expect((await sessionItems(link.id)).map((item) => item.revoked.BOOL)).toEqual([true]);
@@ -223,15 +233,14 @@ describe('an N-use link\'s sessions in the sessions table', () => {
     const link = await mint({ maxUses: 2 });
     expect((await get(link.url, 410)).status).toBe(200);
     // A parallel first part of another client takes the last use; its session will lose the put race.
-    const u = new URL(link.url);
     const now = Math.floor(Date.now() / 1000);
-    const parsed = parsePresentedLink(u.pathname, u.search.slice(1), now);
-    if (!parsed.ok) throw new Error(parsed.reason);
+    const edgeLink = presented(link.url, now);
     const loser = { at: new Date().toISOString(), ip: '127.0.2.211', userAgent: LONG_UA(411), requestId: 'race-loser', bytes: 100 };
-    await dynamo.send(new UpdateItemCommand(takeUseInput(d.tableName, parsed.value, sessionSortKey('L'.repeat(22), 1), loser, now)));
+    await dynamo.send(new UpdateItemCommand(takeUseInput(d.tableName, edgeLink, sessionSortKey('L'.repeat(22), 1), loser, now)));
     const gets = d.services.dynamodb.calls.get('GetItem');
+    // The refused request looks at the link again; its first look is held until the loser has given its use back.
+    d.services.dynamodb.fault.set({ mode: 'delay', delayMs: 500, operations: ['GetItem'], times: 1 });
     const waiting = get(link.url, 412);
-    // The refused request looks at the link again; meanwhile the loser gives its use back.
     await Promise.race([until(() => d.services.dynamodb.calls.get('GetItem') > gets), waiting]);
     await dynamo.send(new UpdateItemCommand(returnUseInput(d.tableName, link.id)));
     expect((await waiting).status).toBe(200);
