@@ -54,14 +54,17 @@ export interface LocalDynamoDB {
   /**
    * Write capacity units consumed so far by every PutItem, UpdateItem, DeleteItem and
    * BatchWriteItem through the endpoint (table setup is not counted), as on-demand DynamoDB
-   * bills them ("Read/write capacity mode", DynamoDB Developer Guide: one write unit per write
-   * of an item up to 1 KB, one more per further started KB; an UpdateItem is charged for "the
-   * larger of the item sizes before and after the update", a PutItem that replaces an item and
-   * a DeleteItem likewise for the larger of the two items). Refused conditional writes count
-   * too, as DynamoDB charges them ("Condition expressions": a failed condition "still consumes
-   * write capacity units"): 1 per started KB of the item as it was, at least 1. Writes refused
-   * before any item is read (validation errors, a missing table, faults injected before
-   * serving) count nothing. Read the difference around a request for what it cost.
+   * bills them ("Capacity unit consumption for write operations", DynamoDB Developer Guide,
+   * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html#write-operation-consumption:
+   * one write unit per write of an item up to 1 KB, one more per further started KB; an
+   * UpdateItem is charged for "the larger of the item sizes before and after the update", a
+   * PutItem that replaces an item and a DeleteItem likewise for the larger of the two items).
+   * Refused conditional writes count too, as DynamoDB charges them ("Condition expressions",
+   * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html:
+   * a failed condition "still consumes write capacity units"): 1 per started KB of the item as
+   * it was, at least 1. Writes refused before any item is read (validation errors, a missing
+   * table, faults injected before serving) count nothing. Read the difference around a request
+   * for what it cost.
    *
    * The front asks dynalite for `ReturnConsumedCapacity: TOTAL` on every such write and takes
    * its `ConsumedCapacity` out again before answering a caller that did not ask for it (or
@@ -209,7 +212,7 @@ const RETURN_ON_FAILURE_VALUES: readonly ReturnValuesOnConditionCheckFailureValu
 const RETURN_CAPACITY = 'ReturnConsumedCapacity';
 /** ReturnConsumedCapacity values with which dynalite (and DynamoDB) report ConsumedCapacity. */
 const CAPACITY_REPORTED: ReadonlySet<unknown> = new Set(['TOTAL', 'INDEXES']);
-/** One write unit per started KB of an item ("Read/write capacity mode", DynamoDB Developer Guide). */
+/** One write unit per started KB of an item (see LocalDynamoDB.writeUnits for the page). */
 const WRITE_UNIT_BYTES = 1024;
 /** The single-item writes that take ReturnValuesOnConditionCheckFailure. */
 const SINGLE_WRITES: ReadonlySet<string> = new Set(['PutItem', 'UpdateItem', 'DeleteItem']);
