@@ -22,7 +22,7 @@ import {
   LAMBDA_EDGE_GB_SECOND, LAMBDA_EDGE_REQUEST, MEMORY_GB, SSM_GET_PARAMETER_HIGH_THROUGHPUT, SSM_GET_PARAMETER_STANDARD, writeUnits,
   type CostLine, type Price,
 } from './cost';
-import { FLOOR_SUBJECTS, floorLinksNeeded, measureFloor, type FloorSubject } from './floor';
+import { floorLinksNeeded, floorMethod, floorReport, measureFloor, type FloorSubject } from './floor';
 import { mintLandingPage, mintOne, mintPhase, type MintPhase } from './mint';
 import { measureKdf, renderKdf, type KdfResult } from './passphrase-kdf';
 import {
@@ -30,7 +30,7 @@ import {
   measureOriginSigning, measureReplays, measureWarm, stageBundle,
   type ColdRequest, type RedemptionStats, type SubjectName,
 } from './redeem';
-import { fmtCount, fmtKB, fmtMs, fmtPct, fmtRatio, fmtUsd, max, mean, median, min, quantile, table } from './stats';
+import { fmtCount, fmtKB, fmtMs, fmtPct, fmtRatio, fmtUsd, max, mean, median, min, quantile, table, verdict } from './stats';
 import { measureSynth, type SynthResult } from './synth';
 import { measureWriteCost, type WriteCost } from './write-cost';
 import { startLocalDeployment, type LocalDeployment } from '../local/deployment';
@@ -408,11 +408,6 @@ function speedup(baselineMs: number, oursMs: number): string {
   return r >= 1 ? `${fmtRatio(r)} faster` : `${fmtRatio(1 / r)} slower (baseline / ours ${fmtRatio(r)})`;
 }
 
-/** "met" or "MISSED by ..." */
-function verdict(met: boolean, miss: string): string {
-  return met ? 'met' : `**MISSED** ${miss}`;
-}
-
 function patternsText(patterns: Record<string, number>): string {
   return Object.entries(patterns).map(([p, n]) => `${p} (${n} requests)`).join('; ');
 }
@@ -572,26 +567,9 @@ function render(r: Results): string {
     verdict(signingMet, `: outcomes ${JSON.stringify(signing.outcomes)}, calls ${JSON.stringify(signing.calls)}`),
   ]);
   if (!signingMet) misses.push('Origin signing: expected every origin request signed with no AWS call.');
-  const fl = r.floor;
-  const flP50 = (x: FloorSubject) => quantile(fl[x].latencies, 0.5);
-  const overFloor = flP50('handler') / flP50('floor');
-  const roundRatios = fl.handler.rounds.map((round, k) => quantile(round, 0.5) / quantile(fl.floor.rounds[k], 0.5));
-  const floorCalls = FLOOR_SUBJECTS.every((x) => fl[x].callPatterns[EXPECTED_WARM_PATTERN] === fl[x].requests && fl[x].requests > 0);
-  rows.push([
-    'Warm redemption p50 beside the floor: the same conditional UpdateItem the handler sends, sent bare (same emulator, SDK build and '
-      + 'client settings; interleaved request by request)',
-    `${fmtMs(flP50('handler'))} vs ${fmtMs(flP50('floor'))}`, '-',
-    `handler / floor: ${fmtRatio(overFloor)} (per round: ${fmtRatio(min(roundRatios))} to ${fmtRatio(max(roundRatios))})`,
-    '<= 1.10x the floor, one UpdateItem each',
-    verdict(overFloor <= 1.1 && floorCalls, `: ${fmtRatio(overFloor)}${floorCalls ? '' : ', not one UpdateItem each'}`),
-  ]);
-  if (overFloor > 1.1 || !floorCalls) misses.push(`Warm redemption p50 is ${fmtRatio(overFloor)} the floor (target 1.10x)${floorCalls ? '' : '; not one UpdateItem each'}.`);
-  rows.push([
-    'What the redemption rule\'s write costs the emulator: the floor beside the smallest conditional UpdateItem (one counter, same client)',
-    `${fmtMs(flP50('floor'))} vs ${fmtMs(flP50('smallest'))}`, '-',
-    `floor / smallest: ${fmtRatio(flP50('floor') / flP50('smallest'))}; handler / smallest: ${fmtRatio(flP50('handler') / flP50('smallest'))}`,
-    '-', '-',
-  ]);
+  const floor = floorReport(r.floor, EXPECTED_WARM_PATTERN);
+  rows.push(...floor.rows);
+  misses.push(...floor.misses);
   const wc = r.writeCost;
   const worst = Math.max(wc.continuation, wc.redemption);
   rows.push([
@@ -707,12 +685,7 @@ function render(r: Results): string {
   p('  (each has its own ledger), one request at a time, alternating which goes first; the emulators share the process, so every AWS call');
   p('  costs its emulator\'s server-side time, as a real call costs DynamoDB\'s.');
   p('- **AWS calls** are counted at the emulated services (per-operation counters), before and after every single request.');
-  p('- **The floor** (bench/floor.ts): what the handler cannot avoid is its one conditional UpdateItem. The bench builds that very write');
-  p('  for another fresh link with the handler\'s own functions (`redeemInput`, for the same viewer) and sends it bare from the "bare clients"');
-  p('  bundle (the SDK built with the edge bundle\'s esbuild arguments) with the edge\'s client settings; the handler redeems a fresh link');
-  p(`  beside it. The two alternate request by request, switching which goes first, after ${SIZES.warmup} unmeasured pairs, each request`);
-  p('  prepared (the event, the write) before its clock starts; handler over floor is what the handler itself adds. The smallest');
-  p('  conditional UpdateItem (one counter) goes from the same client after them: floor over smallest is what the rule\'s write costs.');
+  for (const line of floorMethod(SIZES.warmup)) p(line);
   p('- **Write units** (bench/write-cost.ts): the edge handler\'s bundle decides each request against a deployment of its own, whose DynamoDB');
   p('  charges every write one unit per KB of the larger of the item before and after (refused conditional writes too), as DynamoDB does;');
   p('  a request costs every unit charged while the handler decided it.');

@@ -69,3 +69,8 @@ export function table(head: readonly string[], rows: ReadonlyArray<readonly stri
 export function fmtCount(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(2);
 }
+
+/** A target's result in the report: "met" or "MISSED by ...". */
+export function verdict(met: boolean, miss: string): string {
+  return met ? 'met' : `**MISSED** ${miss}`;
+}
